@@ -1,0 +1,272 @@
+"""Tolerances in ULPs, and the one comparison every check uses [POOL-TOL-*].
+
+Exact ops (max, indices, unpooling, padding, and a max gradient that routes a
+single value) allow 0 ULPs: the result must be bit-identical, except that any
+NaN matches any NaN [POOL-TOL-2].
+
+Sum-based results are compared at the *scale* of the element: the same op
+applied to the absolute values of its inputs (for max gradients, |g| routed
+exactly as g). A result passes when ``|got - expected| <= ulps * ulp(scale)``,
+with ``ulp`` taken in the output dtype [POOL-TOL-1]. The ULP budget bounds the
+rounding error of any summation carried out in a precision of at least
+max(dtype, float32) [POOL-TOL-3]:
+
+* recursive summation of ``n`` terms in precision ``u_acc`` errs by at most
+  ``(n-1) * u_acc * sum|x_i|``, which is ``(n-1) * r`` ULPs at the scale with
+  ``r = 2**(p_out - p_acc)`` (``r = 1`` for float32 and float64, ``2**-13`` for
+  float16, ``2**-16`` for bfloat16 when accumulating in float32);
+* each further rounding (the division of an average, the final conversion to
+  the dtype) adds at most one ULP.
+
+So a float16 average accumulated in float16 (which stalls at 2048) fails, while
+one accumulated in float32 passes, as the spec intends [POOL-DTYPE-4].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+
+EXACT_OPS = frozenset(
+    {"max_pool", "max_pool_with_indices", "max_unpool", "adaptive_max_pool", "global_max_pool", "zero_pad"}
+)
+
+
+def accumulation_ratio(dtype: str) -> float:
+    """``r = 2**(p_out - p_acc)`` with ``p_acc = max(p_out, 24)``."""
+    p = dt.FLOAT_FORMATS[dtype].precision
+    return 2.0 ** (p - max(p, 24))
+
+
+def sum_budget(n_terms: int, dtype: str, extra_roundings: int = 1) -> int:
+    """ULPs allowed for a sum of ``n_terms`` rounded ``extra_roundings`` more times."""
+    if n_terms <= 1 and extra_roundings <= 1:
+        return extra_roundings if n_terms > 1 else 0
+    return math.ceil(max(n_terms - 1, 0) * accumulation_ratio(dtype)) + extra_roundings
+
+
+def _spatial(x: np.ndarray, layout: str) -> tuple[int, ...]:
+    return tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
+
+
+def _pool_geometry(x: np.ndarray, params: Mapping[str, Any]) -> geo.PoolGeometry:
+    return geo.pool_geometry(
+        _spatial(x, params.get("layout", "channels_first")),
+        params["kernel_size"],
+        params.get("stride"),
+        params.get("padding", 0),
+        params.get("dilation", 1),
+        params.get("ceil_mode", False),
+    )
+
+
+def _window_lists(op: str, x: np.ndarray, params: Mapping[str, Any]) -> list[list[int]]:
+    """In-bounds flat indices of every window of a windowed op."""
+    layout = params.get("layout", "channels_first")
+    if op.startswith("adaptive"):
+        out = geo.per_dim(params["output_size"], "output_size", len(_spatial(x, layout)), 1, "POOL-ADAPT-2")
+        return [f for _, f in geo.adaptive_windows(_spatial(x, layout), out)]
+    if op.startswith("global"):
+        return [list(range(math.prod(_spatial(x, layout))))]
+    g = _pool_geometry(x, params)
+    return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
+
+
+def _max_window(windows: list[list[int]]) -> int:
+    return max((len(w) for w in windows), default=0)
+
+
+def _max_overlap(windows: list[list[int]]) -> int:
+    c: Counter[int] = Counter(f for w in windows for f in w)
+    return max(c.values(), default=0)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """ULPs allowed for one output of one case."""
+
+    ulps: int
+    terms: int
+
+
+def budgets(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> dict[str, Budget]:
+    """The ULP budget of every output of a (valid) case [POOL-TOL-3].
+
+    Keys are the output names of the vector format: ``output``, ``indices``,
+    ``grad_input``, ``grad_weight``, ``grad_bias``."""
+    x = inputs["x"]
+    name = dt.dtype_name(x.dtype)
+    if op in EXACT_OPS or not dt.is_float(name):
+        result = {"output": Budget(0, 1), "indices": Budget(0, 1)}
+        if op in ("max_pool", "adaptive_max_pool"):
+            ov = _max_overlap(_window_lists(op, x, params))
+            result["grad_input"] = Budget(sum_budget(ov, name), ov) if dt.is_float(name) else Budget(0, 1)
+        return result
+    layout = params.get("layout", "channels_first")
+    if op == "conv":
+        w = inputs["weight"]
+        k = math.prod(w.shape[2:])
+        g = geo.pool_geometry(
+            _spatial(x, layout), tuple(w.shape[2:]), params.get("stride", 1),
+            params.get("padding", 0), params.get("dilation", 1), False,
+        )
+        c_out, cig = w.shape[0], w.shape[1]
+        groups = params.get("groups", 1)
+        fwd = cig * k + (1 if inputs.get("bias") is not None else 0)
+        ov = _max_overlap([[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()])
+        n_out = x.shape[0] * math.prod(g.out_shape)
+        return {
+            "output": Budget(sum_budget(2 * fwd, name), fwd),
+            "grad_input": Budget(sum_budget(2 * ov * (c_out // groups), name), ov * (c_out // groups)),
+            "grad_weight": Budget(sum_budget(2 * n_out, name), n_out),
+            "grad_bias": Budget(sum_budget(n_out, name), n_out),
+        }
+    windows = _window_lists(op, x, params)
+    n, ov = _max_window(windows), _max_overlap(windows)
+    if op in ("avg_pool", "adaptive_avg_pool", "global_avg_pool"):
+        return {
+            "output": Budget(sum_budget(n, name, 2), n),
+            "grad_input": Budget(sum_budget(ov, name, 2), ov),
+        }
+    if op in ("lp_pool", "global_lp_pool"):
+        p = int(params.get("p", 2))
+        fwd = n + 2 * p
+        return {
+            "output": Budget(sum_budget(fwd, name, 2), fwd),
+            "grad_input": Budget(sum_budget((n + 3 * p) * max(ov, 1), name, 4), (n + 3 * p) * ov),
+        }
+    raise KeyError(f"no tolerance rule for op {op!r}")
+
+
+def ulp_array(scale: np.ndarray, dtype: str) -> np.ndarray:
+    """Element-wise ``ulp`` of ``dtype`` at ``|scale|`` (float64) [POOL-TOL-1]."""
+    flat = np.asarray(scale, dtype=np.float64).ravel()
+    return np.array([dt.ulp(float(v), dtype) if not math.isnan(v) else math.inf for v in flat]).reshape(
+        np.shape(scale)
+    )
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One element that is out of tolerance."""
+
+    index: tuple[int, ...]
+    got: float
+    expected: float
+    ulp_error: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    mismatches: list[Mismatch]
+    max_ulp_error: float
+    shape_ok: bool
+    dtype_ok: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.shape_ok and self.dtype_ok and not self.mismatches
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}")
+
+
+def compare(
+    got: np.ndarray, expected: np.ndarray, ulps: int, scale: np.ndarray | None = None
+) -> Comparison:
+    """Compare ``got`` with ``expected`` [POOL-TOL-1, POOL-TOL-2].
+
+    Shape and dtype must match exactly. With ``ulps == 0`` every element must be
+    bit-identical, NaN matching any NaN. Otherwise NaN must be NaN, an infinity
+    must be the same infinity, and finite values must lie within
+    ``ulps * ulp(scale)`` (``scale`` defaults to ``|expected|``)."""
+    shape_ok = tuple(np.shape(got)) == tuple(expected.shape)
+    dtype_ok = isinstance(got, np.ndarray) and got.dtype == expected.dtype
+    if not (shape_ok and dtype_ok):
+        return Comparison([], math.inf, shape_ok, dtype_ok)
+    name = dt.dtype_name(expected.dtype)
+    mismatches: list[Mismatch] = []
+    if not dt.is_float(name):
+        bad = np.argwhere(got != expected)
+        for idx in bad[:1000]:
+            t = tuple(int(i) for i in idx)
+            mismatches.append(Mismatch(t, int(got[t]), int(expected[t]), math.inf))
+        return Comparison(mismatches, 0.0 if not len(bad) else math.inf, True, True)
+    g = got.astype(np.float64)
+    e = expected.astype(np.float64)
+    g_nan, e_nan = np.isnan(g), np.isnan(e)
+    if ulps == 0:
+        same = (_bits(got) == _bits(expected)) | (g_nan & e_nan)
+        err = np.where(same, 0.0, math.inf)
+    else:
+        s = np.abs(e) if scale is None else np.maximum(np.abs(np.asarray(scale, dtype=np.float64)), 0)
+        u = ulp_array(np.where(np.isnan(s), np.abs(e), s), name)
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(g - e)
+            err = np.where(g_nan & e_nan, 0.0, diff / u)
+            nonfinite = ~np.isfinite(e) | ~np.isfinite(g)
+            err = np.where(nonfinite & ~(g_nan & e_nan), np.where(g == e, 0.0, math.inf), err)
+        same = err <= ulps
+    for idx in np.argwhere(~same)[:1000]:
+        t = tuple(int(i) for i in idx)
+        mismatches.append(Mismatch(t, float(g[t]), float(e[t]), float(err[t])))
+    finite_err = err[np.isfinite(err)]
+    max_err = float(err.max()) if err.size else 0.0
+    if not np.isfinite(max_err) and finite_err.size == err.size:
+        max_err = float(finite_err.max())
+    return Comparison(mismatches, max_err, True, True)
+
+
+def _abs(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.abs(a)
+
+
+def scales(
+    op: str,
+    inputs: Mapping[str, np.ndarray],
+    params: Mapping[str, Any],
+    grad_params: Mapping[str, Any] | None = None,
+) -> dict[str, np.ndarray]:
+    """The scale of every sum-based output: the op on absolute values [POOL-TOL-1].
+
+    ``inputs`` holds ``x`` (and ``weight``, ``bias`` for conv) and, for gradients,
+    ``grad_output``. Max gradients route |g| exactly as g is routed. Returned as
+    float64 arrays keyed by output name; exact outputs have no scale."""
+    from poolconf import reference as ref
+
+    x = inputs["x"]
+    if op in EXACT_OPS and op not in ("max_pool",):
+        return {}
+    g = inputs.get("grad_output")
+    out: dict[str, np.ndarray] = {}
+    gp = dict(grad_params or {})
+    if op == "max_pool":
+        if g is not None:
+            out["grad_input"] = ref.max_pool_grad(x, np.abs(g), **params, **gp)
+    elif op == "adaptive_max_pool":
+        if g is not None:
+            out["grad_input"] = ref.adaptive_max_pool_grad(x, np.abs(g), **params, **gp)
+    elif op == "conv":
+        w, b = inputs["weight"], inputs.get("bias")
+        out["output"] = ref.conv(np.abs(x), np.abs(w), _abs(b), **params)
+        if g is not None:
+            gx, gw, gb = ref.conv_grad(np.abs(x), np.abs(w), _abs(b), np.abs(g), **params)
+            out["grad_input"], out["grad_weight"] = gx, gw
+            if gb is not None:
+                out["grad_bias"] = gb
+    else:
+        forward = getattr(ref, op)
+        out["output"] = forward(np.abs(x), **params)
+        grad_fn = getattr(ref, f"{op}_grad", None)
+        if g is not None and grad_fn is not None:
+            out["grad_input"] = grad_fn(np.abs(x), np.abs(g), **params)
+    return {k: v.astype(np.float64) for k, v in out.items()}
