@@ -1,0 +1,121 @@
+"""The one failure format every check uses.
+
+``out[0,0,1,2]=3.0, but should be 4.0 (0 ULP allowed) [max_pool(kernel_size=(2, 2), ...)] [POOL-MAX-1]``
+
+followed by the largest ULP error and a ready-to-run reproducer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from poolconf.reference import dtypes as dt
+from poolconf.reference.tolerance import Comparison, compare
+
+MAX_INLINE = 64  # arrays up to this many elements are written out in full in reproducers
+
+
+def format_params(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def format_call(op: str, arrays: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> str:
+    shapes = ", ".join(
+        f"{k}: {dt.dtype_name(v.dtype)}{list(v.shape)}" for k, v in arrays.items() if v is not None
+    )
+    return f"{op}({shapes}; {format_params(params)})"
+
+
+def array_literal(a: np.ndarray) -> str:
+    """Python source that rebuilds ``a`` exactly (floats via float64 repr)."""
+    name = dt.dtype_name(a.dtype)
+    values = a.astype(np.float64).ravel().tolist() if dt.is_float(name) else a.ravel().tolist()
+    body = repr(values).replace("nan", "float('nan')").replace("inf", "float('inf')")
+    dtype = "ml_dtypes.bfloat16" if name == "bfloat16" else f"np.{name}"
+    return f"np.array({body}, dtype=np.float64 if {dt.is_float(name)} else None).astype({dtype}).reshape({tuple(a.shape)})"
+
+
+def reproducer(
+    backend_spec: str, op: str, arrays: Mapping[str, np.ndarray | None], params: Mapping[str, Any]
+) -> str:
+    """A script that reruns one call on the backend and on the reference."""
+    lines = [
+        "import numpy as np, ml_dtypes",
+        "from poolconf import reference",
+        "from poolconf.conformance.backend import load_backend",
+        f"backend = load_backend({backend_spec!r})",
+    ]
+    names = []
+    for k, v in arrays.items():
+        if v is None:
+            lines.append(f"{k} = None")
+        elif v.size <= MAX_INLINE:
+            lines.append(f"{k} = {array_literal(v)}")
+        else:
+            lines.append(f"{k} = {array_literal(v)}  # {v.size} elements")
+        names.append(k)
+    args = ", ".join(names)
+    kw = format_params(params)
+    lines.append(f"got = backend.call({op!r}, {args}, {kw})")
+    lines.append(f"expected = getattr(reference, {op!r})({args}, {kw})")
+    lines.append("print(got); print(expected)")
+    return "\n".join(lines)
+
+
+def _index(idx: tuple[int, ...]) -> str:
+    return ",".join(str(i) for i in idx)
+
+
+def describe(
+    comparison: Comparison,
+    got: Any,
+    expected: np.ndarray,
+    *,
+    what: str,
+    ulps: int,
+    call: str,
+    clause: str,
+    limit: int = 5,
+) -> str:
+    """Human-readable lines for a failed comparison, in the one format."""
+    if not comparison.shape_ok:
+        return f"{what}.shape={tuple(np.shape(got))}, but should be {tuple(expected.shape)} [{call}] [{clause}]"
+    if not comparison.dtype_ok:
+        got_dt = getattr(got, "dtype", type(got).__name__)
+        return f"{what}.dtype={got_dt}, but should be {expected.dtype} [{call}] [{clause}]"
+    lines = []
+    for m in comparison.mismatches[:limit]:
+        err = "" if ulps == 0 else f", {m.ulp_error:.3g} ULP > {ulps} allowed"
+        lines.append(f"{what}[{_index(m.index)}]={m.got!r}, but should be {m.expected!r}{err} [{call}] [{clause}]")
+    more = len(comparison.mismatches) - limit
+    if more > 0:
+        lines.append(f"... and {more} more mismatching elements of {what}")
+    return "\n".join(lines)
+
+
+def assert_matches(
+    got: Any,
+    expected: np.ndarray,
+    *,
+    ulps: int,
+    scale: np.ndarray | None = None,
+    what: str = "out",
+    call: str,
+    clause: str,
+    repro: str = "",
+) -> float:
+    """Fail the current test in the one format; return the largest ULP error seen."""
+    __tracebackhide__ = True
+    if not isinstance(got, np.ndarray):
+        raise AssertionError(
+            f"{what} is a {type(got).__name__}, but should be a numpy.ndarray [{call}] [{clause}]"
+            + (f"\nreproducer:\n{repro}" if repro else "")
+        )
+    comparison = compare(got, expected, ulps, scale)
+    if not comparison.ok:
+        msg = describe(comparison, got, expected, what=what, ulps=ulps, call=call, clause=clause)
+        raise AssertionError(msg + (f"\nreproducer:\n{repro}" if repro else ""))
+    return comparison.max_ulp_error
