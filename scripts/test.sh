@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command (README): fresh venv, editable install with torch, then
+#   - the vectors on disk verify and regenerate byte for byte,
+#   - the project's own tests (tests/), in parallel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q -e ".[dev]"
+.venv/bin/poolconf vectors verify
+.venv/bin/poolconf vectors generate --check
+.venv/bin/python -m pytest tests -n 2 -q "$@"
