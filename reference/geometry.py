@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Union
+
+import numpy as np
 
 from poolconf import SpecError
 
@@ -21,7 +24,8 @@ PADDING_STRINGS = ("valid", "same_upper", "same_lower")
 
 
 def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) or type(v).__name__.startswith("int")
+    """A Python or NumPy integer (signed or unsigned), never a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def per_dim(value: object, name: str, rank: int, minimum: int, clause: str) -> tuple[int, ...]:
@@ -151,7 +155,7 @@ def output_length(
 
     >>> output_length(5, 2, 2, 1, 0, 0, False), output_length(5, 2, 2, 1, 0, 0, True)
     (2, 3)
-    >>> output_length(5, 3, 2, 1, 1, 1, True)  # ceil would give 4; window 3 starts at 6 >= 5+1
+    >>> output_length(5, 2, 2, 1, 1, 1, True)  # ceil would give 4; window 3 starts at 6 >= 5+1
     3
     """
     span = length + pad_begin + pad_end - effective_kernel(kernel, dilation)
@@ -252,7 +256,7 @@ def pool_geometry(
     k = per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
     s = k if stride is None else per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
     d = per_dim(dilation, "dilation", rank, 1, "POOL-PARAM-3")
-    if not isinstance(ceil_mode, bool):
+    if not isinstance(ceil_mode, (bool, np.bool_)):
         raise SpecError(f"ceil_mode={ceil_mode!r} must be a bool", "POOL-PARAM-6")
     pads = resolve_padding(padding, spatial_shape, k, s, d)
     axes = []

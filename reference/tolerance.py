@@ -180,8 +180,22 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}")
 
 
+def zero_sign_checked(output_name: str) -> bool:
+    """Whether the sign of a zero is compared for this output [POOL-DTYPE-3].
+
+    Forward outputs select or copy input elements (max, unpool, padding), so the
+    sign of a zero is part of the value. Gradients are sums: the sign of an exact
+    zero is not specified, and -0.0 matches +0.0."""
+    return not output_name.startswith("grad")
+
+
 def compare(
-    got: np.ndarray, expected: np.ndarray, ulps: int, scale: np.ndarray | None = None
+    got: np.ndarray,
+    expected: np.ndarray,
+    ulps: int,
+    scale: np.ndarray | None = None,
+    *,
+    zero_sign: bool = True,
 ) -> Comparison:
     """Compare ``got`` with ``expected`` [POOL-TOL-1, POOL-TOL-2].
 
@@ -206,6 +220,8 @@ def compare(
     g_nan, e_nan = np.isnan(g), np.isnan(e)
     if ulps == 0:
         same = (_bits(got) == _bits(expected)) | (g_nan & e_nan)
+        if not zero_sign:
+            same |= (g == 0) & (e == 0)
         err = np.where(same, 0.0, math.inf)
     else:
         s = np.abs(e) if scale is None else np.maximum(np.abs(np.asarray(scale, dtype=np.float64)), 0)
