@@ -260,7 +260,7 @@ def scales(
     from poolconf import reference as ref
 
     x = inputs["x"]
-    if op in EXACT_OPS and op not in ("max_pool",):
+    if op in EXACT_OPS and op not in ("max_pool", "adaptive_max_pool"):
         return {}
     g = inputs.get("grad_output")
     out: dict[str, np.ndarray] = {}
