@@ -674,3 +674,11 @@ def test_cited_clauses_exist() -> None:
         )
         if ids:
             assert cited <= ids, cited - ids
+
+
+def test_comments_claiming_a_ceil_mode_drop_are_true() -> None:
+    """A comment that promises a dropped ceil-mode window must describe real geometry."""
+    claims = [c for c in DECLARED if "dropped" in c.comment and c.result != "invalid" and _is_windowed(c)]
+    assert claims
+    for c in claims:
+        assert _ceil_drops(c), c.comment

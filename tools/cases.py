@@ -834,31 +834,31 @@ def edge_cases() -> list[Case]:
         case(
             "max_pool",
             E,
-            "ceil mode: L=5, k=3, s=2, pad (1,1) gives 3 windows; a 4th would start "
-            "at 6 = L+pb, entirely in the end padding, and is dropped",
+            "ceil mode: L=5, k=2, s=2, pad (1,1): ceil((5+2-2)/2)+1 = 4, but the 4th "
+            "window would start at 6 = L+pb, entirely in the end padding, and is dropped: 3",
             ["POOL-GEOM-3", "POOL-GEOM-4", "POOL-MAX-1"],
             {"x": x5},
-            {"kernel_size": [3], "stride": [2], "padding": [[1, 1]], "ceil_mode": True},
+            {"kernel_size": [2], "stride": [2], "padding": [[1, 1]], "ceil_mode": True},
             101,
         ),
         case(
             "avg_pool",
             E,
-            "ceil mode 2D: 5x5, k=3, s=2, pad 1 gives 3x3; the window starting in the "
-            "end padding is dropped in both dims (count_include_pad)",
+            "ceil mode 2D: 5x5, k=2, s=2, pad 1 gives 3x3, not 4x4: the window starting "
+            "in the end padding is dropped in both dims (count_include_pad)",
             ["POOL-GEOM-3", "POOL-GEOM-4", "POOL-AVG-3"],
             {"x": random_values(103, (1, 1, 5, 5), "float64")},
-            {"kernel_size": [3, 3], "stride": [2, 2], "padding": 1, "ceil_mode": True},
+            {"kernel_size": [2, 2], "stride": [2, 2], "padding": 1, "ceil_mode": True},
             103,
         ),
         case(
             "max_pool_with_indices",
             E,
-            "ceil mode with indices: L=5, k=3, s=2, pad (1,1); the dropped "
-            "window would have no in-bounds element",
+            "ceil mode with indices: L=5, k=2, s=2, pad (1,1); the dropped 4th "
+            "window would have no in-bounds element (it would report index -1)",
             ["POOL-GEOM-3", "POOL-GEOM-4", "POOL-IDX-1"],
             {"x": random_values(104, (1, 2, 5), "float32")},
-            {"kernel_size": [3], "stride": [2], "padding": [[1, 1]], "ceil_mode": True},
+            {"kernel_size": [2], "stride": [2], "padding": [[1, 1]], "ceil_mode": True},
             104,
         ),
         case(
