@@ -1,0 +1,395 @@
+"""Shared plumbing of the two NumPy backends (``numpy-im2col`` and ``numpy-strided``).
+
+Argument checks (same clauses as the reference), layout bookkeeping, the window
+geometry (always through ``poolconf.reference.geometry``), accumulation dtypes,
+and the two ops that are scatters rather than window reductions (``max_unpool``
+and ``zero_pad``). The window arithmetic itself lives in each backend.
+
+Accumulation [POOL-DTYPE-4]: float16 and bfloat16 sum in float32, float32 in
+float32 and float64 in float64; a sum that overflows the accumulator is redone
+in float64 (or, for float64, on inputs scaled by a power of two), so a finite
+exact result never comes back as an infinity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+
+from poolconf import SpecError
+
+LAYOUTS = ("channels_first", "channels_last")
+TIE_POLICIES = ("first", "all")
+DECLARATIONS = {
+    "tie_policy": "first",
+    "empty_window": "reference",
+    "nan_index": "first",
+    "lp_zero_grad": "zero",
+}
+OVERFLOW_SCALE_BITS = 64  # float64 sums that overflow are redone on x * 2**-64
+
+
+# ---------------------------------------------------------------------------
+# argument checks
+# ---------------------------------------------------------------------------
+
+
+def check_x(x: object, op: str, allowed: Sequence[str], layout: str, name: str = "x") -> str:
+    """Validate an input array and its layout; return the spec dtype name."""
+    if not isinstance(x, np.ndarray):
+        raise SpecError(f"{name} must be a numpy.ndarray, got {type(x).__name__}", "POOL-SHAPE-1")
+    if x.ndim < 3:
+        raise SpecError(
+            f"{name}.shape={x.shape} must be (N, C, *spatial) with at least one spatial dim",
+            "POOL-SHAPE-1",
+        )
+    if layout not in LAYOUTS:
+        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
+    dtype = dt.dtype_name(x.dtype)
+    if dtype not in allowed:
+        raise SpecError(
+            f"{name}.dtype={dtype!r} is not supported by {op}; allowed: {list(allowed)}",
+            "POOL-DTYPE-1",
+        )
+    if any(n < 1 for n in spatial_shape(x, layout)):
+        raise SpecError(f"{name}.shape={x.shape} has an empty spatial dim", "POOL-SHAPE-1")
+    return dtype
+
+
+def check_bool(value: object, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise SpecError(f"{name}={value!r} must be a bool", "POOL-PARAM-6")
+
+
+def check_divisor(divisor_override: object) -> int | None:
+    if divisor_override is None:
+        return None
+    if not geo._is_int(divisor_override) or int(divisor_override) < 1:  # type: ignore[call-overload]
+        raise SpecError(f"divisor_override={divisor_override!r} must be an integer >= 1", "POOL-AVG-2")
+    return int(divisor_override)  # type: ignore[call-overload]
+
+
+def check_p(p: object) -> int:
+    if not geo._is_int(p) or int(p) < 1:  # type: ignore[call-overload]
+        raise SpecError(f"p={p!r} must be an integer >= 1", "POOL-LP-2")
+    return int(p)  # type: ignore[call-overload]
+
+
+def check_tie_policy(tie_policy: str) -> None:
+    if tie_policy not in TIE_POLICIES:
+        raise SpecError(f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2")
+
+
+def check_grad_output(g: object, expected: tuple[int, ...], dtype: str) -> np.ndarray:
+    """``grad_output`` must have the forward output's shape (in the call's layout) and dtype."""
+    if not isinstance(g, np.ndarray):
+        raise SpecError(f"grad_output must be a numpy.ndarray, got {type(g).__name__}", "POOL-GRAD-7")
+    if tuple(g.shape) != tuple(expected):
+        raise SpecError(
+            f"grad_output.shape={tuple(g.shape)} must equal the forward output shape {tuple(expected)}",
+            "POOL-GRAD-7",
+        )
+    g_dt = dt.dtype_name(g.dtype)
+    if g_dt != dtype:
+        raise SpecError(f"grad_output.dtype={g_dt!r} must equal x.dtype={dtype!r}", "POOL-GRAD-7")
+    return g
+
+
+# ---------------------------------------------------------------------------
+# layout bookkeeping
+# ---------------------------------------------------------------------------
+
+
+def spatial_axes(ndim: int, layout: str) -> tuple[int, ...]:
+    """Axis numbers of the spatial dims in the array as it is laid out."""
+    return tuple(range(1, ndim - 1)) if layout == "channels_last" else tuple(range(2, ndim))
+
+
+def spatial_shape(x: np.ndarray, layout: str) -> tuple[int, ...]:
+    return tuple(x.shape[a] for a in spatial_axes(x.ndim, layout))
+
+
+def with_spatial(x: np.ndarray, layout: str, spatial: Sequence[int], channels: int | None = None) -> tuple[int, ...]:
+    """``x``'s shape with its spatial dims (and optionally channel count) replaced."""
+    c = x.shape[-1 if layout == "channels_last" else 1] if channels is None else channels
+    if layout == "channels_last":
+        return (x.shape[0], *spatial, c)
+    return (x.shape[0], c, *spatial)
+
+
+def axis_shape(ndim: int, axis: int, values: np.ndarray) -> np.ndarray:
+    """``values`` (1-D) reshaped to broadcast along ``axis`` of an ``ndim`` array."""
+    shape = [1] * ndim
+    shape[axis] = values.size
+    return values.reshape(shape)
+
+
+# ---------------------------------------------------------------------------
+# geometry (through the reference's public functions)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A validated windowed call: dtype name, spatial axes and per-axis geometry."""
+
+    dtype: str
+    layout: str
+    axes: tuple[int, ...]
+    geometry: geo.PoolGeometry
+
+    @property
+    def out_spatial(self) -> tuple[int, ...]:
+        return self.geometry.out_shape
+
+
+def window(
+    x: np.ndarray,
+    op: str,
+    allowed: Sequence[str],
+    layout: str,
+    kernel_size: object,
+    stride: object,
+    padding: geo.PaddingArg,
+    dilation: object,
+    ceil_mode: bool,
+) -> Window:
+    dtype = check_x(x, op, allowed, layout)
+    check_bool(ceil_mode, "ceil_mode")
+    g = geo.pool_geometry(spatial_shape(x, layout), kernel_size, stride, padding, dilation, bool(ceil_mode))
+    return Window(dtype, layout, spatial_axes(x.ndim, layout), g)
+
+
+def tap_range(a: geo.AxisGeometry, j: int) -> tuple[int, int, int]:
+    """Outputs ``[lo, hi)`` whose tap ``j`` lies inside the input, and the input
+    position of tap ``j`` of output ``lo`` [POOL-GEOM-8]: position ``o*s - pb + j*d``
+    is in bounds for ``ceil((pb - j*d)/s) <= o <= floor((L - 1 + pb - j*d)/s)``."""
+    off = a.pad_begin - j * a.dilation
+    lo = max(0, -(-off // a.stride))
+    hi = min(a.out, (a.length - 1 + off) // a.stride + 1)
+    return lo, max(lo, hi), lo * a.stride - off
+
+
+def tap_counts(a: geo.AxisGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Per output along one axis: taps inside the input, and taps inside the
+    padded extent ``[-pb, L + pe)`` [POOL-AVG-3, POOL-AVG-4]."""
+    o = np.arange(a.out)[:, None]
+    pos = o * a.stride - a.pad_begin + np.arange(a.kernel)[None, :] * a.dilation
+    inb = ((pos >= 0) & (pos < a.length)).sum(axis=1)
+    ext = ((pos >= -a.pad_begin) & (pos < a.length + a.pad_end)).sum(axis=1)
+    return inb, ext
+
+
+def divisor(w: Window, ndim: int, count_include_pad: bool, override: int | None) -> np.ndarray | int:
+    """The average's divisor as an array broadcasting over the output: a product of
+    per-axis counts, since an N-d window is the product of its per-axis taps."""
+    if override is not None:
+        return override
+    result: Any = 1
+    for axis, a in zip(w.axes, w.geometry.axes):
+        inb, ext = tap_counts(a)
+        result = result * axis_shape(ndim, axis, ext if count_include_pad else inb)
+    return result
+
+
+def adaptive_setup(
+    x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str
+) -> tuple[str, tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]]:
+    """dtype, output size and per-axis ``(start, length)`` of the adaptive windows [POOL-ADAPT-1]."""
+    dtype = check_x(x, op, allowed, layout)
+    spatial = spatial_shape(x, layout)
+    out = geo.per_dim(output_size, "output_size", len(spatial), 1, "POOL-ADAPT-2")
+    bounds = []
+    for L, o in zip(spatial, out):
+        se = np.array([geo.adaptive_bounds(i, L, o) for i in range(o)], dtype=np.int64)
+        bounds.append((se[:, 0], se[:, 1] - se[:, 0]))
+    return dtype, out, bounds
+
+
+# ---------------------------------------------------------------------------
+# dtypes and accumulation
+# ---------------------------------------------------------------------------
+
+
+def acc_dtype(dtype: str) -> np.dtype:
+    """The accumulator for sums: float64 for float64, else float32 [POOL-DTYPE-4]."""
+    return np.dtype(np.float64) if dtype == "float64" else np.dtype(np.float32)
+
+
+def ident_max(dtype: np.dtype) -> Any:
+    """Identity of max, i.e. the max of an empty window [POOL-EMPTY-1]."""
+    if dtype.kind in "iu":
+        return np.iinfo(dtype).min
+    return -np.inf
+
+
+def is_float_array(a: np.ndarray) -> bool:
+    return a.dtype.kind == "f" or dt.dtype_name(a.dtype) == "bfloat16"
+
+
+def robust_sum(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dtype: str) -> np.ndarray:
+    """``fn(x in the accumulator dtype)`` (a linear map: sums, averages), redone where
+    the accumulator overflowed. Non-finite results are recomputed in float64 (for
+    float64, on ``x * 2**-64`` and scaled back, exactly); elements that are
+    non-finite because of non-finite inputs come out the same either way."""
+    acc = acc_dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = fn(x.astype(acc, copy=False))
+        bad = ~np.isfinite(result)
+        if not bad.any():
+            return result
+        if dtype == "float64":
+            scale = 2.0**OVERFLOW_SCALE_BITS
+            again = fn(np.ldexp(x, -OVERFLOW_SCALE_BITS)) * scale
+        else:
+            again = fn(x.astype(np.float64)).astype(acc)
+        return np.where(bad, again, result)
+
+
+def finish(a: np.ndarray, dtype: str) -> np.ndarray:
+    """Round once to the output dtype [POOL-DTYPE-2]; always a fresh array."""
+    target = dt.numpy_dtype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = a.astype(target)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# scatters: max_unpool and zero_pad (the same in both backends)
+# ---------------------------------------------------------------------------
+
+
+def unpool_shape(
+    x: np.ndarray, indices: object, kernel_size: object, stride: object, padding: object,
+    output_size: object, layout: str,
+) -> tuple[str, tuple[int, ...]]:
+    """Validate a max_unpool call; return dtype and output spatial shape [POOL-UNPOOL-1, -3]."""
+    dtype = check_x(x, "max_unpool", dt.ALL_DTYPES, layout)
+    if not isinstance(indices, np.ndarray) or indices.shape != x.shape:
+        got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
+        raise SpecError(f"indices.shape={got} must equal x.shape={x.shape}", "POOL-UNPOOL-3")
+    if indices.dtype.kind not in "iu":
+        raise SpecError(f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3")
+    spatial = spatial_shape(x, layout)
+    rank = len(spatial)
+    if isinstance(padding, str):
+        raise SpecError(f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1")
+    k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
+    s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
+    pads = geo.resolve_padding(padding, spatial, k, s, (1,) * rank)  # type: ignore[arg-type]
+    if output_size is None:
+        out = tuple(
+            geo.unpool_output_length(L, ki, si, pb, pe) for L, ki, si, (pb, pe) in zip(spatial, k, s, pads)
+        )
+        for i, o in enumerate(out):
+            if o < 1:
+                raise SpecError(f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1")
+    else:
+        out = geo.per_dim(output_size, "output_size", rank, 1, "POOL-UNPOOL-1")
+    return dtype, out
+
+
+def planes_view(x: np.ndarray, layout: str) -> np.ndarray:
+    """``x`` as ``(A, P, B)``: A planes-or-batches, P flat spatial positions, B channels
+    (1 for channels_first). A view when ``x`` is contiguous."""
+    p = math.prod(spatial_shape(x, layout))
+    if layout == "channels_last":
+        return x.reshape(x.shape[0], p, x.shape[-1])
+    return x.reshape(x.shape[0] * x.shape[1], p, 1)
+
+
+def max_unpool_scatter(
+    x: np.ndarray, indices: np.ndarray, dtype: str, out_spatial: Sequence[int], layout: str
+) -> np.ndarray:
+    """Scatter ``x`` to its flat per-plane ``indices`` in a zero output [POOL-UNPOOL-2];
+    an index outside the plane is an error [POOL-UNPOOL-3]; a repeated index keeps the
+    value that comes last in row-major input order [POOL-UNPOOL-4] (made explicit,
+    not left to the order of NumPy's fancy assignment)."""
+    size = math.prod(out_spatial)
+    idx = planes_view(indices, layout).astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        bad = idx[(idx < 0) | (idx >= size)][0]
+        raise SpecError(f"indices value {int(bad)} is outside the output plane of {size} elements", "POOL-UNPOOL-3")
+    vals = planes_view(x, layout)
+    a, _, b = vals.shape
+    out = np.zeros((a, size, b), dtype=x.dtype)
+    keys = ((np.arange(a)[:, None, None] * size + idx) * b + np.arange(b)[None, None, :]).ravel()
+    # the last occurrence of each key in row-major input order wins
+    _, first_rev = np.unique(keys[::-1], return_index=True)
+    keep = keys.size - 1 - first_rev
+    out.reshape(-1)[keys[keep]] = vals.reshape(-1)[keep]
+    return out.reshape(with_spatial(x, layout, out_spatial))
+
+
+def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") -> np.ndarray:
+    """Zero padding by slice assignment into a zero array [POOL-PAD-1]."""
+    check_x(x, "zero_pad", dt.ALL_DTYPES, layout)
+    if isinstance(padding, str):
+        raise SpecError(f"padding={padding!r}: zero_pad takes explicit padding only", "POOL-PAD-1")
+    spatial = spatial_shape(x, layout)
+    rank = len(spatial)
+    pads = geo.resolve_padding(padding, spatial, (1,) * rank, (1,) * rank, (1,) * rank)  # type: ignore[arg-type]
+    out_spatial = tuple(L + pb + pe for L, (pb, pe) in zip(spatial, pads))
+    out = np.zeros(with_spatial(x, layout, out_spatial), dtype=x.dtype)
+    index = [slice(None)] * x.ndim
+    for axis, L, (pb, _) in zip(spatial_axes(x.ndim, layout), spatial, pads):
+        index[axis] = slice(pb, pb + L)
+    out[tuple(index)] = x
+    return out
+
+
+def conv_check(
+    x: np.ndarray, weight: object, bias: object, groups: object, layout: str, op: str
+) -> tuple[str, int]:
+    """Validate conv operands [POOL-CONV-2, -3, -4]; return dtype and groups."""
+    dtype = check_x(x, op, dt.FLOAT_DTYPES, layout)
+    if not isinstance(weight, np.ndarray) or weight.ndim != x.ndim:
+        got = weight.shape if isinstance(weight, np.ndarray) else type(weight).__name__
+        raise SpecError(f"weight.shape={got} must be (C_out, C_in/groups, *kernel)", "POOL-CONV-3")
+    if dt.dtype_name(weight.dtype) != dtype:
+        raise SpecError(f"weight.dtype={weight.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-3")
+    if not geo._is_int(groups) or int(groups) < 1:  # type: ignore[call-overload]
+        raise SpecError(f"groups={groups!r} must be an integer >= 1", "POOL-CONV-2")
+    grp = int(groups)  # type: ignore[call-overload]
+    c_in = x.shape[-1 if layout == "channels_last" else 1]
+    c_out = weight.shape[0]
+    if c_in % grp or c_out % grp:
+        raise SpecError(f"groups={grp} must divide C_in={c_in} and C_out={c_out}", "POOL-CONV-2")
+    if weight.shape[1] * grp != c_in:
+        raise SpecError(f"weight.shape[1]={weight.shape[1]} must equal C_in/groups={c_in // grp}", "POOL-CONV-3")
+    if bias is not None:
+        if not isinstance(bias, np.ndarray) or bias.shape != (c_out,):
+            got = bias.shape if isinstance(bias, np.ndarray) else type(bias).__name__
+            raise SpecError(f"bias.shape={got} must be (C_out,)=({c_out},)", "POOL-CONV-4")
+        if dt.dtype_name(bias.dtype) != dtype:
+            raise SpecError(f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4")
+    return dtype, grp
+
+
+def lp_root(s: np.ndarray, p: int) -> np.ndarray:
+    """``s ** (1/p)`` in float64 with one Newton step for ``p > 3`` [POOL-LP-1]."""
+    if p == 1:
+        return s
+    if p == 2:
+        return np.sqrt(s)
+    if p == 3:
+        return np.cbrt(s)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = np.power(s, 1.0 / p)
+        fix = r - (np.power(r, p) - s) / (p * np.power(r, p - 1))
+        return np.where(np.isfinite(fix) & (r > 0), fix, r)
+
+
+def pow2_scale(m: np.ndarray) -> np.ndarray:
+    """The power of two ``2**e`` with ``m / 2**e`` in ``[0.5, 1)`` (in ``[0.5, 2)`` near
+    the float64 maximum, where ``2**1024`` would overflow; 2 where ``m`` is 0 or not
+    finite): dividing by it is exact, and keeps ``|x|**p`` in range."""
+    with np.errstate(invalid="ignore"):
+        _, e = np.frexp(np.where(np.isfinite(m) & (m > 0), m, 1.0))
+    return np.ldexp(1.0, np.minimum(e, 1023))
