@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import Comparison, compare
 
@@ -110,7 +109,7 @@ def assert_matches(
     """Fail the current test in the one format; return the largest ULP error seen."""
     __tracebackhide__ = True
     if not isinstance(got, np.ndarray):
-        raise AssertionError(
+        raise AssertionError(  # noqa: TRY004 - a failed check, not a caller's type error
             f"{what} is a {type(got).__name__}, but should be a numpy.ndarray [{call}] [{clause}]"
             + (f"\nreproducer:\n{repro}" if repro else "")
         )

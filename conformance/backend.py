@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolconf import Unsupported
 from poolconf.reference import FORWARD_OPS, GRAD_OPS
+
+from poolconf import Unsupported
 
 ENTRY_POINT_GROUP = "poolconf.backends"
 ALL_OPS = FORWARD_OPS + GRAD_OPS

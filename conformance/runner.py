@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from poolconf.conformance.backend import Backend
 
 from poolconf import Unsupported
-from poolconf.conformance.backend import Backend
 
 
 def invoke(backend: Backend, op: str, *args: Any, **params: Any) -> Any:
