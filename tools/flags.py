@@ -47,7 +47,7 @@ _FLAGS = (
         "NanIndex",
         "A max window holds two or more NaNs and the case reports indices or a gradient: the "
         "reference selects the first NaN in window order; which one is selected is left open.",
-        "POOL-MAX-2",
+        "POOL-MAX-7",
         "nan_index",
     ),
     Flag(
