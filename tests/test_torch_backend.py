@@ -1,0 +1,579 @@
+"""The torch backend against the reference, and its Unsupported rules.
+
+Seeded random small configurations for every op the backend has: results must
+agree with the reference within the tolerance rules (max family, indices,
+unpooling and padding bit-exact), and the backend must raise ``Unsupported``
+(with a clause id in the reason) exactly where the rules documented in
+``conformance/backends/torch_backend.py`` say, predicted here independently from
+the reference's window geometry.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+from poolconf.reference.tolerance import budgets, compare, scales
+
+from poolconf import SpecError, Unsupported
+from poolconf import reference as ref
+
+torch = pytest.importorskip("torch")
+tb = pytest.importorskip("poolconf.conformance.backends.torch_backend")
+
+pytestmark = pytest.mark.torch
+
+CLAUSE = re.compile(r"\[POOL-[A-Z]+-\d+")
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+TORCH_MAX_INTS = ("int8", "int16", "int32", "int64", "uint8")
+SEEDS = range(24)
+
+
+# ---------------------------------------------------------------------------
+# drawing cases
+# ---------------------------------------------------------------------------
+
+
+def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Small values; half of the draws are coarse (quarter steps), so ties happen."""
+    if not dt.is_float(dtype):
+        info = np.iinfo(dt.numpy_dtype(dtype))
+        lo, hi = max(int(info.min), -50), min(int(info.max), 50)
+        return rng.integers(lo, hi + 1, size=shape).astype(dt.numpy_dtype(dtype))
+    if rng.random() < 0.5:
+        v = rng.integers(-8, 9, size=shape) / 4.0
+    else:
+        v = rng.uniform(-2.0, 2.0, size=shape)
+    return v.astype(dt.numpy_dtype(dtype))
+
+
+def _layout_shape(rng: np.random.Generator, spatial: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    n, c = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    return (n, *spatial, c) if layout == "channels_last" else (n, c, *spatial)
+
+
+def _window_params(rng: np.random.Generator, rank: int) -> dict[str, Any]:
+    k = tuple(int(rng.integers(1, 4)) for _ in range(rank))
+    s = tuple(int(rng.integers(1, 4)) for _ in range(rank))
+    d = tuple(int(rng.choice([1, 1, 2])) for _ in range(rank))
+    kind = rng.choice(["native", "native", "pairs", "valid", "same_upper", "same_lower"])
+    padding: Any
+    if kind == "native":
+        padding = tuple((p, p) for p in (int(rng.integers(0, ki // 2 + 1)) for ki in k))
+    elif kind == "pairs":
+        padding = tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank))
+    else:
+        padding = str(kind)
+    return {"kernel_size": k, "stride": s, "padding": padding, "dilation": d,
+            "ceil_mode": bool(rng.random() < 0.5)}
+
+
+def _draw_windowed(seed: int, dtypes: tuple[str, ...]) -> tuple[np.ndarray, dict[str, Any]]:
+    """A spec-valid windowed case (input and params), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    while True:
+        rank = int(rng.integers(1, 4))
+        spatial = tuple(int(rng.integers(1, 7 if rank < 3 else 5)) for _ in range(rank))
+        params = _window_params(rng, rank)
+        try:
+            geo.pool_geometry(spatial, params["kernel_size"], params["stride"], params["padding"],
+                              params["dilation"], params["ceil_mode"])
+        except SpecError:
+            continue
+        layout = str(rng.choice(["channels_first", "channels_last"]))
+        dtype = str(rng.choice(list(dtypes)))
+        params["layout"] = layout
+        return _values(rng, _layout_shape(rng, spatial, layout), dtype), params
+
+
+def _spatial(x: np.ndarray, layout: str) -> tuple[int, ...]:
+    return tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
+
+
+def _geometry(x: np.ndarray, params: dict[str, Any]) -> geo.PoolGeometry:
+    return geo.pool_geometry(_spatial(x, params["layout"]), params["kernel_size"], params["stride"],
+                             params["padding"], params["dilation"], params["ceil_mode"])
+
+
+# ---------------------------------------------------------------------------
+# the documented Unsupported rules, predicted from the reference geometry
+# ---------------------------------------------------------------------------
+
+
+def _native(g: geo.PoolGeometry) -> bool:
+    """torch's pools take symmetric padding of at most kernel_size // 2."""
+    return all(a.pad_begin == a.pad_end <= a.kernel // 2 for a in g.axes)
+
+
+def _empty_window(g: geo.PoolGeometry) -> bool:
+    return any(not any(t.in_bounds for t in taps) for _, taps in g.windows())
+
+
+def _padded_counts_match(g: geo.PoolGeometry, ceil_mode: bool) -> bool:
+    """Windows torch makes on an explicitly padded input equal the spec's."""
+    return all(
+        geo.output_length(a.length + a.pad_begin + a.pad_end, a.kernel, a.stride, a.dilation, 0, 0,
+                          ceil_mode) == a.out
+        for a in g.axes
+    )
+
+
+def _expect_unsupported(op: str, x: np.ndarray, params: dict[str, Any]) -> bool:
+    g = _geometry(x, params)
+    name = dt.dtype_name(x.dtype)
+    if name in ("int8", "uint8") and params["layout"] == "channels_last":
+        # torch's channels-last kernel keeps 1-byte indices: planes above 127 elements raise
+        if op == "max_pool" and not _native(g) and math.prod(
+            a.length + a.pad_begin + a.pad_end for a in g.axes
+        ) > 127:
+            return True
+        if math.prod(a.length for a in g.axes) > 127:
+            return True
+    if op == "max_pool":
+        if name not in FLOATS + TORCH_MAX_INTS:
+            return True
+        return not _native(g) and (_empty_window(g) or not _padded_counts_match(g, params["ceil_mode"]))
+    if op in ("max_pool_with_indices", "max_pool_grad"):
+        return not _native(g) or _empty_window(g)
+    if op.startswith(("avg", "lp")) and len(g.axes) == 3 and name in ("float16", "bfloat16"):
+        return True  # no CPU avg_pool3d kernel for them
+    if op in ("avg_pool", "avg_pool_grad"):
+        if any(a.dilation != 1 for a in g.axes):
+            return True
+        if _native(g):  # torch's avg_pool3d also wants every input dim >= the kernel
+            return len(g.axes) == 3 and any(a.length < a.kernel for a in g.axes)
+        if not (params["count_include_pad"] or params["divisor_override"] is not None):
+            return True
+        return not _padded_counts_match(g, params["ceil_mode"])
+    if op in ("lp_pool", "lp_pool_grad"):
+        if any(a.dilation != 1 for a in g.axes):
+            return True
+        return not _padded_counts_match(g, False)  # a ceil-mode window overhangs
+    raise AssertionError(op)
+
+
+# ---------------------------------------------------------------------------
+# comparing
+# ---------------------------------------------------------------------------
+
+
+def _check(op: str, got: np.ndarray, want: np.ndarray, inputs: dict[str, np.ndarray],
+           params: dict[str, Any], output: str, grad_params: dict[str, Any] | None = None) -> float:
+    budget = budgets(op, inputs, params)[output]
+    scale = scales(op, inputs, params, grad_params).get(output)
+    c = compare(got, want, budget.ulps, scale)
+    assert c.shape_ok and c.dtype_ok, (
+        f"{op} {output}: got {getattr(got, 'dtype', None)}{np.shape(got)}, "
+        f"want {want.dtype}{want.shape} [{params}]"
+    )
+    assert c.ok, f"{op} {output}: {c.mismatches[:3]} ({budget.ulps} ULP allowed) [{params}]"
+    return c.max_ulp_error
+
+
+def _call(op: str, expect_unsupported: bool, *args: Any, **params: Any) -> Any:
+    """Call the backend; Unsupported must happen exactly when predicted, with a clause."""
+    try:
+        result = getattr(tb, op)(*args, **params)
+    except Unsupported as exc:
+        assert expect_unsupported, f"{op} raised Unsupported({exc.reason!r}) unexpectedly [{params}]"
+        assert CLAUSE.search(exc.reason), f"no clause id in {exc.reason!r}"
+        return None
+    assert not expect_unsupported, f"{op} should raise Unsupported [{params}]"
+    return result
+
+
+def _grad_output(seed: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.random.default_rng(seed + 10_000).uniform(-1, 1, size=shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# agreement on random configurations
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_max_pool_family(seed: int) -> None:
+    """max_pool, max_pool_with_indices (bit-exact) and max_pool_grad."""
+    x, params = _draw_windowed(seed, FLOATS + TORCH_MAX_INTS)
+    want, want_idx = ref.max_pool_with_indices(x, **params)
+    got = _call("max_pool", _expect_unsupported("max_pool", x, params), x, **params)
+    if got is not None:
+        _check("max_pool", got, want, {"x": x}, params, "output")
+    pair = _call("max_pool_with_indices", _expect_unsupported("max_pool_with_indices", x, params),
+                 x, **params)
+    if pair is not None:
+        _check("max_pool_with_indices", pair[0], want, {"x": x}, params, "output")
+        _check("max_pool_with_indices", pair[1], want_idx, {"x": x}, params, "indices")
+    if dt.is_float(dt.dtype_name(x.dtype)):
+        g = _grad_output(seed, want.shape, x.dtype)
+        gp = {"tie_policy": "first"}
+        got_g = _call("max_pool_grad", _expect_unsupported("max_pool_grad", x, params), x, g,
+                      **params, **gp)
+        if got_g is not None:
+            want_g = ref.max_pool_grad(x, g, **params, **gp)
+            _check("max_pool", got_g, want_g, {"x": x, "grad_output": g}, params, "grad_input", gp)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_avg_pool(seed: int) -> None:
+    x, params = _draw_windowed(seed, FLOATS)
+    rng = np.random.default_rng(seed + 1)
+    params["count_include_pad"] = bool(rng.random() < 0.5)
+    params["divisor_override"] = int(rng.integers(1, 5)) if rng.random() < 0.3 else None
+    expect = _expect_unsupported("avg_pool", x, params)
+    got = _call("avg_pool", expect, x, **params)
+    if got is not None:
+        _check("avg_pool", got, ref.avg_pool(x, **params), {"x": x}, params, "output")
+    want = ref.avg_pool(x, **params)
+    g = _grad_output(seed, want.shape, x.dtype)
+    got_g = _call("avg_pool_grad", expect, x, g, **params)
+    if got_g is not None:
+        _check("avg_pool", got_g, ref.avg_pool_grad(x, g, **params), {"x": x, "grad_output": g},
+               params, "grad_input")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lp_pool(seed: int) -> None:
+    x, params = _draw_windowed(seed, FLOATS)
+    params["p"] = int(np.random.default_rng(seed + 2).integers(1, 4))
+    # keep |x|**p / kernel inside every dtype's normal range (that limit has its own test)
+    x = np.where(np.abs(x.astype(np.float64)) < 0.25, 0.5, x).astype(x.dtype)
+    expect = _expect_unsupported("lp_pool", x, params)
+    want = ref.lp_pool(x, **params)
+    got = _call("lp_pool", expect, x, **params)
+    if got is not None:
+        _check("lp_pool", got, want, {"x": x}, params, "output")
+    g = _grad_output(seed, want.shape, x.dtype)
+    got_g = _call("lp_pool_grad", expect, x, g, **params)
+    if got_g is not None:
+        _check("lp_pool", got_g, ref.lp_pool_grad(x, g, **params), {"x": x, "grad_output": g},
+               params, "grad_input")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_adaptive_and_global(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rank = int(rng.integers(1, 4))
+    spatial = tuple(int(rng.integers(1, 7 if rank < 3 else 5)) for _ in range(rank))
+    layout = str(rng.choice(["channels_first", "channels_last"]))
+    x = _values(rng, _layout_shape(rng, spatial, layout), str(rng.choice(FLOATS)))
+    out = tuple(int(rng.integers(1, L + 2)) for L in spatial)
+    params = {"output_size": out, "layout": layout}
+    for op in ("adaptive_max_pool", "adaptive_avg_pool"):
+        want = getattr(ref, op)(x, **params)
+        _check(op, getattr(tb, op)(x, **params), want, {"x": x}, params, "output")
+        g = _grad_output(seed, want.shape, x.dtype)
+        gp = {"tie_policy": "first"} if op == "adaptive_max_pool" else {}
+        want_g = getattr(ref, f"{op}_grad")(x, g, **params, **gp)
+        got_g = getattr(tb, f"{op}_grad")(x, g, **params, **gp)
+        _check(op, got_g, want_g, {"x": x, "grad_output": g}, params, "grad_input", gp)
+    lp = {"layout": layout, "p": int(rng.integers(1, 4))}
+    xl = np.where(np.abs(x.astype(np.float64)) < 0.25, 0.5, x).astype(x.dtype)
+    for op, xi, p in (("global_max_pool", x, {"layout": layout}),
+                      ("global_avg_pool", x, {"layout": layout}), ("global_lp_pool", xl, lp)):
+        half_3d = op == "global_lp_pool" and rank == 3 and x.dtype.itemsize == 2
+        got = _call(op, half_3d, xi, **p)  # no CPU avg_pool3d kernel for float16/bfloat16
+        if got is not None:
+            _check(op, got, getattr(ref, op)(xi, **p), {"x": xi}, p, "output")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_max_unpool_and_zero_pad(seed: int) -> None:
+    """Unpooling the indices of a native max pool, and zero padding; both bit-exact."""
+    rng = np.random.default_rng(seed)
+    rank = int(rng.integers(1, 4))
+    spatial = tuple(int(rng.integers(2, 7 if rank < 3 else 5)) for _ in range(rank))
+    layout = str(rng.choice(["channels_first", "channels_last"]))
+    dtype = str(rng.choice(FLOATS))
+    x = _values(rng, _layout_shape(rng, spatial, layout), dtype)
+    k = tuple(int(rng.integers(1, min(3, L) + 1)) for L in spatial)
+    s = tuple(int(rng.integers(1, 3)) for _ in range(rank))
+    pads = tuple((p, p) for p in (int(rng.integers(0, ki // 2 + 1)) for ki in k))
+    pooled, idx = ref.max_pool_with_indices(x, kernel_size=k, stride=s, padding=pads,
+                                            layout=layout)
+    # the original size lies within stride of torch's default size, which torch requires
+    size = spatial if rng.random() < 0.5 else None
+    params = {"kernel_size": k, "stride": s, "padding": pads, "output_size": size,
+              "layout": layout}
+    try:
+        want = ref.max_unpool(pooled, idx, **params)
+    except SpecError:
+        pytest.skip("indices outside the default-size plane")
+    got = _call("max_unpool", False, pooled, idx, **params)
+    _check("max_unpool", got, want, {"x": pooled}, params, "output")
+    zp = {"padding": tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank)),
+          "layout": layout}
+    _check("zero_pad", tb.zero_pad(x, **zp), ref.zero_pad(x, **zp), {"x": x}, zp, "output")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_conv(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    while True:
+        rank = int(rng.integers(1, 4))
+        spatial = tuple(int(rng.integers(1, 6 if rank < 3 else 4)) for _ in range(rank))
+        groups = int(rng.choice([1, 1, 2]))
+        c_in, c_out = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+        k = tuple(int(rng.integers(1, 4)) for _ in range(rank))
+        params: dict[str, Any] = {
+            "stride": tuple(int(rng.integers(1, 3)) for _ in range(rank)),
+            "padding": str(rng.choice(["same_upper", "valid"])) if rng.random() < 0.3 else
+            tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank)),
+            "dilation": tuple(int(rng.choice([1, 2])) for _ in range(rank)),
+            "groups": groups,
+            "layout": str(rng.choice(["channels_first", "channels_last"])),
+        }
+        try:
+            geo.pool_geometry(spatial, k, params["stride"], params["padding"], params["dilation"])
+            break
+        except SpecError:
+            continue
+    dtype = str(rng.choice(FLOATS))
+    n = int(rng.integers(1, 3))
+    shape = (n, *spatial, c_in) if params["layout"] == "channels_last" else (n, c_in, *spatial)
+    x = _values(rng, shape, dtype)
+    w = _values(rng, (c_out, c_in // groups, *k), dtype)
+    b = _values(rng, (c_out,), dtype) if rng.random() < 0.7 else None
+    inputs = {"x": x, "weight": w, "bias": b}
+    want = ref.conv(x, w, b, **params)
+    _check("conv", tb.conv(x, w, b, **params), want, inputs, params, "output")
+    g = _grad_output(seed, want.shape, x.dtype)
+    got_g = tb.conv_grad(x, w, b, g, **params)
+    want_g = ref.conv_grad(x, w, b, g, **params)
+    for name, got_i, want_i in zip(("grad_input", "grad_weight", "grad_bias"), got_g, want_g):
+        if want_i is None:
+            assert got_i is None
+            continue
+        _check("conv", got_i, want_i, {**inputs, "grad_output": g}, params, name)
+
+
+# ---------------------------------------------------------------------------
+# declarations, measured on torch itself
+# ---------------------------------------------------------------------------
+
+
+def test_declarations_are_what_torch_does() -> None:
+    assert tb.DECLARATIONS == {"tie_policy": "first", "empty_window": "reference",
+                               "nan_index": "other", "lp_zero_grad": "other"}
+    kw = {"stride": (1,), "padding": ((0, 0),), "dilation": (1,), "ceil_mode": False,
+          "layout": "channels_first"}
+    # ties: equal values and -0.0 / +0.0 -> the first in window order, value bits included
+    x = np.array([[[1.0, 1.0, 0.5, -0.0, 0.0, 0.0]]], dtype=np.float32)
+    for k in (2, 3):
+        got = tb.max_pool_with_indices(x, kernel_size=(k,), **kw)
+        want = ref.max_pool_with_indices(x, kernel_size=(k,), **kw)
+        assert got[0].tobytes() == want[0].tobytes() and (got[1] == want[1]).all()
+    # several NaNs: torch reports the last one (the reference the first) -> "other"
+    x = np.array([[[1.0, np.nan, 2.0, np.nan]]], dtype=np.float32)
+    _, idx = tb.max_pool_with_indices(x, kernel_size=(4,), **kw)
+    assert int(idx[0, 0, 0]) == 3
+    # a window entirely in padding: -inf, as the reference; its index is Unsupported
+    x = np.array([[[5.0]]], dtype=np.float32)
+    ew = {"kernel_size": (2,), "stride": (1,), "padding": ((1, 1),), "dilation": (2,),
+          "ceil_mode": False, "layout": "channels_first"}
+    assert tb.max_pool(x, **ew).tobytes() == ref.max_pool(x, **ew).tobytes()
+    xi = np.array([[[5]]], dtype=np.int32)
+    assert tb.max_pool(xi, **ew).tobytes() == ref.max_pool(xi, **ew).tobytes()
+    with pytest.raises(Unsupported, match=r"POOL-EMPTY-1"):
+        tb.max_pool_with_indices(x, **ew)
+    # Lp gradient at a zero norm is 0
+    x = np.zeros((1, 1, 4), dtype=np.float64)
+    lp = {"kernel_size": (2,), "p": 2, "stride": (2,), "padding": ((0, 0),), "dilation": (1,),
+          "ceil_mode": False, "layout": "channels_first"}
+    g = tb.lp_pool_grad(x, np.ones((1, 1, 2)), **lp)
+    assert (g == 0).all() and (g == ref.lp_pool_grad(x, np.ones((1, 1, 2)), **lp)).all()
+    # ... but with an infinite input torch's gradient is finite where the reference
+    # gives NaN: the LpZeroNorm behaviour as a whole is "other"
+    x = np.array([[[1.0, -np.inf, 2.0, 3.0]]])
+    g = tb.lp_pool_grad(x, np.ones((1, 1, 2)), **lp)
+    assert np.isnan(ref.lp_pool_grad(x, np.ones((1, 1, 2)), **lp)[0, 0, 0])
+    assert not np.isnan(g[0, 0, 0])
+
+
+def test_nan_propagates_in_every_max_path() -> None:
+    rng = np.random.default_rng(7)
+    for layout, shape in (("channels_first", (1, 2, 4, 5)), ("channels_last", (1, 4, 5, 3)),
+                          ("channels_first", (2, 2, 7)), ("channels_last", (1, 3, 3, 3, 2))):
+        x = rng.standard_normal(shape).astype(np.float32)
+        x.flat[rng.integers(0, x.size, 3)] = np.nan
+        rank = x.ndim - 2
+        kw = {"kernel_size": (2,) * rank, "stride": (1,) * rank, "padding": ((1, 1),) * rank,
+              "dilation": (1,) * rank, "ceil_mode": True, "layout": layout}
+        assert compare(tb.max_pool(x, **kw), ref.max_pool(x, **kw), 0).ok
+        ao = {"output_size": (2,) * rank, "layout": layout}
+        assert compare(tb.adaptive_max_pool(x, **ao), ref.adaptive_max_pool(x, **ao), 0).ok
+
+
+# ---------------------------------------------------------------------------
+# the documented Unsupported combinations
+# ---------------------------------------------------------------------------
+
+X2 = np.arange(1, 26, dtype=np.float32).reshape(1, 1, 5, 5) / 8
+W2 = {"stride": (1, 1), "dilation": (1, 1), "ceil_mode": False, "layout": "channels_first"}
+UNSUPPORTED = [
+    pytest.param("max_pool_with_indices", X2,
+                 {"kernel_size": (3, 3), "padding": ((0, 1), (1, 1)), **W2}, "POOL-PARAM-4",
+                 id="indices-asymmetric-padding"),
+    pytest.param("max_pool_with_indices", X2,
+                 {"kernel_size": (2, 2), "padding": ((2, 2), (0, 0)), **W2}, "POOL-PARAM-4",
+                 id="indices-padding-above-half-kernel"),
+    pytest.param("max_pool", np.zeros((1, 16, 8, 2), np.int8), {"kernel_size": (2, 2),
+                 "padding": ((0, 0), (0, 0)), **W2, "layout": "channels_last"}, "POOL-MAX-6",
+                 id="int8-channels-last-plane-above-127"),
+    pytest.param("max_pool", X2.astype(np.uint16), {"kernel_size": (2, 2), "padding": 0, **W2},
+                 "POOL-DTYPE-1", id="max-uint16"),
+    pytest.param("adaptive_max_pool", X2.astype(np.int32), {"output_size": (2, 2),
+                 "layout": "channels_first"}, "POOL-DTYPE-1", id="adaptive-max-int32"),
+    pytest.param("max_unpool", X2.astype(np.int64), {"indices": np.zeros((1, 1, 5, 5), np.int64),
+                 "kernel_size": (1, 1), "layout": "channels_first"}, "POOL-DTYPE-1",
+                 id="unpool-int64"),
+    pytest.param("avg_pool", X2, {"kernel_size": (2, 2), "padding": 0, **W2, "dilation": (2, 1)},
+                 "POOL-AVG-5", id="avg-dilation"),
+    pytest.param("avg_pool", X2, {"kernel_size": (2, 2), "padding": ((0, 1), (0, 1)), **W2,
+                 "count_include_pad": False}, "POOL-AVG-4", id="avg-asym-exclude-pad"),
+    pytest.param("avg_pool", X2.astype(np.int64), {"kernel_size": (2, 2), **W2}, "POOL-DTYPE-1",
+                 id="avg-int64-accepted-by-torch"),
+    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 2, **W2, "dilation": (1, 2)},
+                 "POOL-LP-1", id="lp-dilation"),
+    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 2, **W2, "stride": (2, 2),
+                 "ceil_mode": True}, "POOL-LP-1", id="lp-ceil-overhang"),
+    pytest.param("lp_pool", X2.astype(np.int8), {"kernel_size": (2, 2), "p": 2, **W2},
+                 "POOL-DTYPE-1", id="lp-int8-promoted-by-torch"),
+    pytest.param("avg_pool", X2, {"kernel_size": (2, 2), **W2, "divisor_override": -2},
+                 "POOL-AVG-2", id="avg-negative-divisor-accepted-by-torch"),
+    pytest.param("adaptive_avg_pool", X2, {"output_size": (0, 2), "layout": "channels_first"},
+                 "POOL-ADAPT-2", id="adaptive-output-0-accepted-by-torch"),
+    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 0, **W2}, "POOL-LP-2",
+                 id="lp-p-0-accepted-by-torch"),
+    pytest.param("avg_pool", np.ones((1, 1, 2, 2, 2), np.float32), {"kernel_size": (3, 1, 1),
+                 "stride": (1, 1, 1), "padding": ((1, 1), (0, 0), (0, 0)), "dilation": (1, 1, 1),
+                 "ceil_mode": False, "layout": "channels_first"}, "POOL-GEOM-2",
+                 id="avg3d-input-below-kernel"),
+    pytest.param("avg_pool", np.ones((1, 1, 4, 4, 4), np.float16), {"kernel_size": (2, 2, 2),
+                 "stride": (1, 1, 1), "padding": 0, "dilation": (1, 1, 1), "ceil_mode": False,
+                 "layout": "channels_first"}, "POOL-DTYPE-1", id="avg3d-float16"),
+    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 2.5, **W2}, "POOL-LP-2",
+                 id="lp-non-integer-p-accepted-by-torch"),
+    pytest.param("lp_pool", X2.astype(np.float16) * 200, {"kernel_size": (2, 2), "p": 2, **W2},
+                 "POOL-DTYPE-4", id="lp-float16-overflow"),
+    pytest.param("lp_pool", X2 * 1e-20, {"kernel_size": (2, 2), "p": 2, **W2}, "POOL-DTYPE-4",
+                 id="lp-float32-underflow"),
+    pytest.param("max_pool_grad", X2, {"grad_output": np.ones((1, 1, 4, 4), np.float32),
+                 "kernel_size": (2, 2), **W2, "tie_policy": "all"}, "POOL-GRAD-2",
+                 id="grad-tie-all"),
+    pytest.param("avg_pool_grad", X2, {"grad_output": np.ones((1, 1, 4, 4), np.float64),
+                 "kernel_size": (2, 2), **W2}, "POOL-GRAD-7", id="grad-dtype-cast-by-torch"),
+    pytest.param("max_unpool", X2, {"indices": np.zeros((1, 1, 5, 5), np.int64),
+                 "kernel_size": (2, 2), "output_size": (30, 30), "layout": "channels_first"},
+                 "POOL-UNPOOL-1", id="unpool-size-outside-torch-range"),
+    pytest.param("zero_pad", X2, {"padding": ((-1, 0), (0, 0)), "layout": "channels_first"},
+                 "POOL-PARAM-4", id="pad-negative-crops-in-torch"),
+    pytest.param("conv", X2, {"weight": np.full((1, 1, 2, 2), np.inf, np.float32),
+                 "padding": ((1, 1), (0, 0))}, "POOL-CONV-1", id="conv-inf-weight-with-padding"),
+]
+
+
+@pytest.mark.parametrize(("op", "x", "params", "clause"), UNSUPPORTED)
+def test_unsupported(op: str, x: np.ndarray, params: dict[str, Any], clause: str) -> None:
+    params = dict(params)
+    args = [x] + [params.pop(k) for k in ("indices", "weight", "grad_output") if k in params]
+    with pytest.raises(Unsupported) as info:
+        getattr(tb, op)(*args, **params)
+    assert clause in info.value.reason, info.value.reason
+
+
+def test_equivalent_compositions_are_used() -> None:
+    """same_upper max pooling (-inf padding), asymmetric count_include_pad average
+    pooling and asymmetric Lp padding (zero padding) are supported and exact-ish."""
+    x = (np.arange(30, dtype=np.float64).reshape(1, 1, 5, 6) % 7) - 3
+    mp = {"kernel_size": (2, 3), "stride": (2, 2), "padding": "same_upper", **W2}
+    assert compare(tb.max_pool(x, **mp), ref.max_pool(x, **mp), 0).ok
+    ap = {**mp, "padding": ((0, 2), (1, 0)), "count_include_pad": True, "divisor_override": None}
+    assert compare(tb.avg_pool(x, **ap), ref.avg_pool(x, **ap), 2).ok
+    lp = {**mp, "padding": ((3, 0), (0, 2)), "p": 3}
+    assert compare(tb.lp_pool(x, **lp), ref.lp_pool(x, **lp), 4).ok
+
+
+# ---------------------------------------------------------------------------
+# errors torch raises itself, hygiene, devices
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("params", [
+    {"kernel_size": (0, 2), "stride": (1, 1), "padding": ((0, 0), (0, 0))},
+    {"kernel_size": (2, 2), "stride": (0, 1), "padding": ((0, 0), (0, 0))},
+    {"kernel_size": (7, 2), "stride": (1, 1), "padding": ((0, 0), (0, 0))},
+], ids=["kernel-0", "stride-0", "output-empty"])
+def test_invalid_arguments_raise_through_torch(params: dict[str, Any]) -> None:
+    x = X2.copy()
+    for op in ("max_pool", "avg_pool", "max_pool_with_indices"):
+        with pytest.raises(Exception) as info:
+            getattr(tb, op)(x, **params, dilation=(1, 1), ceil_mode=False,
+                            layout="channels_first")
+        assert not isinstance(info.value, Unsupported)
+
+
+@pytest.mark.parametrize("params", [
+    {"kernel_size": (2, 2), "padding": ((0, 0), (1, -1))},
+    {"kernel_size": (2, 2), "padding": ((1, 1),)},
+    {"kernel_size": (2, 2), "padding": "same"},
+    {"kernel_size": (2, 2), "padding": 0, "layout": "NHWC"},
+], ids=["negative-pair", "short-padding", "unknown-string", "unknown-layout"])
+def test_untranslatable_arguments_raise_spec_error(params: dict[str, Any]) -> None:
+    """Padding forms and layouts are the adapter's own translation: it rejects them."""
+    for op in ("max_pool", "avg_pool", "lp_pool", "max_pool_with_indices"):
+        with pytest.raises(SpecError):
+            getattr(tb, op)(X2, **{"layout": "channels_first", **params})
+
+
+def test_inputs_untouched_and_outputs_fresh() -> None:
+    x = np.random.default_rng(3).standard_normal((1, 4, 4, 2)).astype(np.float32)
+    before = x.copy()
+    kw = {"kernel_size": (1, 1), "stride": (1, 1), "padding": ((0, 0), (0, 0)),
+          "dilation": (1, 1), "ceil_mode": False, "layout": "channels_last"}
+    out = tb.max_pool(x, **kw)
+    assert (x == before).all() and not np.shares_memory(out, x)
+    assert out.tobytes() == tb.max_pool(x, **kw).tobytes()
+    padded = tb.zero_pad(x, padding=((0, 0), (0, 0)), layout="channels_last")
+    assert not np.shares_memory(padded, x) and padded.flags.writeable
+
+
+def test_configure_devices() -> None:
+    tb.configure(device="cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        tb.configure(device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="cuda.is_available"):
+            tb.configure(device="cuda")
+        assert tb._device == "cpu"
+
+
+def test_registered_entry_point() -> None:
+    from poolconf.conformance.backend import load_backend, registered_backends
+
+    if "torch" not in registered_backends():
+        pytest.skip("poolconf not installed with its entry points")
+    backend = load_backend("torch")
+    assert backend.declarations["nan_index"] == "other"
+    assert set(backend.ops) == set(ref.FORWARD_OPS + ref.GRAD_OPS)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="cuda"):
+            load_backend("torch:cuda")
+
+
+def test_reduced_precision_sums_accumulate_wide() -> None:
+    """POOL-DTYPE-4: a float16 average of 4096 ones is exactly 1 (a float16
+    accumulator stalls at 2048)."""
+    for name in ("float16", "bfloat16"):
+        x = np.ones((1, 1, 64, 64), dtype=dt.numpy_dtype(name))
+        out = tb.global_avg_pool(x, layout="channels_first")
+        assert float(out.astype(np.float64).ravel()[0]) == 1.0
+        kw = {"kernel_size": (64, 64), "stride": (64, 64), "padding": ((0, 0), (0, 0)),
+              "dilation": (1, 1), "ceil_mode": False, "count_include_pad": True,
+              "divisor_override": None, "layout": "channels_first"}
+        assert float(tb.avg_pool(x, **kw).astype(np.float64).ravel()[0]) == 1.0
