@@ -23,6 +23,7 @@ from poolconf.reference import geometry as geo
 LAYOUTS = ("channels_first", "channels_last")
 TIE_POLICIES = ("first", "all")
 ROOT_BITS = 1100  # fractional bits of the exact-root grid; finer than any float64 rounding boundary
+RELATIVE_BITS = 256  # minimum correct bits of an inexact root, whatever its magnitude
 
 
 # ---------------------------------------------------------------------------
@@ -372,10 +373,16 @@ def _iroot(n: int, p: int) -> int:
 
 def _root_enclosure(s: Fraction, p: int) -> tuple[Fraction, bool]:
     """``(r, exact)`` with ``r = s**(1/p)`` when ``exact``; otherwise ``r`` lies
-    strictly inside the grid cell of width ``2**-ROOT_BITS`` that holds the root,
-    at its midpoint. Rounding ``r`` then rounds the true root correctly, since
-    every rounding boundary of every spec dtype lies on that grid [POOL-LP-1]."""
-    scale = 2**ROOT_BITS
+    strictly inside the grid cell of width ``2**-K`` that holds the root, at its
+    midpoint, with ``K >= ROOT_BITS``. Rounding ``r`` then rounds the true root
+    correctly, since every rounding boundary of every spec dtype lies on that
+    grid [POOL-LP-1]. ``K`` also grows for tiny roots so that ``r`` always carries
+    at least ``RELATIVE_BITS`` correct bits, which the gradient needs [POOL-GRAD-4]."""
+    if s == 0:
+        return Fraction(0), True
+    log2_s = s.numerator.bit_length() - s.denominator.bit_length()  # within 1 of log2(s)
+    bits = max(ROOT_BITS, RELATIVE_BITS - log2_s // p + 2)
+    scale = 2**bits
     num = s.numerator * scale**p
     m = _iroot(num // s.denominator, p)
     if m**p * s.denominator == num:

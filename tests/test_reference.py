@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import math
 from fractions import Fraction
 
@@ -532,3 +533,14 @@ def test_three_spatial_dims() -> None:
     assert out.shape == (1, 1, 1, 2, 3)
     np.testing.assert_array_equal(idx.ravel(), x[0, 0, 1, 1:, 1:].ravel().astype(np.int64))
     np.testing.assert_array_equal(out.ravel(), x[0, 0, 1, 1:, 1:].ravel())
+
+
+def test_lp_grad_keeps_full_relative_precision_for_subnormal_norms() -> None:
+    """The root enclosure must be relative, not a fixed 2**-1100 grid [POOL-GRAD-4].
+
+    With x = [5e-324, 5e-324] the norm is 5e-324*sqrt(2), so the gradient is
+    g/sqrt(2) for each element; a fixed absolute grid gave an error of 6e6 ULP."""
+    x = np.array([[[[5e-324, 5e-324]]]])
+    grad = ref.lp_pool_grad(x, np.array([[[[1.5]]]]), kernel_size=(1, 2), p=2)
+    exact = decimal.Context(prec=60).divide(decimal.Decimal("1.5"), decimal.Decimal(2).sqrt(decimal.Context(prec=60)))
+    assert grad[0, 0, 0, 0] == float(exact)

@@ -77,6 +77,7 @@ NOT_BY_VECTORS = {
     "POOL-TOL-1": "tolerance rule: applied by every comparison (reference/tolerance.py)",
     "POOL-TOL-2": "tolerance rule: applied by every comparison (reference/tolerance.py)",
     "POOL-TOL-3": "tolerance rule: budgets computed by reference/tolerance.py",
+    "POOL-SHAPE-2": "call hygiene: conformance/test_hygiene.py",
     "POOL-PROFILE-1": "profile selection: conformance/profiles.py, tests/test_harness.py",
     "POOL-PROFILE-2": "profile selection: conformance/profiles.py, tests/test_harness.py",
 }

@@ -1,0 +1,328 @@
+"""Gradient checks that need neither the vectors nor the reference's gradients.
+
+* Adjoint identity [POOL-GRAD-1, -2, -5, -6]: for an op linear in ``x`` (average
+  pooling in every variant, adaptive average pooling, convolution without bias, and
+  for max pooling at tie-free points, where it is locally linear)
+  ``<op(x), g> = <x, op_grad(x, g)>``; for conv also ``<conv(x, w), g> = <w, grad_weight>``.
+  Both sides are evaluated exactly (``fractions.Fraction``) from the backend's own
+  outputs, so the only slack is the outputs' own rounding: with ``b`` the ULP budget
+  and ``s`` the scale of each output (``poolconf.reference.tolerance``),
+  ``|lhs - rhs| <= sum |g_o| b ulp(s_o) + sum |x_j| b ulp(s_j)``. A backend within its
+  budgets meets this bound; a wrong gradient (a missed overlap, a wrong divisor,
+  routing to the wrong element) breaks it by far more.
+* Central finite differences of the backend's own forward against its own backward
+  [POOL-GRAD-1..6]: along a seeded direction ``v`` (and ``u``, ``c`` for conv weight and
+  bias), ``phi(t) = <op(x + t v), g>`` gives ``(phi(h) - phi(-h)) / 2h`` against
+  ``<grad, v>``. Inputs are pairwise distinct integers (spacing 1 >> h, so no max
+  changes its selected element and no kink is crossed); Lp inputs keep ``|x| >= 1``
+  (away from the kink and the zero norm of POOL-GRAD-8). Error of the quotient:
+  truncation ``h**2/6 |phi'''|`` (zero for the piecewise-linear max, average and
+  conv) plus rounding ``E/h``, ``E = sum |g_o| b ulp(s_o)`` the forward's rounding
+  bound. Runs in float64 with ``h = 2**-14`` (truncation allowance ``1e-6 * S``,
+  ``S = sum_o |g_o| * |v|_1``: it covers ``|phi'''| <= 6e-6 S / h**2 ~ 1600 S``, far
+  above the Lp norm's third derivative at ``|x| >= 1``, which is ``O(p**2 S)``).
+  Under the ``core`` profile (float32 only) it runs in float32 with ``h = 2**-4``
+  on the piecewise-linear ops, where truncation is zero and ``x + h v`` is exact.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import note
+from hypothesis import strategies as st
+from poolconf.conformance import strategies as S
+from poolconf.conformance.assertions import format_call, reproducer
+from poolconf.conformance.backend import Backend
+from poolconf.reference import dtypes as dt
+from poolconf.reference.tolerance import budgets, scales, ulp_array
+
+DEFAULT_EXAMPLES = 25
+ADJOINT_OPS = {
+    "avg_pool": "POOL-GRAD-1",
+    "max_pool": "POOL-GRAD-2",
+    "adaptive_avg_pool": "POOL-GRAD-6",
+    "adaptive_max_pool": "POOL-GRAD-6",
+    "conv": "POOL-GRAD-5",
+}
+FD_OPS = {
+    "avg_pool": "POOL-GRAD-1",
+    "max_pool": "POOL-GRAD-2",
+    "lp_pool": "POOL-GRAD-4",
+    "adaptive_avg_pool": "POOL-GRAD-6",
+    "adaptive_max_pool": "POOL-GRAD-6",
+    "conv": "POOL-GRAD-5",
+}
+FD_STEP = {"float64": 2.0**-14, "float32": 2.0**-4}
+FD_TRUNCATION = {"float64": 1e-6, "float32": 0.0}  # see the module docstring
+
+
+def _params(ops: dict[str, str], kind: str) -> list[Any]:
+    return [
+        pytest.param(
+            op,
+            id=S.GRAD_OP[op],
+            marks=pytest.mark.poolconf(
+                op=S.GRAD_OP[op],
+                clauses=(clause, "POOL-GRAD-3") if kind == "adjoint" else (clause,),
+            ),
+        )
+        for op, clause in ops.items()
+    ]
+
+
+def _exact_dot(a: np.ndarray, b: np.ndarray) -> Fraction:
+    return sum(
+        (Fraction(float(p)) * Fraction(float(q)) for p, q in zip(a.ravel(), b.ravel())), Fraction(0)
+    )
+
+
+def _rounding_bound(
+    values_weight: np.ndarray, ulps: int, scale: np.ndarray | None, expected: np.ndarray, dtype: str
+) -> float:
+    """``sum |w| * ulps * ulp(scale)``: what rounding within budget can move a dot product."""
+    if ulps == 0:
+        return 0.0
+    s = np.abs(expected.astype(np.float64)) if scale is None else scale
+    return float(np.sum(np.abs(values_weight.astype(np.float64)) * ulps * ulp_array(s, dtype)))
+
+
+def _restrictions(request: pytest.FixtureRequest, op: str) -> tuple[dict[str, Any], bool]:
+    profile = S.profile_of(request.config)
+    if not profile.allows(S.GRAD_OP[op], rank=2, dtype="float32", params={}):
+        pytest.skip(f"{S.GRAD_OP[op]} is outside profile {profile.name}")
+    kw = S.profile_restrictions(profile)
+    kw.pop("dtype", None)
+    return kw, profile.is_full
+
+
+def _checked_call(
+    backend: Backend,
+    op: str,
+    args: list[Any],
+    params: dict[str, Any],
+    call: str,
+    clause: str,
+    repro: str,
+) -> Any:
+    __tracebackhide__ = True
+    try:
+        return S.call_backend(
+            backend, op, *[None if a is None else a.copy() for a in args], **params
+        )
+    except S.UnsupportedDraw:
+        raise
+    except Exception as exc:
+        raise AssertionError(
+            f"{op} raised {type(exc).__name__}: {exc}, but the input is valid [{call}] [{clause}]"
+            f"\nreproducer:\n{repro}"
+        ) from exc
+
+
+def _grad_arrays(case: S.PoolCase) -> dict[str, np.ndarray | None]:
+    arrays = dict(case.inputs)
+    arrays["grad_output"] = case.grad_output
+    return arrays
+
+
+def _unpack_grads(op: str, result: Any, call: str, clause: str) -> tuple[Any, Any, Any]:
+    __tracebackhide__ = True
+    if op != "conv":
+        return result, None, None
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        raise AssertionError(
+            f"result is a {type(result).__name__}, but should be a 3-tuple [{call}] [{clause}]"
+        )
+    return tuple(result)  # type: ignore[return-value]
+
+
+def _check_array(what: str, got: Any, like: np.ndarray, call: str, clause: str) -> None:
+    __tracebackhide__ = True
+    if not isinstance(got, np.ndarray) or got.shape != like.shape or got.dtype != like.dtype:
+        desc = (
+            f"{got.dtype}{list(got.shape)}" if isinstance(got, np.ndarray) else type(got).__name__
+        )
+        raise AssertionError(
+            f"{what} is {desc}, but should be {like.dtype}{list(like.shape)} [{call}] [{clause}]"
+        )
+
+
+# ---------------------------------------------------------------------------
+# adjoint identity
+# ---------------------------------------------------------------------------
+
+
+def check_adjoint(backend: Backend, case: S.PoolCase, clause: str) -> str | None:
+    """``<op(x), g> == <x, grad_x>`` (and ``<w, grad_w>`` for conv) within the
+    rounding the budgets allow."""
+    __tracebackhide__ = True
+    op, params = case.op, dict(case.params)
+    gop = S.GRAD_OP[op]
+    x, g = case.x, case.grad_output
+    assert g is not None
+    inputs = dict(case.inputs)
+    if op == "conv":
+        inputs["bias"] = None  # conv is linear in x (and in w) without the bias
+    arrays = {**inputs, "grad_output": g}
+    call = format_call(gop, arrays, params)
+    repro = reproducer(backend.name, gop, arrays, params)
+    note(call)
+    y = _checked_call(backend, op, list(inputs.values()), params, call, clause, repro)
+    _check_array(f"{op} output", y, g, call, clause)
+    gx, gw, _ = _unpack_grads(
+        op,
+        _checked_call(backend, gop, list(arrays.values()), params, call, clause, repro),
+        call,
+        clause,
+    )
+    _check_array("grad_input", gx, x, call, clause)
+    lhs = _exact_dot(y, g)
+    rhs = _exact_dot(x, gx)
+    tol_inputs = {k: v for k, v in inputs.items() if k in ("x", "weight", "bias")}
+    b = budgets(op, tol_inputs, params)
+    sc = scales(op, {**tol_inputs, "grad_output": g}, params)
+    ref_y = S.reference_forward(op, inputs, params)
+    from poolconf import reference as ref
+
+    ref_g = getattr(ref, gop)(*arrays.values(), **params)
+    ref_gx = ref_g[0] if op == "conv" else ref_g
+    bound = _rounding_bound(g, b["output"].ulps, sc.get("output"), ref_y, case.config.dtype)
+    bound += _rounding_bound(
+        x, b["grad_input"].ulps, sc.get("grad_input"), ref_gx, case.config.dtype
+    )
+    if abs(float(lhs - rhs)) > bound:
+        raise AssertionError(
+            f"<x, {gop}(x, g)>={float(rhs)!r}, but should be <{op}(x), g>={float(lhs)!r} "
+            f"(adjoint identity, rounding allows {bound:.3g}) [{call}] [{clause}]"
+            f"\nreproducer:\n{repro}"
+        )
+    if op == "conv":
+        w = inputs["weight"]
+        assert w is not None
+        _check_array("grad_weight", gw, w, call, clause)
+        rhs_w = _exact_dot(w, gw)
+        bound_w = _rounding_bound(g, b["output"].ulps, sc.get("output"), ref_y, case.config.dtype)
+        bound_w += _rounding_bound(
+            w, b["grad_weight"].ulps, sc.get("grad_weight"), ref_g[1], case.config.dtype
+        )
+        if abs(float(lhs - rhs_w)) > bound_w:
+            raise AssertionError(
+                f"<w, grad_weight>={float(rhs_w)!r}, but should be <conv(x, w), g>={float(lhs)!r} "
+                f"(adjoint identity, rounding allows {bound_w:.3g}) [{call}] [{clause}]"
+                f"\nreproducer:\n{repro}"
+            )
+    return None
+
+
+@pytest.mark.parametrize("op", _params(ADJOINT_OPS, "adjoint"))
+def test_adjoint_identity(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+    """<op(x), g> = <x, op_grad(x, g)> for ops linear in x (max: at tie-free points)."""
+    for name in (op, S.GRAD_OP[op]):
+        if not backend.supports(name):
+            pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
+    kw, full = _restrictions(request, op)
+    dtypes = st.sampled_from(("float64", "float32")) if full else "float32"
+    strategy = S.pool_cases(op=op, dtype=dtypes, distinct=True, allow_empty_windows=False, **kw)
+    S.run_property(
+        request,
+        strategy,
+        lambda c: check_adjoint(backend, c, ADJOINT_OPS[op]),
+        default_examples=DEFAULT_EXAMPLES,
+    )
+
+
+# ---------------------------------------------------------------------------
+# finite differences
+# ---------------------------------------------------------------------------
+
+
+def _direction(seed: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.choice(np.array([-1.0, -0.5, 0.5, 1.0]), size=shape).astype(dt.numpy_dtype(dtype))
+
+
+def check_finite_differences(backend: Backend, case: S.PoolCase, clause: str) -> str | None:
+    """Central differences of the backend's forward along a seeded direction equal
+    the directional derivative its backward gives (see the module docstring)."""
+    __tracebackhide__ = True
+    op, params, dtype = case.op, dict(case.params), case.config.dtype
+    gop = S.GRAD_OP[op]
+    g = case.grad_output
+    assert g is not None
+    inputs = dict(case.inputs)
+    arrays = {**inputs, "grad_output": g}
+    call = format_call(gop, arrays, params)
+    repro = reproducer(backend.name, gop, arrays, params)
+    note(call)
+    h = FD_STEP[dtype]
+    seed = int(case.meta.get("seed", 0)) + 7
+    dirs = {
+        k: None if v is None else _direction(seed + i, v.shape, dtype)
+        for i, (k, v) in enumerate(inputs.items())
+    }
+
+    def phi(t: float) -> Fraction:
+        moved = [
+            None if v is None else (v.astype(np.float64) + t * dirs[k]).astype(v.dtype)
+            for k, v in inputs.items()
+        ]
+        y = _checked_call(backend, op, moved, params, call, clause, repro)
+        _check_array(f"{op} output", y, g, call, clause)
+        return _exact_dot(y, g)
+
+    fd = float(phi(h) - phi(-h)) / (2 * h)
+    grads = _unpack_grads(
+        op,
+        _checked_call(backend, gop, list(arrays.values()), params, call, clause, repro),
+        call,
+        clause,
+    )
+    analytic = Fraction(0)
+    scale_terms = 0.0
+    for (name, v), gr in zip(inputs.items(), grads):
+        if v is None:
+            continue
+        _check_array(f"gradient for {name}", gr, v, call, clause)
+        analytic += _exact_dot(gr, dirs[name])
+        scale_terms += float(np.abs(dirs[name]).sum())
+    tol_inputs = {k: v for k, v in inputs.items() if k in ("x", "weight", "bias")}
+    b = budgets(op, tol_inputs, params)
+    ref_y = S.reference_forward(op, inputs, params)
+    sc = scales(op, tol_inputs, params).get("output")
+    # the forward at x +- h v is within budget of its exact value; 2.0 covers the
+    # scale moving by h|v| between the two evaluations
+    rounding = 2.0 * _rounding_bound(g, max(b["output"].ulps, 1), sc, ref_y, dtype) / h
+    wsum = float(np.abs(inputs["weight"]).sum()) if op == "conv" else 1.0  # type: ignore[union-attr]
+    s_total = float(np.abs(g.astype(np.float64)).sum()) * scale_terms * max(1.0, wsum)
+    allowed = rounding + FD_TRUNCATION[dtype] * s_total + 1e-300
+    err = abs(fd - float(analytic))
+    if not err <= allowed:
+        raise AssertionError(
+            f"<{gop}(x, g), v>={float(analytic)!r}, but should be the central difference "
+            f"{fd!r} (h={h}, error {err:.3g} > {allowed:.3g}) [{call}] [{clause}]"
+            f"\nreproducer:\n{repro}"
+        )
+    return None
+
+
+@pytest.mark.parametrize("op", _params(FD_OPS, "fd"))
+def test_finite_differences(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+    """The backend's backward agrees with central differences of its own forward."""
+    for name in (op, S.GRAD_OP[op]):
+        if not backend.supports(name):
+            pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
+    kw, full = _restrictions(request, op)
+    dtype = "float64" if full else "float32"
+    min_mag = 1.0 if op == "lp_pool" else 0.0
+    strategy = S.pool_cases(
+        op=op, dtype=dtype, distinct=True, allow_empty_windows=False, min_magnitude=min_mag, **kw
+    )
+    S.run_property(
+        request,
+        strategy,
+        lambda c: check_finite_differences(backend, c, FD_OPS[op]),
+        default_examples=DEFAULT_EXAMPLES,
+    )

@@ -1,0 +1,401 @@
+"""Property tests: every op of the backend against the reference on drawn inputs.
+
+Hypothesis draws valid configurations over the spec's whole parameter space
+(``poolconf.conformance.strategies``; the ``core`` profile restricts the draws) and
+compares the backend's forward outputs, indices and input gradients (with a seeded
+``grad_output``) with the reference, within the ULP budgets of
+``poolconf.reference.tolerance`` at their scales [POOL-TOL-1..3].
+
+Implementation-defined behaviour is judged like the golden vectors judge their
+``acceptable`` cases, against ``backend.declarations``; the facts come from the
+geometry and the drawn values (``strategies.window_facts``):
+
+* windows entirely in padding (EmptyWindow): ``empty_window="error"`` -> the backend
+  must raise; ``"reference"`` -> compared as usual [POOL-EMPTY-1];
+* ties among a window's maxima (Tie): ``tie_policy="first"`` -> compared as usual;
+  otherwise an index must point at one of the tied maxima and a +0/-0 tie may
+  give either zero; the gradient is compared with the reference's ``"all"`` routing
+  for ``"all"`` and not compared for ``"other"`` [POOL-MAX-4, POOL-MAX-5, POOL-GRAD-2];
+* several NaNs in a window (NanIndex): ``nan_index="other"`` -> the index must point at
+  one of the window's NaNs, the gradient is not compared [POOL-MAX-2];
+* an Lp window with a zero norm or a non-finite value (LpZeroNorm):
+  ``lp_zero_grad="other"`` -> the gradient is not compared [POOL-GRAD-8].
+
+An example a backend raises ``Unsupported`` for is counted, not failed; a property
+with no checked example skips with the reasons. The largest ULP error of every
+comparison goes to ``ulp_recorder``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import note
+from hypothesis import strategies as st
+from poolconf.conformance import strategies as S
+from poolconf.conformance.assertions import assert_matches, format_call, reproducer
+from poolconf.conformance.backend import Backend
+from poolconf.reference import dtypes as dt
+from poolconf.reference.tolerance import budgets, scales
+
+DEFAULT_EXAMPLES = 30
+SPECIAL_EXAMPLES = 20
+
+# forward op -> (clause of an ordinary mismatch, clauses the property covers)
+FORWARD_CLAUSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "max_pool": (
+        "POOL-MAX-1",
+        (
+            "POOL-MAX-1",
+            "POOL-MAX-6",
+            "POOL-GEOM-2",
+            "POOL-GEOM-3",
+            "POOL-GEOM-4",
+            "POOL-GEOM-5",
+            "POOL-GEOM-6",
+            "POOL-GEOM-8",
+        ),
+    ),
+    "max_pool_with_indices": ("POOL-IDX-1", ("POOL-IDX-1", "POOL-IDX-4", "POOL-MAX-1")),
+    "avg_pool": (
+        "POOL-AVG-1",
+        ("POOL-AVG-1", "POOL-AVG-2", "POOL-AVG-3", "POOL-AVG-4", "POOL-AVG-5", "POOL-DTYPE-4"),
+    ),
+    "lp_pool": ("POOL-LP-1", ("POOL-LP-1", "POOL-AVG-5")),
+    "adaptive_max_pool": ("POOL-ADAPT-1", ("POOL-ADAPT-1",)),
+    "adaptive_avg_pool": ("POOL-ADAPT-1", ("POOL-ADAPT-1",)),
+    "global_max_pool": ("POOL-GLOBAL-1", ("POOL-GLOBAL-1",)),
+    "global_avg_pool": ("POOL-GLOBAL-1", ("POOL-GLOBAL-1",)),
+    "global_lp_pool": ("POOL-GLOBAL-1", ("POOL-GLOBAL-1", "POOL-LP-1")),
+    "max_unpool": ("POOL-UNPOOL-2", ("POOL-UNPOOL-1", "POOL-UNPOOL-2", "POOL-UNPOOL-4")),
+    "zero_pad": ("POOL-PAD-1", ("POOL-PAD-1",)),
+    "conv": ("POOL-CONV-1", ("POOL-CONV-1", "POOL-CONV-2", "POOL-CONV-4")),
+}
+# clause of a mismatch on special values, per forward op family
+SPECIAL_CLAUSE = {
+    "max_pool": "POOL-MAX-2",
+    "max_pool_with_indices": "POOL-MAX-2",
+    "adaptive_max_pool": "POOL-MAX-2",
+    "global_max_pool": "POOL-MAX-2",
+    "avg_pool": "POOL-AVG-6",
+    "adaptive_avg_pool": "POOL-AVG-6",
+    "global_avg_pool": "POOL-AVG-6",
+    "lp_pool": "POOL-LP-1",
+    "global_lp_pool": "POOL-LP-1",
+    "max_unpool": "POOL-UNPOOL-2",
+    "zero_pad": "POOL-PAD-1",
+    "conv": "POOL-AVG-6",
+}
+GRAD_CLAUSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "max_pool": ("POOL-GRAD-2", ("POOL-GRAD-2", "POOL-GRAD-3")),
+    "avg_pool": ("POOL-GRAD-1", ("POOL-GRAD-1", "POOL-GRAD-3")),
+    "lp_pool": ("POOL-GRAD-4", ("POOL-GRAD-4", "POOL-GRAD-8")),
+    "adaptive_max_pool": ("POOL-GRAD-6", ("POOL-GRAD-6",)),
+    "adaptive_avg_pool": ("POOL-GRAD-6", ("POOL-GRAD-6",)),
+    "conv": ("POOL-GRAD-5", ("POOL-GRAD-5",)),
+}
+
+
+def _forward_params(special: bool) -> list[Any]:
+    out = []
+    for op, (main, clauses) in FORWARD_CLAUSES.items():
+        covered = (*clauses, SPECIAL_CLAUSE[op]) if special else clauses
+        out.append(pytest.param(op, id=op, marks=pytest.mark.poolconf(op=op, clauses=covered)))
+    return out
+
+
+def _grad_params() -> list[Any]:
+    return [
+        pytest.param(
+            op, id=S.GRAD_OP[op], marks=pytest.mark.poolconf(op=S.GRAD_OP[op], clauses=clauses)
+        )
+        for op, (_, clauses) in GRAD_CLAUSES.items()
+    ]
+
+
+# ---------------------------------------------------------------------------
+# judging one example
+# ---------------------------------------------------------------------------
+
+
+def profile_kwargs(request: pytest.FixtureRequest, op: str) -> dict[str, Any]:
+    """Skip ``op`` outside this run's profile; else the strategy restrictions."""
+    profile = S.profile_of(request.config)
+    if not profile.allows(op, rank=2, dtype="float32", params={}):
+        pytest.skip(f"{op} is outside profile {profile.name}")
+    return S.profile_restrictions(profile)
+
+
+def _copies(arrays: dict[str, np.ndarray | None]) -> list[np.ndarray | None]:
+    return [None if a is None else a.copy() for a in arrays.values()]
+
+
+def _raises_as_declared(
+    backend: Backend,
+    op: str,
+    case: S.PoolCase,
+    arrays: dict[str, Any],
+    params: dict[str, Any],
+    call: str,
+    repro: str,
+) -> None:
+    """A backend declaring ``empty_window="error"`` must raise on windows entirely
+    in padding [POOL-EMPTY-1]."""
+    __tracebackhide__ = True
+    try:
+        result = S.call_backend(backend, op, *_copies(arrays), **params)
+    except S.UnsupportedDraw:
+        raise
+    except Exception:  # noqa: BLE001 - raising is the declared behaviour
+        return
+    raise AssertionError(
+        f"{op} returned a {type(result).__name__}, but should raise (windows entirely in padding, "
+        f"declared empty_window='error') [{call}] [POOL-EMPTY-1]\nreproducer:\n{repro}"
+    )
+
+
+def _call_valid(
+    backend: Backend,
+    op: str,
+    arrays: dict[str, Any],
+    params: dict[str, Any],
+    call: str,
+    clause: str,
+    repro: str,
+) -> Any:
+    __tracebackhide__ = True
+    try:
+        return S.call_backend(backend, op, *_copies(arrays), **params)
+    except S.UnsupportedDraw:
+        raise
+    except Exception as exc:
+        raise AssertionError(
+            f"{op} raised {type(exc).__name__}: {exc}, but the input is valid [{call}] [{clause}]"
+            f"\nreproducer:\n{repro}"
+        ) from exc
+
+
+def _split(op: str, result: Any, n: int, call: str, clause: str) -> tuple[Any, ...]:
+    __tracebackhide__ = True
+    if n == 1:
+        return (result,)
+    if not isinstance(result, (tuple, list)) or len(result) != n:
+        raise AssertionError(
+            f"result is a {type(result).__name__}, but should be a {n}-tuple [{call}] [{clause}]"
+        )
+    return tuple(result)
+
+
+def _zero_sign_free(a: np.ndarray) -> np.ndarray:
+    """``a`` with -0.0 replaced by +0.0 (a +0/-0 tie may select either) [POOL-MAX-5]."""
+    return np.where(a == 0, np.zeros_like(a), a) if dt.is_float(dt.dtype_name(a.dtype)) else a
+
+
+def check_indices_acceptable(
+    case: S.PoolCase, got: Any, expected: np.ndarray, call: str, repro: str
+) -> None:
+    """Each index must point at one of its window's maxima (at one of its NaNs when
+    the window holds NaN), -1 for a window with no in-bounds tap [POOL-MAX-4, POOL-MAX-2]."""
+    __tracebackhide__ = True
+    if (
+        not isinstance(got, np.ndarray)
+        or got.shape != expected.shape
+        or got.dtype != expected.dtype
+    ):
+        assert_matches(
+            got, expected, ulps=0, what="indices", call=call, clause="POOL-IDX-4", repro=repro
+        )
+        return
+    cfg = case.config
+    planes = S._planes_f64(case.x, cfg.layout)
+    got_cf = np.moveaxis(got, -1, 1) if cfg.layout == "channels_last" else got
+    got_planes = got_cf.reshape(planes.shape[0], -1)
+    windows = cfg.windows()
+    shape_cf = got_cf.shape
+    for p, plane in enumerate(planes):
+        for o, w in enumerate(windows):
+            if not w:
+                allowed = [-1]
+            else:
+                vals = plane[w]
+                allowed = [
+                    f
+                    for f, v in zip(w, vals)
+                    if (np.isnan(v) if np.isnan(vals).any() else v == vals.max())
+                ]
+            value = int(got_planes[p, o])
+            if value not in allowed:
+                pos = np.unravel_index(p * len(windows) + o, shape_cf)
+                raise AssertionError(
+                    f"indices[{','.join(str(int(i)) for i in pos)}] (channels_first)={value}, but "
+                    f"should be one of {allowed} (the window's maxima) [{call}] [POOL-MAX-4]"
+                    f"\nreproducer:\n{repro}"
+                )
+
+
+def check_forward(backend: Backend, case: S.PoolCase, recorder: Any, clause: str) -> str | None:
+    """Compare the backend's forward op with the reference on ``case``; None when
+    checked, else why not."""
+    __tracebackhide__ = True
+    op, params = case.op, dict(case.params)
+    arrays = dict(case.inputs)
+    call = format_call(op, arrays, params)
+    repro = reproducer(backend.name, op, arrays, params)
+    note(call)
+    facts = S.window_facts(case)
+    decl = backend.declarations
+    if facts.empty and decl["empty_window"] == "error":
+        _raises_as_declared(backend, op, case, arrays, params, call, repro)
+        return None
+    expected_all = S.reference_forward(op, arrays, params)
+    names = ("output", "indices") if op == "max_pool_with_indices" else ("output",)
+    expected = _split(op, expected_all, len(names), call, clause)
+    got = _split(
+        op, _call_valid(backend, op, arrays, params, call, clause, repro), len(names), call, clause
+    )
+    tol_inputs = {k: v for k, v in arrays.items() if k in ("x", "weight", "bias")}
+    budget = budgets(op, tol_inputs, params)
+    scale = scales(op, tol_inputs, params)
+    tie_free = decl["tie_policy"] == "first" or not facts.tie
+    nan_first = decl["nan_index"] == "first" or not facts.nan_group
+    for name, g, e in zip(names, got, expected):
+        if name == "indices" and not (tie_free and nan_first):
+            check_indices_acceptable(case, g, e, call, repro)
+            continue
+        if name == "output" and op in S.MAX_FAMILY and not tie_free and isinstance(g, np.ndarray):
+            g, e = _zero_sign_free(g), _zero_sign_free(e)
+        err = assert_matches(
+            g,
+            e,
+            ulps=budget[name].ulps,
+            scale=scale.get(name),
+            what=name,
+            call=call,
+            clause=clause if name == "output" else "POOL-IDX-1",
+            repro=repro,
+        )
+        recorder.record(op, dt.dtype_name(e.dtype), name, err)
+    return None
+
+
+def check_grad(backend: Backend, case: S.PoolCase, recorder: Any, clause: str) -> str | None:
+    """Compare the backend's gradient op with the reference on ``case`` (the
+    gradient of ``case.op`` at ``x`` for the seeded ``grad_output``)."""
+    __tracebackhide__ = True
+    fwd = case.op
+    op = S.GRAD_OP[fwd]
+    params = dict(case.params)
+    arrays = dict(case.inputs)
+    arrays["grad_output"] = case.grad_output
+    call = format_call(op, arrays, params)
+    repro = reproducer(backend.name, op, arrays, params)
+    note(call)
+    facts = S.window_facts(case)
+    decl = backend.declarations
+    if facts.empty and decl["empty_window"] == "error":
+        _raises_as_declared(backend, op, case, arrays, params, call, repro)
+        return None
+    grad_params: dict[str, Any] = {}
+    if fwd in ("max_pool", "adaptive_max_pool"):
+        if facts.nan_group and decl["nan_index"] != "first":
+            return f"implementation-defined (flag NanIndex, declared {decl['nan_index']})"
+        if facts.tie and decl["tie_policy"] == "other":
+            return "implementation-defined (flag Tie, declared other)"
+        if facts.tie and decl["tie_policy"] == "all":
+            grad_params["tie_policy"] = "all"
+    if fwd == "lp_pool" and facts.lp_zero and decl["lp_zero_grad"] != "zero":
+        return f"implementation-defined (flag LpZeroNorm, declared {decl['lp_zero_grad']})"
+    from poolconf import reference as ref
+
+    expected_all = getattr(ref, op)(*arrays.values(), **params, **grad_params)
+    names = ("grad_input", "grad_weight", "grad_bias") if op == "conv_grad" else ("grad_input",)
+    expected = _split(op, expected_all, len(names), call, clause)
+    got = _split(
+        op, _call_valid(backend, op, arrays, params, call, clause, repro), len(names), call, clause
+    )
+    tol_inputs = {k: v for k, v in arrays.items() if k in ("x", "weight", "bias")}
+    budget = budgets(fwd, tol_inputs, params)
+    scale = scales(fwd, {**tol_inputs, "grad_output": case.grad_output}, params, grad_params)
+    for name, g, e in zip(names, got, expected):
+        if e is None:  # conv without bias: no bias gradient
+            if g is not None:
+                raise AssertionError(
+                    f"{name} is a {type(g).__name__}, but should be None (no bias) "
+                    f"[{call}] [{clause}]"
+                )
+            continue
+        err = assert_matches(
+            g,
+            e,
+            ulps=budget[name].ulps,
+            scale=scale.get(name),
+            what=name,
+            call=call,
+            clause=clause,
+            repro=repro,
+        )
+        recorder.record(op, dt.dtype_name(e.dtype), "grad_input_all" if grad_params else name, err)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# the properties
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", _forward_params(special=False))
+def test_forward_matches_reference(
+    op: str, backend: Backend, ulp_recorder: Any, request: pytest.FixtureRequest
+) -> None:
+    """The forward op (and indices) on ordinary values equals the reference within budget."""
+    if not backend.supports(op):
+        pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
+    kw = profile_kwargs(request, op)
+    clause = FORWARD_CLAUSES[op][0]
+    S.run_property(
+        request,
+        S.pool_cases(op=op, special=False, **kw),
+        lambda case: check_forward(backend, case, ulp_recorder, clause),
+        default_examples=DEFAULT_EXAMPLES,
+    )
+
+
+@pytest.mark.parametrize("op", _forward_params(special=True))
+def test_forward_special_values(
+    op: str, backend: Backend, ulp_recorder: Any, request: pytest.FixtureRequest
+) -> None:
+    """The forward op on NaN, +-inf, -0.0, subnormals, ties, huge and tiny values."""
+    if not backend.supports(op):
+        pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
+    kw = profile_kwargs(request, op)
+    clause = SPECIAL_CLAUSE[op]
+    S.run_property(
+        request,
+        S.pool_cases(op=op, special=True, **kw),
+        lambda case: check_forward(backend, case, ulp_recorder, clause),
+        default_examples=SPECIAL_EXAMPLES,
+    )
+
+
+@pytest.mark.parametrize("op", _grad_params())
+def test_grad_matches_reference(
+    op: str, backend: Backend, ulp_recorder: Any, request: pytest.FixtureRequest
+) -> None:
+    """The input gradient (and weight/bias gradients of conv) for a seeded
+    ``grad_output`` equals the reference within budget; half the draws use special values."""
+    grad_op = S.GRAD_OP[op]
+    if not backend.supports(grad_op):
+        pytest.skip(f"unsupported: backend {backend.name!r} has no {grad_op}()")
+    kw = profile_kwargs(request, grad_op)
+    kw.pop("dtype", None)
+    core = not S.profile_of(request.config).is_full
+    dtypes = "float32" if core else st.sampled_from(dt.FLOAT_DTYPES)
+    clause = GRAD_CLAUSES[op][0]
+    S.run_property(
+        request,
+        S.pool_cases(op=op, dtype=dtypes, special=st.booleans(), **kw),
+        lambda case: check_grad(backend, case, ulp_recorder, clause),
+        default_examples=DEFAULT_EXAMPLES,
+    )

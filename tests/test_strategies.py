@@ -1,0 +1,190 @@
+"""The conformance strategies draw only valid cases, cover the spec's parameter space,
+and the reference passes the property, gradient, metamorphic and hygiene modules."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from poolconf.conformance import strategies as S
+from poolconf.conformance.profiles import get_profile
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+
+from poolconf import reference as ref
+
+FAST = settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def _draws(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
+    """``n`` derandomised examples of ``strategy``."""
+    out: list[Any] = []
+
+    @settings(FAST, max_examples=n)
+    @given(strategy)
+    def collect(example: Any) -> None:
+        out.append(example)
+
+    collect()
+    return out
+
+
+@FAST
+@given(S.pool_cases(special=st.booleans()))
+def test_reference_accepts_every_draw(case: S.PoolCase) -> None:
+    """Forward (and gradient) of every drawn case run on the reference without an error,
+    and produce the shape the strategy predicts."""
+    out = S.reference_forward(case.op, case.inputs, case.params)
+    first = out[0] if isinstance(out, tuple) else out
+    assert first.shape == S.forward_output_shape(case.config, case.inputs)
+    assert case.x.size <= 200
+    if case.grad_output is not None:
+        grad = getattr(ref, S.GRAD_OP[case.op])
+        args = [*case.inputs.values(), case.grad_output]
+        grad(*args, **case.params)
+
+
+def test_draws_cover_the_parameter_space() -> None:
+    seen: Counter[str] = Counter()
+    for case in _draws(S.pool_cases(special=st.booleans()), 600):
+        c = case.config
+        seen.update([f"op:{c.op}", f"rank:{c.rank}", f"layout:{c.layout}", f"dtype:{c.dtype}"])
+        if c.padding_kind:
+            seen[f"padding:{c.padding_kind}"] += 1
+        if "ceil_mode" in c.params:
+            seen[f"ceil_mode:{c.params['ceil_mode']}"] += 1
+        if c.op == "avg_pool":
+            seen[f"count_include_pad:{c.params['count_include_pad']}"] += 1
+            seen[f"divisor_override:{c.params['divisor_override'] is not None}"] += 1
+        if any(d > 1 for d in c.params.get("dilation", (1,))):
+            seen["dilation>1"] += 1
+        if c.has_empty_window():
+            seen["empty window"] += 1
+    wanted = (
+        [f"op:{op}" for op in ref.FORWARD_OPS]
+        + [f"rank:{r}" for r in (1, 2, 3)]
+        + [f"layout:{lay}" for lay in S.LAYOUTS]
+        + [f"dtype:{d}" for d in dt.ALL_DTYPES]
+        + [f"padding:{k}" for k in S.PADDING_KINDS]
+        + [
+            "ceil_mode:True",
+            "ceil_mode:False",
+            "count_include_pad:True",
+            "count_include_pad:False",
+            "divisor_override:True",
+            "divisor_override:False",
+            "dilation>1",
+            "empty window",
+        ]
+    )
+    missing = [w for w in wanted if not seen[w]]
+    assert not missing, f"not drawn in 600 examples: {missing}"
+
+
+def test_special_values_are_drawn() -> None:
+    kinds: Counter[str] = Counter()
+    for case in _draws(S.pool_cases(op="max_pool", dtype="float32", special=True), 150):
+        x = case.x.astype(np.float64)
+        kinds["nan"] += int(np.isnan(x).any())
+        kinds["+inf"] += int((x == math.inf).any())
+        kinds["-inf"] += int((x == -math.inf).any())
+        kinds["-0.0"] += int(((x == 0) & np.signbit(x)).any())
+        tiny = np.finfo(np.float32).tiny
+        kinds["subnormal"] += int(((np.abs(x) < tiny) & (x != 0)).any())
+        kinds["huge"] += int((np.abs(x[np.isfinite(x)]) > 1e36).any())
+        kinds["tie"] += int(S.window_facts(case).tie)
+    missing = [
+        k for k in ("nan", "+inf", "-inf", "-0.0", "subnormal", "huge", "tie") if not kinds[k]
+    ]
+    assert not missing, f"special values never drawn: {missing}"
+
+
+@FAST
+@given(S.pool_cases(mirror_symmetric=True, op=st.sampled_from(("max_pool", "avg_pool", "conv"))))
+def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
+    g = case.config.geometry()
+    assert g is not None
+    for a in g.axes:
+        eff = geo.effective_kernel(a.kernel, a.dilation)
+        assert (a.length + a.pad_begin + a.pad_end - eff) % a.stride == 0
+    assert not case.params.get("ceil_mode", False)
+    assert not isinstance(case.params["padding"], str) or case.params["padding"] == "valid"
+
+
+@FAST
+@given(
+    S.pool_cases(
+        allow_empty_windows=False, distinct=True, op=st.sampled_from(S.WINDOWED_OPS + ("conv",))
+    )
+)
+def test_no_empty_windows_and_distinct_values(case: S.PoolCase) -> None:
+    assert not case.config.has_empty_window()
+    assert len(np.unique(case.x)) == case.x.size
+
+
+@FAST
+@given(
+    S.pool_cases(
+        op=st.sampled_from(("max_pool", "avg_pool")), **S.profile_restrictions(get_profile("core"))
+    )
+)
+def test_core_profile_draws_stay_in_core(case: S.PoolCase) -> None:
+    core = get_profile("core")
+    assert core.allows(case.op, rank=case.config.rank, dtype=case.config.dtype, params=case.params)
+
+
+def test_params_are_normalised() -> None:
+    for case in _draws(S.pool_cases(op=st.sampled_from(S.WINDOWED_OPS)), 60):
+        p = case.params
+        for key in ("kernel_size", "stride", "dilation"):
+            assert isinstance(p[key], tuple) and all(type(v) is int for v in p[key])
+        pad = p["padding"]
+        assert pad in geo.PADDING_STRINGS or all(
+            isinstance(pair, tuple) and len(pair) == 2 for pair in pad
+        )
+
+
+@pytest.mark.skipif(os.environ.get("POOLCONF_SKIP_SUBPROCESS") == "1", reason="subprocess runs off")
+@pytest.mark.timeout(600)
+def test_reference_passes_the_property_modules(tmp_path: Any) -> None:
+    """The reference passes properties, gradients, metamorphic and hygiene checks
+    (full profile, 5 examples per property)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--pyargs",
+        "poolconf.conformance",
+        "--poolconf-backend=reference",
+        "--poolconf-profile=full",
+        "--poolconf-examples",
+        "5",
+        "-k",
+        "properties or gradients or metamorphic or hygiene",
+        "-q",
+    ]
+    proc = subprocess.run(
+        cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    tail = (proc.stdout + proc.stderr)[-3000:]
+    assert proc.returncode == 0, tail
+    counts = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped", proc.stdout)
+    assert counts is not None, tail
+    assert int(counts[1]) >= 150 and int(counts[2]) == 0 and int(counts[3]) == 0, tail
