@@ -13,14 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Union
 
 import ml_dtypes
 import numpy as np
 
 from poolconf import SpecError
 
-Exact = Union[Fraction, float]  # a Fraction, or float inf / -inf / nan
+Exact = Fraction | float  # a Fraction, or float inf / -inf / nan
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def is_float(name: str) -> bool:
     return name in FLOAT_FORMATS
 
 
-def to_exact(value: float | int) -> Exact:
+def to_exact(value: float) -> Exact:
     """The exact value of a float (Fraction, or inf/-inf/nan) or an int (Fraction)."""
     if isinstance(value, int):
         return Fraction(value)
@@ -169,7 +168,7 @@ class ExactSum:
     Finite terms add as Fractions. NaN, or +inf together with -inf, make NaN;
     otherwise one infinity makes the sum that infinity [POOL-AVG-6]."""
 
-    __slots__ = ("finite", "nan", "pinf", "ninf", "count")
+    __slots__ = ("count", "finite", "nan", "ninf", "pinf")
 
     def __init__(self) -> None:
         self.finite = Fraction(0)

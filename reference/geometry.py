@@ -13,13 +13,12 @@ import math
 import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
 from poolconf import SpecError
 
-PaddingArg = Union[int, str, Sequence[int], Sequence[Sequence[int]]]
+PaddingArg = int | str | Sequence[int] | Sequence[Sequence[int]]
 PADDING_STRINGS = ("valid", "same_upper", "same_lower")
 
 

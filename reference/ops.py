@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Optional
 
 import numpy as np
-
-from poolconf import SpecError
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
+
+from poolconf import SpecError
 
 LAYOUTS = ("channels_first", "channels_last")
 TIE_POLICIES = ("first", "all")
@@ -259,7 +258,7 @@ def max_pool_grad(
 # ---------------------------------------------------------------------------
 
 
-def _check_divisor(divisor_override: object) -> Optional[int]:
+def _check_divisor(divisor_override: object) -> int | None:
     if divisor_override is None:
         return None
     if not geo._is_int(divisor_override) or int(divisor_override) < 1:  # type: ignore[call-overload]
@@ -267,7 +266,7 @@ def _check_divisor(divisor_override: object) -> Optional[int]:
     return int(divisor_override)  # type: ignore[call-overload]
 
 
-def _divisor(taps: Sequence[geo.WindowTap], count_include_pad: bool, override: Optional[int]) -> int:
+def _divisor(taps: Sequence[geo.WindowTap], count_include_pad: bool, override: int | None) -> int:
     """The average's divisor [POOL-AVG-2, POOL-AVG-3, POOL-AVG-4].
 
     ``divisor_override`` when given; else with ``count_include_pad`` the taps inside
@@ -289,7 +288,7 @@ def avg_pool(
     dilation: object = 1,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
-    divisor_override: Optional[int] = None,
+    divisor_override: int | None = None,
     layout: str = "channels_first",
 ) -> np.ndarray:
     """Average pooling: the exact sum of the in-bounds taps over the divisor,
@@ -323,7 +322,7 @@ def avg_pool_grad(
     dilation: object = 1,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
-    divisor_override: Optional[int] = None,
+    divisor_override: int | None = None,
     layout: str = "channels_first",
 ) -> np.ndarray:
     """Gradient of average pooling: each upstream value is spread over the window's
@@ -577,7 +576,7 @@ def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """Lp norm over the whole spatial extent [POOL-GLOBAL-1, POOL-LP-1]."""
-    x_cf, dtype, windows = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
+    x_cf, dtype, _ = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
     p = _check_p(p)
     shape = _out_shape(x_cf, (1,) * (x_cf.ndim - 2))
     out = [[dt.round_exact(_lp_norm(plane, p), dtype)] for plane in _planes(x_cf)]
@@ -675,7 +674,7 @@ def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") 
 def _conv_setup(
     x: np.ndarray,
     weight: np.ndarray,
-    bias: Optional[np.ndarray],
+    bias: np.ndarray | None,
     stride: object,
     padding: geo.PaddingArg,
     dilation: object,
@@ -720,7 +719,7 @@ def _conv_terms(windows: list) -> list[list[tuple[int, int]]]:
 def conv(
     x: np.ndarray,
     weight: np.ndarray,
-    bias: Optional[np.ndarray] = None,
+    bias: np.ndarray | None = None,
     *,
     stride: object = 1,
     padding: geo.PaddingArg = 0,
@@ -765,7 +764,7 @@ def conv(
 def conv_grad(
     x: np.ndarray,
     weight: np.ndarray,
-    bias: Optional[np.ndarray],
+    bias: np.ndarray | None,
     grad_output: np.ndarray,
     *,
     stride: object = 1,
@@ -773,7 +772,7 @@ def conv_grad(
     dilation: object = 1,
     groups: int = 1,
     layout: str = "channels_first",
-) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients of ``conv`` for ``x``, ``weight`` and ``bias`` (None without bias)
     [POOL-GRAD-5]."""
     x_cf, dtype, g, windows, groups = _conv_setup(

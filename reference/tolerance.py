@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 

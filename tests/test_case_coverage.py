@@ -43,7 +43,7 @@ CLAUSES = set(
     re.findall(
         r"^### (POOL-[A-Z]+-[0-9]+):",
         (pathlib.Path(__file__).resolve().parents[1] / "spec" / "pooling.md").read_text("utf-8"),
-        flags=re.M,
+        flags=re.MULTILINE,
     )
 ) - {"POOL-PROFILE-1", "POOL-PROFILE-2"}  # profiles select tests; no case can cite them
 # Clauses left to other tests, with the reason.

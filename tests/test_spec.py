@@ -11,7 +11,6 @@ import pathlib
 import re
 
 import pytest
-
 from poolconf.tools.vectorfile import load_cases
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
