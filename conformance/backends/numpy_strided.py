@@ -14,7 +14,11 @@ that feeds the outputs ``[lo, hi)`` whose tap ``j`` is in bounds
   ``-0.0``/``+0.0`` tie, so outputs equal to zero are recomputed with an explicit
   keep-first comparison [POOL-MAX-5].
 * The average divisor is a product of per-axis tap counts [POOL-AVG-3, -4].
-* Lp pooling, the max gradient and conv loop over the N-d kernel taps.
+* The max gradient is separable too (``_route_max``): upstream values travel back
+  one axis at a time to the taps that hold each axis' intermediate maximum.
+* Max, average and their gradients run block by block over the planes so that
+  intermediates stay in cache [issue 5]. Lp pooling and conv loop over the N-d
+  kernel taps.
 * Adaptive windows use the same machinery with index arrays in place of slices.
 """
 
@@ -91,20 +95,67 @@ def _resized(a: np.ndarray, axis: int, n: int) -> list[int]:
     return shape
 
 
+def _start(a: np.ndarray, axis: int, n: int, taps: list[tuple[Indexer, Indexer]],
+           fill: Any) -> tuple[np.ndarray, list[tuple[Indexer, Indexer]]]:
+    """The result array of one axis' reduction, initialised with a tap that feeds every
+    output (a copy, saving one pass) or with ``fill``; and the taps still to apply."""
+    for i, (dst, src) in enumerate(taps):
+        if isinstance(dst, slice) and dst.start == 0 and dst.stop == n:
+            return np.array(_get(a, axis, src)), taps[:i] + taps[i + 1 :]
+    return np.full(_resized(a, axis, n), fill, a.dtype), taps
+
+
+def _reduce_max(a: np.ndarray, axis: int, n: int, taps: list[tuple[Indexer, Indexer]]) -> np.ndarray:
+    """Max along one axis with ``np.maximum`` (NaN propagates; a zero tie's sign is arbitrary)."""
+    res, rest = _start(a, axis, n, taps, cm.ident_max(a.dtype))
+    for dst, src in rest:
+        if isinstance(dst, slice):
+            r = res[_ix(res.ndim, axis, dst)]
+            np.maximum(r, _get(a, axis, src), out=r)
+        else:
+            index = _ix(res.ndim, axis, dst)
+            res[index] = np.maximum(res[index], _get(a, axis, src))
+    return res
+
+
 def _sep_max_fast(x: np.ndarray, plans: list[Plan]) -> np.ndarray:
-    """Separable max with ``np.maximum`` (NaN propagates; the sign of a zero tie is arbitrary)."""
+    """Separable max (the order of the axes does not matter for the value): first
+    spatial axis first, so that the strided passes along the last, contiguous axis
+    run on the smallest intermediate."""
     a = x
-    for axis, n, taps in reversed(plans):
-        res = np.full(_resized(a, axis, n), cm.ident_max(a.dtype), a.dtype)
-        for dst, src in taps:
-            if isinstance(dst, slice):
-                r = res[_ix(res.ndim, axis, dst)]
-                np.maximum(r, _get(a, axis, src), out=r)
-            else:
-                index = _ix(res.ndim, axis, dst)
-                res[index] = np.maximum(res[index], _get(a, axis, src))
-        a = res
+    for axis, n, taps in plans:
+        a = _reduce_max(a, axis, n, taps)
     return a
+
+
+# Speed [issue 5]: the ops below run block by block over the planes (channels_first:
+# N*C planes; channels_last: N images), so that a block's intermediates stay in the
+# CPU cache instead of streaming every per-axis pass through main memory.
+BLOCK_BYTES = 1 << 20
+
+
+def _planes(a: np.ndarray, layout: str) -> np.ndarray:
+    """``a`` with its independent planes on axis 0 and the spatial axes where they
+    were: ``(N*C, 1, *spatial)`` for channels_first, ``a`` itself for channels_last."""
+    if layout == "channels_first":
+        return a.reshape(a.shape[0] * a.shape[1], 1, *a.shape[2:])
+    return a
+
+
+def _blockwise(fn: Any, arrays: Sequence[np.ndarray], layout: str, shape: Sequence[int],
+               dtype: Any) -> np.ndarray:
+    """``fn(*blocks)`` over blocks of planes of ``arrays`` (all with the same planes),
+    assembled into a new array of ``shape`` (in the call's layout) and ``dtype``."""
+    views = [_planes(a, layout) for a in arrays]
+    out = np.empty(shape, dtype)
+    out_v = _planes(out, layout)
+    total = views[0].shape[0]
+    per_plane = max(1, sum(v[:1].nbytes for v in views))
+    rows = max(1, BLOCK_BYTES // per_plane)
+    with np.errstate(over="ignore", invalid="ignore"):  # rounding to dtype, as cm.finish
+        for i in range(0, total, rows):
+            out_v[i : i + rows] = fn(*(v[i : i + rows] for v in views))
+    return out
 
 
 def _sep_max_first(
@@ -142,10 +193,11 @@ def _sep_max(x: np.ndarray, plans: list[Plan]) -> np.ndarray:
 
 
 def _sep_sum(x: np.ndarray, plans: list[Plan]) -> np.ndarray:
+    """Separable window sums, first spatial axis first (see ``_sep_max_fast``)."""
     a = x
-    for axis, n, taps in reversed(plans):
-        res = np.zeros(_resized(a, axis, n), a.dtype)
-        for dst, src in taps:
+    for axis, n, taps in plans:
+        res, rest = _start(a, axis, n, taps, 0)
+        for dst, src in rest:
             index = _ix(res.ndim, axis, dst)
             if isinstance(dst, slice):
                 res[index] += _get(a, axis, src)
@@ -204,38 +256,57 @@ def _flat_grid(x: np.ndarray, axes: Sequence[int]) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _max_grad(
-    x: np.ndarray, g: np.ndarray, plans: list[Plan], dtype: str, tie_policy: str
-) -> np.ndarray:
-    """Route each upstream value to the first (or every) maximum of its window,
-    tap by tap in window order; overlaps accumulate [POOL-GRAD-2, POOL-GRAD-3]."""
-    xw = _working(x)
-    m = _sep_max_fast(xw, plans)
-
-    nan = m.dtype.kind == "f" and bool(np.isnan(m).any())
-
-    def route(ga: np.ndarray) -> np.ndarray:
-        gx = np.zeros(x.shape, ga.dtype)
-        taken = np.zeros(m.shape, bool) if tie_policy == "first" else None
-        for dst, src, slices in _nd_taps(plans, x.ndim):
-            v, mo = xw[src], m[dst]
+def _route_max(xw: np.ndarray, ga: np.ndarray, plans: list[Plan], tie_policy: str) -> np.ndarray:
+    """Max gradient, separably [POOL-GRAD-2, POOL-GRAD-3]. The forward max is taken
+    along the last spatial axis first, keeping each axis' intermediate maxima; the
+    upstream values then travel back one axis at a time, first axis first: at each
+    axis a value goes to the taps of its window whose intermediate equals the
+    window's maximum (NaN matching NaN), the first such tap only for tie_policy
+    "first". Since a row's intermediate maximum is the same for every window that
+    contains the row, this selects exactly the first maximum of the N-d window in
+    row-major order (the first row holding the maximum, then its first column), or
+    with "all" every tap equal to the maximum. Overlapping windows accumulate."""
+    levels = [xw]
+    for axis, n, taps in reversed(plans):
+        levels.append(_reduce_max(levels[-1], axis, n, taps))
+    grad = ga
+    for depth, (axis, _, taps) in enumerate(plans):
+        hi, lo = levels[-1 - depth], levels[-2 - depth]
+        nan = hi.dtype.kind == "f" and bool(np.isnan(hi).any())
+        # selecting by multiplying with the mask is many times faster than np.where or a
+        # masked ufunc, and exact, but only for finite values (inf * 0 is NaN)
+        finite = bool(np.isfinite(grad).all())
+        taken = np.zeros(hi.shape, bool) if tie_policy == "first" else None
+        res = np.zeros(lo.shape, grad.dtype)
+        for dst, src in taps:
+            d_ix = _ix(hi.ndim, axis, dst)
+            v, mo = _get(lo, axis, src), hi[d_ix]
             sel = v == mo
             if nan:
                 sel |= np.isnan(v) & np.isnan(mo)
             if taken is not None:
-                sel &= ~taken[dst]
-                if slices:
-                    np.logical_or(taken[dst], sel, out=taken[dst])
-                else:
-                    taken[dst] |= sel
-            if slices:  # distinct positions within one tap: add in place where selected
-                target = gx[src]
-                np.add(target, ga[dst], out=target, where=sel)
-            else:
-                np.add.at(gx, src, np.where(sel, ga[dst], 0))
-        return gx
+                sel &= ~taken[d_ix]
+                taken[d_ix] |= sel
+            part = grad[d_ix] * sel if finite else np.where(sel, grad[d_ix], 0)
+            if isinstance(src, slice):  # distinct positions within one tap
+                res[_ix(res.ndim, axis, src)] += part
+            else:  # adaptive windows: a position may repeat within one tap
+                np.add.at(np.moveaxis(res, axis, 0), src, np.moveaxis(part, axis, 0))
+        grad = res
+    return grad
 
-    return cm.finish(cm.robust_sum(route, g, dtype), dtype)
+
+def _max_grad(
+    x: np.ndarray, g: np.ndarray, plans: list[Plan], dtype: str, tie_policy: str, layout: str
+) -> np.ndarray:
+    """Route each upstream value to the first (or every) maximum of its window
+    (``_route_max``), block by block; sums in the accumulator dtype [POOL-DTYPE-4]."""
+
+    def block(xb: np.ndarray, gb: np.ndarray) -> np.ndarray:
+        xw = _working(xb)
+        return cm.robust_sum(lambda ga: _route_max(xw, ga, plans, tie_policy), gb, dtype)
+
+    return _blockwise(block, [x, g], layout, x.shape, dt.numpy_dtype(dtype))
 
 
 def _pool_window(x: np.ndarray, op: str, allowed: Sequence[str], kw: dict[str, Any]) -> cm.Window:
@@ -251,7 +322,9 @@ def max_pool(
 ) -> np.ndarray:
     """Max pooling; padding never takes part [POOL-MAX-1]."""
     w = cm.window(x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    return cm.finish(_sep_max(_working(x), _pool_plans(w)), w.dtype)
+    plans = _pool_plans(w)
+    shape = cm.with_spatial(x, layout, w.out_spatial)
+    return _blockwise(lambda xb: _sep_max(_working(xb), plans), [x], layout, shape, x.dtype)
 
 
 def max_pool_with_indices(
@@ -274,7 +347,7 @@ def max_pool_grad(
     w = cm.window(x, "max_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
     cm.check_tie_policy(tie_policy)
     g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
-    return _max_grad(x, g, _pool_plans(w), w.dtype, tie_policy)
+    return _max_grad(x, g, _pool_plans(w), w.dtype, tie_policy, layout)
 
 
 # ---------------------------------------------------------------------------
@@ -292,15 +365,14 @@ def avg_pool(
     cm.check_bool(count_include_pad, "count_include_pad")
     div = cm.divisor(w, x.ndim, bool(count_include_pad), cm.check_divisor(divisor_override))
     plans = _pool_plans(w)
-    acc = cm.acc_dtype(w.dtype)
 
     def average(xa: np.ndarray) -> np.ndarray:
         s = _sep_sum(xa, plans)
         s /= np.asarray(div, dtype=s.dtype)
         return s
 
-    del acc
-    return cm.finish(cm.robust_sum(average, x, w.dtype), w.dtype)
+    shape = cm.with_spatial(x, layout, w.out_spatial)
+    return _blockwise(lambda xb: cm.robust_sum(average, xb, w.dtype), [x], layout, shape, x.dtype)
 
 
 def avg_pool_grad(
@@ -314,14 +386,24 @@ def avg_pool_grad(
     cm.check_bool(count_include_pad, "count_include_pad")
     div = cm.divisor(w, x.ndim, bool(count_include_pad), cm.check_divisor(divisor_override))
     g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
-    plans = _pool_plans(w)
-    return cm.finish(cm.robust_sum(lambda ga: _spread_avg(ga, div, plans, x.shape), g, w.dtype), w.dtype)
+    return _avg_grad(x, g, div, _pool_plans(w), w.dtype, layout)
 
 
-def _spread_avg(ga: np.ndarray, div: Any, plans: list[Plan], shape: Sequence[int]) -> np.ndarray:
-    d = np.asarray(div, dtype=ga.dtype)
-    z = np.where(d == 0, 0, ga / np.where(d == 0, 1, d)).astype(ga.dtype)
-    return _sep_spread(z, plans, shape)
+def _avg_grad(x: np.ndarray, g: np.ndarray, div: Any, plans: list[Plan], dtype: str,
+              layout: str) -> np.ndarray:
+    """Block by block: ``g / divisor`` (0 where the divisor is 0), spread over the windows."""
+
+    def spread(ga: np.ndarray) -> np.ndarray:
+        d = np.asarray(div, dtype=ga.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = ga / d
+        if (d == 0).any():
+            z = np.where(d == 0, 0, z).astype(ga.dtype)
+        in_shape = list(_planes(x[:1], layout).shape)
+        in_shape[0] = ga.shape[0]
+        return _sep_spread(z, plans, in_shape)
+
+    return _blockwise(lambda gb: cm.robust_sum(spread, gb, dtype), [g], layout, x.shape, x.dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -410,13 +492,19 @@ def _adaptive(x: np.ndarray, op: str, allowed: Sequence[str], output_size: objec
 
 def adaptive_max_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
     """Adaptive max over ``[floor(iL/O), ceil((i+1)L/O))`` per axis [POOL-ADAPT-1]."""
-    dtype, _, plans, _ = _adaptive(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
-    return cm.finish(_sep_max(_working(x), plans), dtype)
+    _, out, plans, _ = _adaptive(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
+    shape = cm.with_spatial(x, layout, out)
+    return _blockwise(lambda xb: _sep_max(_working(xb), plans), [x], layout, shape, x.dtype)
 
 
 def adaptive_avg_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
-    dtype, _, plans, count = _adaptive(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
-    return cm.finish(cm.robust_sum(lambda xa: _sep_sum(xa, plans) / np.asarray(count, xa.dtype), x, dtype), dtype)
+    dtype, out, plans, count = _adaptive(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
+
+    def average(xa: np.ndarray) -> np.ndarray:
+        return _sep_sum(xa, plans) / np.asarray(count, xa.dtype)
+
+    shape = cm.with_spatial(x, layout, out)
+    return _blockwise(lambda xb: cm.robust_sum(average, xb, dtype), [x], layout, shape, x.dtype)
 
 
 def adaptive_max_pool_grad(
@@ -426,7 +514,7 @@ def adaptive_max_pool_grad(
     dtype, out, plans, _ = _adaptive(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
     cm.check_tie_policy(tie_policy)
     g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
-    return _max_grad(x, g, plans, dtype, tie_policy)
+    return _max_grad(x, g, plans, dtype, tie_policy, layout)
 
 
 def adaptive_avg_pool_grad(
@@ -434,7 +522,7 @@ def adaptive_avg_pool_grad(
 ) -> np.ndarray:
     dtype, out, plans, count = _adaptive(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
     g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
-    return cm.finish(cm.robust_sum(lambda ga: _spread_avg(ga, count, plans, x.shape), g, dtype), dtype)
+    return _avg_grad(x, g, count, plans, dtype, layout)
 
 
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
