@@ -418,7 +418,8 @@ def _ms(v: float | None) -> str:
 
 
 def _ratio(a: float | None, b: float | None) -> str:
-    return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+    # 3 significant digits like the times, so that a small ratio (0.0321) is not cut to 0.03
+    return "-" if a is None or b is None or b == 0 else _num(a / b)
 
 
 def _mib(v: float | None) -> str:
