@@ -201,7 +201,9 @@ def compare(
     Shape and dtype must match exactly. With ``ulps == 0`` every element must be
     bit-identical, NaN matching any NaN. Otherwise NaN must be NaN, an infinity
     must be the same infinity, and finite values must lie within
-    ``ulps * ulp(scale)`` (``scale`` defaults to ``|expected|``)."""
+    ``ulps * ulp(scale)`` (``scale`` defaults to ``|expected|``); a result of +-inf
+    where a finite value of that sign is expected is taken as ``+-(max + ulp(max))``,
+    the first value past the dtype's largest finite one."""
     shape_ok = tuple(np.shape(got)) == tuple(expected.shape)
     dtype_ok = isinstance(got, np.ndarray) and got.dtype == expected.dtype
     if not (shape_ok and dtype_ok):
@@ -230,6 +232,13 @@ def compare(
             err = np.where(g_nan & e_nan, 0.0, diff / u)
             nonfinite = ~np.isfinite(e) | ~np.isfinite(g)
             err = np.where(nonfinite & ~(g_nan & e_nan), np.where(g == e, 0.0, math.inf), err)
+            # an overflow to +-inf where a finite value of that sign is expected counts as
+            # the first value past the largest finite one, max + ulp(max): the result of a
+            # computation within budget of a near-max exact value may round there
+            largest = float(dt.FLOAT_FORMATS[name].max_finite)
+            overflow = np.isinf(g) & np.isfinite(e) & (np.sign(g) == np.sign(e))
+            past = (largest - np.abs(e) + dt.ulp(largest, name)) / u
+            err = np.where(overflow, past, err)
         same = err <= ulps
     for idx in np.argwhere(~same)[:1000]:
         t = tuple(int(i) for i in idx)
