@@ -14,6 +14,7 @@ import numpy as np
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import Comparison, compare
 
+PURE_CLAUSE = "POOL-SHAPE-2"
 MAX_INLINE = 64  # arrays up to this many elements are written out in full in reproducers
 
 
@@ -118,3 +119,41 @@ def assert_matches(
         msg = describe(comparison, got, expected, what=what, ulps=ulps, call=call, clause=clause)
         raise AssertionError(msg + (f"\nreproducer:\n{repro}" if repro else ""))
     return comparison.max_ulp_error
+
+
+def assert_pure(
+    stored: dict[str, np.ndarray | None],
+    passed: list[np.ndarray | None],
+    outputs: dict[str, Any],
+    call: str,
+    repro: str,
+) -> str:
+    """The call left its inputs as they were, bit for bit, and returned new arrays
+    [POOL-SHAPE-2]. ``stored`` are the caller's arrays by name, ``passed`` the copies the
+    backend was given (in the same order), ``outputs`` what it returned by name. Every
+    check that calls a backend runs this, so a backend that writes to its input or
+    returns a view of it fails the golden vectors and the properties too, not only the
+    hygiene checks."""
+    __tracebackhide__ = True
+    tail = f" [{call}] [{PURE_CLAUSE}]" + (f"\nreproducer:\n{repro}" if repro else "")
+    for (name, want), got in zip(stored.items(), passed):
+        if want is None or got is None:
+            continue
+        if got.dtype != want.dtype or got.shape != want.shape:
+            raise AssertionError(
+                f"the call changed input {name} from {want.dtype}{list(want.shape)} to "
+                f"{got.dtype}{list(got.shape)}, but inputs are read-only{tail}"
+            )
+        if got.tobytes() != want.tobytes():
+            bits = lambda a: np.ascontiguousarray(a).view(np.uint8).reshape(a.size, -1)
+            changed = int(np.any(bits(got) != bits(want), axis=1).sum())
+            raise AssertionError(
+                f"the call modified {changed} of {want.size} elements of input {name}, but "
+                f"inputs are read-only{tail}"
+            )
+        for out_name, out in outputs.items():
+            if isinstance(out, np.ndarray) and np.shares_memory(out, got):
+                raise AssertionError(
+                    f"{out_name} shares memory with input {name}, but should be a new array{tail}"
+                )
+    return "inputs unchanged and no output aliases an input"

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from poolconf.conformance.assertions import assert_matches, format_call
+from poolconf.conformance.assertions import assert_matches, assert_pure, format_call
 from poolconf.conformance.backend import DEFAULT_DECLARATIONS, FLAG_DECLARATION, Backend
 from poolconf.reference import GRAD_OPS
 from poolconf.reference import dtypes as dt
@@ -205,7 +205,7 @@ def check_part(
     call = format_call(op, arrays, params)
     if not backend.supports(op):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
-    args = [_copy(a) for a in arrays.values()]
+    args = [_copy(a) for a in arrays.values()]  # the stored arrays stay pristine
     try:
         result = backend.call(op, *args, **params)
     except Unsupported as exc:
@@ -244,6 +244,7 @@ def check_part(
         lines.append(f"{name} matches expected.{key} within {ulps} ULP (largest error {err:.3g} ULP)")
     if not lines:
         raise AssertionError(f"no expected output of {case.test_id} applies to {op} [{how.clause}]")
+    lines.append(assert_pure(arrays, args, outputs, call, repro))
     return lines
 
 
