@@ -23,6 +23,19 @@
   above the Lp norm's third derivative at ``|x| >= 1``, which is ``O(p**2 S)``).
   Under the ``core`` profile (float32 only) it runs in float32 with ``h = 2**-4``
   on the piecewise-linear ops, where truncation is zero and ``x + h v`` is exact.
+* Ties [POOL-GRAD-2, POOL-MAX-4, POOL-GRAD-6], for a backend declaring
+  ``tie_policy="first"``: at a point with many ties (integers ``floor(v / 3)``), the
+  gradient equals the gradient at the same point with its ties broken in favour of
+  window order, ``x' = x - 2**-10 * i`` with ``i`` the element's row-major index in
+  its plane (window order is row-major over offsets, so within every window an
+  earlier element of a tie becomes strictly larger; distinct values stay ordered since
+  ``2**-10 * 200 < 1``). ``x'`` is tie-free, where the adjoint and finite-difference
+  checks pin the gradient down; both sides sum the same quarter-integers, so they
+  agree bit for bit.
+* Zero Lp norms [POOL-GRAD-8], for a backend declaring ``lp_zero_grad="zero"``: with the
+  first 60% of every plane set to 0, the windows there have norm 0 and must contribute
+  nothing: the gradient is finite and equals the gradient with the upstream values of
+  those windows (where the backend's own ``lp_pool`` is 0) set to 0.
 """
 
 from __future__ import annotations
@@ -56,6 +69,9 @@ FD_OPS = {
     "adaptive_max_pool": "POOL-GRAD-6",
     "conv": "POOL-GRAD-5",
 }
+TIE_OPS = {"max_pool": "POOL-GRAD-2", "adaptive_max_pool": "POOL-GRAD-6"}
+TIE_BREAK = 2.0**-10
+ZERO_NORM_SHARE = 0.6
 FD_STEP = {"float64": 2.0**-14, "float32": 2.0**-4}
 FD_TRUNCATION = {"float64": 1e-6, "float32": 0.0}  # see the module docstring
 
@@ -324,5 +340,160 @@ def test_finite_differences(op: str, backend: Backend, request: pytest.FixtureRe
         request,
         strategy,
         lambda c: check_finite_differences(backend, c, FD_OPS[op]),
+        default_examples=DEFAULT_EXAMPLES,
+    )
+
+
+# ---------------------------------------------------------------------------
+# ties and zero norms: the implementation-defined points, judged by declaration
+# ---------------------------------------------------------------------------
+
+
+def _plane_index(x: np.ndarray, layout: str) -> np.ndarray:
+    """Each element's row-major index within its (n, c) plane, shaped like ``x``."""
+    spatial = x.shape[1:-1] if layout == "channels_last" else x.shape[2:]
+    ramp = np.arange(int(np.prod(spatial)), dtype=np.float64).reshape(spatial)
+    return ramp[None, ..., None] if layout == "channels_last" else ramp[None, None]
+
+
+def _with_x(case: S.PoolCase, x: np.ndarray) -> S.PoolCase:
+    return S.PoolCase(case.config, {**case.inputs, "x": x}, case.grad_output, case.special, case.meta)
+
+
+def _grad_call(
+    backend: Backend, case: S.PoolCase, g: np.ndarray, clause: str, what: str
+) -> np.ndarray:
+    __tracebackhide__ = True
+    gop = S.GRAD_OP[case.op]
+    arrays = {"x": case.x, "grad_output": g}
+    call = format_call(gop, arrays, case.params)
+    repro = reproducer(backend.name, gop, arrays, case.params)
+    note(f"{what}: {call}")
+    gx = _checked_call(backend, gop, list(arrays.values()), dict(case.params), call, clause, repro)
+    _check_array("grad_input", gx, case.x, call, clause)
+    return gx
+
+
+def check_ties_first(backend: Backend, case: S.PoolCase, clause: str) -> str | None:
+    """The gradient at ties equals the gradient with the ties broken in window order."""
+    __tracebackhide__ = True
+    layout = case.params["layout"]
+    tied = np.floor(case.x.astype(np.float64) / 3).astype(case.x.dtype)
+    broken = (tied.astype(np.float64) - TIE_BREAK * _plane_index(tied, layout)).astype(tied.dtype)
+    g = case.grad_output
+    assert g is not None
+    at_tie = _with_x(case, tied)
+    gx = _grad_call(backend, at_tie, g, clause, "at ties")
+    gx_broken = _grad_call(backend, _with_x(case, broken), g, clause, "ties broken in window order")
+    if not np.array_equal(gx, gx_broken):
+        gop = S.GRAD_OP[case.op]
+        arrays = {"x": tied, "grad_output": g}
+        call = format_call(gop, arrays, case.params)
+        bad = np.argwhere(gx != gx_broken)[0]
+        where = tuple(int(i) for i in bad)
+        raise AssertionError(
+            f"grad_input{list(where)}={gx[where]!r}, but should be {gx_broken[where]!r} "
+            f"(tie_policy='first': each tie's upstream value goes to the first maximal element "
+            f"in window order, as at x - {TIE_BREAK} * (row-major index)) [{call}] [{clause}]"
+            f"\nreproducer:\n{reproducer(backend.name, gop, arrays, case.params)}"
+        )
+    return None
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(op, id=S.GRAD_OP[op], marks=pytest.mark.poolconf(
+            op=S.GRAD_OP[op], clauses=(clause, "POOL-MAX-4")))
+        for op, clause in TIE_OPS.items()
+    ],
+)
+def test_max_grad_ties(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+    """At ties, a ``tie_policy="first"`` gradient goes to the first maximum in window order."""
+    for name in (S.GRAD_OP[op],):
+        if not backend.supports(name):
+            pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
+    declared = backend.declarations.get("tie_policy", "first")
+    if declared != "first":
+        pytest.skip(
+            f"implementation-defined (flag Tie, declared {declared}): ties are judged by the "
+            "golden vectors and the property tests"
+        )
+    kw, full = _restrictions(request, op)
+    dtype = "float64" if full else "float32"
+    strategy = S.pool_cases(op=op, dtype=dtype, distinct=True, allow_empty_windows=False, **kw)
+    S.run_property(
+        request,
+        strategy,
+        lambda c: check_ties_first(backend, c, TIE_OPS[op]),
+        default_examples=DEFAULT_EXAMPLES,
+    )
+
+
+def check_lp_zero_norm(backend: Backend, case: S.PoolCase, clause: str) -> str | None:
+    """Windows whose norm is 0 contribute nothing to the Lp gradient."""
+    __tracebackhide__ = True
+    layout = case.params["layout"]
+    index = _plane_index(case.x, layout)
+    cut = np.ceil(ZERO_NORM_SHARE * (index.max() + 1))
+    x = np.where(index < cut, 0, case.x).astype(case.x.dtype)
+    zeroed = _with_x(case, x)
+    g = case.grad_output
+    assert g is not None
+    arrays = {"x": x}
+    call = format_call("lp_pool", arrays, case.params)
+    repro = reproducer(backend.name, "lp_pool", arrays, case.params)
+    y = _checked_call(backend, "lp_pool", [x], dict(case.params), call, clause, repro)
+    _check_array("lp_pool output", y, g, call, clause)
+    if not np.any(y == 0):
+        return "no window lies in the zeroed part of this draw"
+    g_live = np.where(y == 0, 0, g).astype(g.dtype)
+    gx = _grad_call(backend, zeroed, g, clause, "with zero-norm windows")
+    gx_live = _grad_call(backend, zeroed, g_live, clause, "their upstream values set to 0")
+    gop = S.GRAD_OP[case.op]
+    full = {"x": x, "grad_output": g}
+    call = format_call(gop, full, case.params)
+    repro = reproducer(backend.name, gop, full, case.params)
+    rule = "lp_zero_grad='zero': a window whose norm is 0 contributes 0"
+    bad = np.argwhere(~np.isfinite(gx))
+    if bad.size:
+        where = tuple(int(i) for i in bad[0])
+        raise AssertionError(
+            f"grad_input{list(where)}={gx[where]!r}, but should be finite (x and grad_output "
+            f"are finite; {rule}) [{call}] [{clause}]\nreproducer:\n{repro}"
+        )
+    bad = np.argwhere(gx != gx_live)
+    if bad.size:
+        where = tuple(int(i) for i in bad[0])
+        raise AssertionError(
+            f"grad_input{list(where)}={gx[where]!r}, but should be {gx_live[where]!r}, the "
+            f"gradient with the zero-norm windows' upstream values set to 0 ({rule}) "
+            f"[{call}] [{clause}]\nreproducer:\n{repro}"
+        )
+    return None
+
+
+@pytest.mark.parametrize(
+    "op",
+    [pytest.param("lp_pool", id="lp_pool_grad", marks=pytest.mark.poolconf(
+        op="lp_pool_grad", clauses=("POOL-GRAD-8", "POOL-GRAD-4")))],
+)
+def test_lp_grad_zero_norm(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+    """A window with norm 0 contributes 0 to the Lp gradient (declared ``lp_zero_grad="zero"``)."""
+    for name in (op, S.GRAD_OP[op]):
+        if not backend.supports(name):
+            pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
+    declared = backend.declarations.get("lp_zero_grad", "zero")
+    if declared != "zero":
+        pytest.skip(f"implementation-defined (flag LpZeroNorm, declared {declared})")
+    kw, full = _restrictions(request, op)
+    dtype = "float64" if full else "float32"
+    strategy = S.pool_cases(
+        op=op, dtype=dtype, distinct=True, allow_empty_windows=False, min_magnitude=1.0, **kw
+    )
+    S.run_property(
+        request,
+        strategy,
+        lambda c: check_lp_zero_norm(backend, c, "POOL-GRAD-8"),
         default_examples=DEFAULT_EXAMPLES,
     )
