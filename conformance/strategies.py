@@ -301,9 +301,13 @@ def pool_configs(
             if (op_ == "conv" or mirror_symmetric)
             else draw(_any(ceil_mode, st.booleans()), label="ceil_mode")
         )
+        # a pooling call may leave stride out: it defaults to kernel_size [POOL-PARAM-2]
+        omit_stride = op_ != "conv" and draw(st.booleans(), label="stride omitted")
         ks, ss, ds, pads = [], [], [], []
         for i in range(rank_):
             k, s, d = _window_axis(draw, i, max_kernel, max_stride, max_dilation)
+            if omit_stride:
+                s = k
             eff = geo.effective_kernel(k, d)
             pb, pe = (
                 (0, 0)
@@ -336,6 +340,8 @@ def pool_configs(
                 dilation=tuple(ds),
                 ceil_mode=ceil,
             )
+            if omit_stride:
+                del params["stride"]
         if op_ == "avg_pool":
             params["count_include_pad"] = draw(st.booleans(), label="count_include_pad")
             use_div = draw(_any(divisor_override, st.booleans()), label="use divisor_override")
@@ -661,6 +667,20 @@ def pool_cases(
             padding=p["padding"],
             layout=cfg.layout,
         )
+        if draw(st.booleans(), label="x: other values than the pooled maxima"):
+            # unpooling scatters any values: with overlapping windows an index repeats,
+            # now with different values, where the last one written is kept [POOL-UNPOOL-4]
+            pooled = draw(
+                arrays(
+                    dtype=cfg.dtype,
+                    shape=pooled.shape,
+                    special=is_special,
+                    distinct=is_distinct,
+                    min_magnitude=min_magnitude,
+                    max_magnitude=max_magnitude,
+                ),
+                label="x",
+            )
         inputs: dict[str, np.ndarray | None] = {"x": pooled, "indices": idx}
     else:
         x = draw(

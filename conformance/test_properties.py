@@ -35,7 +35,7 @@ import pytest
 from hypothesis import note
 from hypothesis import strategies as st
 from poolconf.conformance import strategies as S
-from poolconf.conformance.assertions import assert_matches, format_call, reproducer
+from poolconf.conformance.assertions import assert_matches, assert_pure, format_call, reproducer
 from poolconf.conformance.backend import Backend
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import budgets, scales
@@ -166,8 +166,9 @@ def _call_valid(
     repro: str,
 ) -> Any:
     __tracebackhide__ = True
+    args = _copies(arrays)
     try:
-        return S.call_backend(backend, op, *_copies(arrays), **params)
+        result = S.call_backend(backend, op, *args, **params)
     except S.UnsupportedDraw:
         raise
     except Exception as exc:
@@ -175,6 +176,10 @@ def _call_valid(
             f"{op} raised {type(exc).__name__}: {exc}, but the input is valid [{call}] [{clause}]"
             f"\nreproducer:\n{repro}"
         ) from exc
+    parts = result if isinstance(result, (tuple, list)) else (result,)
+    assert_pure(arrays, args, {f"result[{i}]" if len(parts) > 1 else "output": r
+                               for i, r in enumerate(parts)}, call, repro)
+    return result
 
 
 def _split(op: str, result: Any, n: int, call: str, clause: str) -> tuple[Any, ...]:
@@ -398,4 +403,184 @@ def test_grad_matches_reference(
         S.pool_cases(op=op, dtype=dtypes, special=st.booleans(), **kw),
         lambda case: check_grad(backend, case, ulp_recorder, clause),
         default_examples=DEFAULT_EXAMPLES,
+    )
+
+
+# ---------------------------------------------------------------------------
+# invalid input: every corruption the spec forbids must raise
+# ---------------------------------------------------------------------------
+
+WINDOW_CORRUPTIONS = (
+    "kernel_size=0",
+    "stride=0",
+    "dilation=0",
+    "negative padding",
+    "unknown padding string",
+    "per-dim length",
+    "output length below 1",
+)
+CORRUPTIONS: dict[str, tuple[str, ...]] = {
+    "max_pool": WINDOW_CORRUPTIONS,
+    "max_pool_with_indices": WINDOW_CORRUPTIONS,
+    "avg_pool": (*WINDOW_CORRUPTIONS, "divisor_override=0"),
+    "lp_pool": (*WINDOW_CORRUPTIONS, "p=0"),
+    "adaptive_max_pool": ("output_size=0", "per-dim output_size", "x with 2 dims"),
+    "adaptive_avg_pool": ("output_size=0", "per-dim output_size", "x with 2 dims"),
+    "global_max_pool": ("x with 2 dims", "empty spatial dim"),
+    "global_avg_pool": ("x with 2 dims", "empty spatial dim"),
+    "global_lp_pool": ("p=0", "x with 2 dims"),
+    "max_unpool": ("index past the plane", "negative index", "kernel_size=0"),
+    "zero_pad": ("negative padding", "per-dim length"),
+    "conv": ("stride=0", "dilation=0", "negative padding", "groups not dividing channels"),
+}
+GRAD_CORRUPTIONS = ("grad_output shape", "grad_output dtype")
+
+
+def _axis(params: dict[str, Any], which: int) -> int:
+    ref = params.get("kernel_size") or params.get("output_size") or params.get("padding")
+    rank = len(ref) if isinstance(ref, (tuple, list)) else 1
+    return which % rank
+
+
+def _set_dim(value: Any, rank: int, i: int, new: Any) -> tuple[Any, ...]:
+    items = list(value) if isinstance(value, (tuple, list)) else [value] * rank
+    items[i] = new
+    return tuple(items)
+
+
+def corrupt(
+    case: S.PoolCase, kind: str, which: int, grad: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arrays and params of ``case`` (its gradient call when ``grad``) with one
+    thing the spec forbids."""
+    params = dict(case.params)
+    arrays: dict[str, Any] = dict(case.inputs)
+    if grad:
+        arrays["grad_output"] = case.grad_output
+    rank, x = case.config.rank, case.x
+    i = which % rank
+    spatial = case.config.spatial
+    if kind == "kernel_size=0":
+        params["kernel_size"] = _set_dim(params["kernel_size"], rank, i, 0)
+    elif kind == "stride=0":
+        k = params.get("kernel_size", (1,) * rank)
+        params["stride"] = _set_dim(params.get("stride") or k, rank, i, 0)
+    elif kind == "dilation=0":
+        params["dilation"] = _set_dim(params.get("dilation", 1), rank, i, 0)
+    elif kind == "negative padding":
+        pads = params.get("padding", 0)
+        pairs = [(0, 0)] * rank if isinstance(pads, str) else [tuple(p) for p in pads]
+        pairs[i] = (pairs[i][0], -1 - which % 2) if which % 3 else (-1, pairs[i][1])
+        params["padding"] = tuple(pairs)
+    elif kind == "unknown padding string":
+        params["padding"] = ("same", "SAME", "full", "causal")[which % 4]
+    elif kind == "per-dim length":
+        key = "kernel_size" if "kernel_size" in params else "padding"
+        value = params[key]
+        one = (0, 0) if key == "padding" else 1
+        params[key] = (*(value if isinstance(value, tuple) else (value,) * rank), one)
+    elif kind == "output length below 1":
+        pads = params.get("padding", 0)
+        pairs = [(0, 0)] * rank if isinstance(pads, str) else [tuple(p) for p in pads]
+        params["padding"] = tuple(pairs)
+        params["dilation"] = _set_dim(params.get("dilation", 1), rank, i, 1)
+        params["kernel_size"] = _set_dim(params["kernel_size"], rank, i, spatial[i] + sum(pairs[i]) + 1)
+    elif kind == "divisor_override=0":
+        params["divisor_override"] = 0 if which % 2 else -1
+    elif kind == "p=0":
+        params["p"] = 0 if which % 2 else -1
+    elif kind == "output_size=0":
+        params["output_size"] = _set_dim(params["output_size"], rank, i, 0)
+    elif kind == "per-dim output_size":
+        params["output_size"] = (*params["output_size"], 1)
+    elif kind == "x with 2 dims":
+        arrays["x"] = x.reshape(x.shape[0], -1)
+    elif kind == "empty spatial dim":
+        axis = (1 + i) if case.config.layout == "channels_last" else (2 + i)
+        arrays["x"] = np.take(x, [], axis=axis)
+    elif kind in ("index past the plane", "negative index"):
+        idx = np.array(arrays["indices"], copy=True)
+        plane = int(np.prod(params["output_size"] or S.forward_output_shape(case.config, arrays)[2:]))
+        if params.get("layout") == "channels_last":
+            plane = int(np.prod(S.forward_output_shape(case.config, arrays)[1:-1]))
+        idx.flat[which % idx.size] = plane + which % 3 if kind == "index past the plane" else -1 - which % 3
+        arrays["indices"] = idx
+    elif kind == "groups not dividing channels":
+        params["groups"] = case.config.channels + 1
+    elif kind == "grad_output shape":
+        g = arrays["grad_output"]
+        arrays["grad_output"] = np.concatenate([g, g[..., :1]], axis=-1)
+    elif kind == "grad_output dtype":
+        g = arrays["grad_output"]
+        other = "float64" if dt.dtype_name(g.dtype) != "float64" else "float32"
+        arrays["grad_output"] = g.astype(dt.numpy_dtype(other))
+    else:  # pragma: no cover - a new kind needs a rule here
+        raise KeyError(kind)
+    return arrays, params
+
+
+def check_invalid(
+    backend: Backend, op: str, case: S.PoolCase, kind: str, which: int, grad: bool
+) -> str | None:
+    """The backend raises where the reference (the spec) raises ``SpecError``."""
+    __tracebackhide__ = True
+    from poolconf import SpecError
+    from poolconf import reference as ref
+
+    arrays, params = corrupt(case, kind, which, grad)
+    call = format_call(op, arrays, params)
+    note(f"{kind}: {call}")
+    try:
+        getattr(ref, op)(*arrays.values(), **params)
+    except SpecError as exc:
+        clause = exc.clause
+    else:
+        return f"not invalid in this draw ({kind})"
+    try:
+        result = S.call_backend(backend, op, *_copies(arrays), **params)
+    except S.UnsupportedDraw:
+        raise
+    except Exception:  # noqa: BLE001 - raising is what the spec asks for
+        return None
+    repro = reproducer(backend.name, op, arrays, params)
+    raise AssertionError(
+        f"{op} returned {type(result).__name__}, but should raise ({kind}) [{call}] [{clause}]"
+        f"\nreproducer:\n{repro}"
+    )
+
+
+def _invalid_params() -> list[Any]:
+    out = []
+    for op in FORWARD_CLAUSES:
+        out.append(pytest.param(op, op, False, id=op, marks=pytest.mark.poolconf(
+            op=op, clauses=("POOL-PARAM-1", "POOL-GEOM-7", "POOL-UNPOOL-3"))))
+    for fwd, gop in S.GRAD_OP.items():
+        out.append(pytest.param(gop, fwd, True, id=gop, marks=pytest.mark.poolconf(
+            op=gop, clauses=("POOL-GRAD-7",))))
+    return out
+
+
+@pytest.mark.parametrize(("op", "fwd", "grad"), _invalid_params())
+def test_invalid_input_raises(
+    op: str, fwd: str, grad: bool, backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    """A call the spec forbids (one corrupted argument of a valid draw: a zero kernel,
+    stride or dilation, negative padding, an output length below 1, an out-of-range
+    unpool index, a grad_output of the wrong shape or dtype, ...) raises an exception."""
+    if not backend.supports(op):
+        pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
+    kw = profile_kwargs(request, op)
+    kinds = (*CORRUPTIONS.get(fwd, ()), *GRAD_CORRUPTIONS) if grad else CORRUPTIONS[fwd]
+    if grad:
+        kw.pop("dtype", None)
+        kw["dtype"] = "float32" if not S.profile_of(request.config).is_full else st.sampled_from(
+            dt.FLOAT_DTYPES)
+    strategy = st.tuples(
+        S.pool_cases(op=fwd, **kw), st.sampled_from(kinds), st.integers(0, 1000)
+    )
+    S.run_property(
+        request,
+        strategy,
+        lambda t: check_invalid(backend, op, t[0], t[1], t[2], grad),
+        default_examples=SPECIAL_EXAMPLES,
     )

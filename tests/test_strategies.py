@@ -149,14 +149,19 @@ def test_core_profile_draws_stay_in_core(case: S.PoolCase) -> None:
 
 
 def test_params_are_normalised() -> None:
+    omitted = 0
     for case in _draws(S.pool_cases(op=st.sampled_from(S.WINDOWED_OPS)), 60):
         p = case.params
+        # stride may be left out (it defaults to kernel_size [POOL-PARAM-2]); never None
+        omitted += "stride" not in p
         for key in ("kernel_size", "stride", "dilation"):
-            assert isinstance(p[key], tuple) and all(type(v) is int for v in p[key])
+            if key in p:
+                assert isinstance(p[key], tuple) and all(type(v) is int for v in p[key])
         pad = p["padding"]
         assert pad in geo.PADDING_STRINGS or all(
             isinstance(pair, tuple) and len(pair) == 2 for pair in pad
         )
+    assert 0 < omitted < 60, f"stride left out in {omitted} of 60 draws"
 
 
 @pytest.mark.skipif(os.environ.get("POOLCONF_SKIP_SUBPROCESS") == "1", reason="subprocess runs off")

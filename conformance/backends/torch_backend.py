@@ -613,8 +613,10 @@ def _lp_forward(x: np.ndarray, t: Any, op: str, kernel_size: Any, p: int, stride
     rank = t.dim() - 2
     _check_half_3d(op, t)
     fn = _rank_fn("lp_pool", rank)
-    kernel: Any = plan.kernel[0] if rank == 1 else plan.kernel  # lp_pool1d multiplies by it
-    if rank == 1 and isinstance(stride_t, (tuple, list)):
+    # lp_pool1d multiplies by its kernel_size, so it takes an int; a tuple of another
+    # length goes to torch as given, whose own check rejects it [POOL-PARAM-5]
+    kernel: Any = plan.kernel[0] if rank == 1 and len(plan.kernel) == 1 else plan.kernel
+    if rank == 1 and isinstance(stride_t, (tuple, list)) and len(stride_t) == 1:
         stride_t = stride_t[0]
     return fn(t.abs(), float(p), kernel, stride_t, ceil_mode)
 
@@ -706,6 +708,14 @@ def _check_output_size(op: str, output_size: Any) -> None:
         )
 
 
+def _check_nonempty(op: str, x: Any, layout: str) -> None:
+    if isinstance(x, np.ndarray) and x.ndim >= 3 and 0 in _spatial(x, layout):
+        raise Unsupported(
+            f"x.shape={x.shape}: torch {op} of an empty spatial dim returns NaN instead of "
+            f"rejecting it; not validated on torch's behalf [POOL-SHAPE-1]"
+        )
+
+
 def adaptive_max_pool(x: np.ndarray, *, output_size: Any, layout: str = "channels_first") -> np.ndarray:
     """``F.adaptive_max_pool{1,2,3}d``; torch's windows are the spec's [POOL-ADAPT-1]."""
     _check_dtype("adaptive_max_pool", "adaptive_max_pool", x)
@@ -718,6 +728,7 @@ def adaptive_avg_pool(x: np.ndarray, *, output_size: Any, layout: str = "channel
     """``F.adaptive_avg_pool{1,2,3}d``."""
     _check_dtype("adaptive_avg_pool", "adaptive_avg_pool", x)
     _check_output_size("adaptive_avg_pool", output_size)
+    _check_nonempty("adaptive_avg_pool", x, layout)
     _check_sum_range("adaptive_avg_pool", x, math.prod(_spatial(x, layout)))
     _, t = _tensor(x, layout)
     return _numpy(_rank_fn("adaptive_avg_pool", _rank(x))(t, output_size), layout)
@@ -751,6 +762,7 @@ def adaptive_avg_pool_grad(
     """Autograd through ``F.adaptive_avg_pool*d``."""
     _check_dtype("adaptive_avg_pool_grad", "grad", x)
     _check_output_size("adaptive_avg_pool_grad", output_size)
+    _check_nonempty("adaptive_avg_pool_grad", x, layout)
     _check_grad_dtype(x, grad_output)
     leaf, t = _tensor(x, layout, grad=True)
     _, g = _tensor(grad_output, layout)
@@ -834,11 +846,45 @@ def max_unpool(
         if indices.size and (int(indices.max()) > np.iinfo(np.int64).max):
             raise Unsupported("indices beyond int64 cannot reach torch [POOL-IDX-4]")
         indices = indices.astype(np.int64)
+    if _repeats_differ(x, indices, layout):
+        raise Unsupported(
+            "an index repeats within a plane with different values: torch's CPU max_unpool "
+            "scatters from parallel threads, so which value survives depends on the thread count "
+            "(torch 2.13, 1-D, 5 values at one index: 1 thread keeps the 5th, 2 threads the 3rd) "
+            "where the spec keeps the last [POOL-UNPOOL-4]"
+        )
     _, t = _tensor(x, layout)
     _, it = _tensor(indices, layout)
     fn = _rank_fn("max_unpool", rank)
     size = list(torch_size) if torch_size is not None else None
     return _numpy(fn(t, it, k, s, torch_pad, size), layout)
+
+
+def _repeats_differ(x: Any, indices: Any, layout: str) -> bool:
+    """Whether some (n, c) plane of ``indices`` repeats an index with values of ``x`` that
+    differ (NaN equals NaN; -0.0 differs from +0.0). Malformed arguments: False, torch decides."""
+    if not (isinstance(x, np.ndarray) and isinstance(indices, np.ndarray)) or x.shape != indices.shape:
+        return False
+    if x.ndim < 3 or x.size == 0:
+        return False
+    xf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
+    idf = np.moveaxis(indices, -1, 1) if layout == "channels_last" else indices
+    planes = xf.shape[0] * xf.shape[1]
+    bits = np.ascontiguousarray(xf).reshape(planes, -1)
+    bits = bits.view(np.uint8).reshape(planes, bits.shape[1], -1)
+    is_float = xf.dtype.kind == "f" or xf.dtype.name == "bfloat16"
+    nan = np.isnan(xf.astype(np.float64)) if is_float else np.zeros(xf.shape, bool)
+    nan = nan.reshape(planes, -1)
+    idx = idf.reshape(planes, -1)
+    order = np.argsort(idx, axis=1, kind="stable")
+    sorted_idx = np.take_along_axis(idx, order, axis=1)
+    same = sorted_idx[:, 1:] == sorted_idx[:, :-1]
+    if not same.any():
+        return False
+    b = np.take_along_axis(bits, order[..., None], axis=1)
+    n = np.take_along_axis(nan, order, axis=1)
+    differ = np.any(b[:, 1:] != b[:, :-1], axis=2) & ~(n[:, 1:] & n[:, :-1])
+    return bool(np.any(same & differ))
 
 
 def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> np.ndarray:
@@ -871,8 +917,10 @@ def _conv_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any, dil
         kernel = tuple(int(k) for k in weight.shape[2:])
         geom = geo.pool_geometry(spatial, kernel, stride, padding, dilation, False)
     except (SpecError, AttributeError):
+        # the spec rejects the arguments; torch's own checks decide. torch takes one pad
+        # per dim: a pair goes as its smaller value, so a negative end reaches torch too
         pads = padding if isinstance(padding, (tuple, list)) else _raw(padding, rank)
-        begin = tuple(p[0] if isinstance(p, (tuple, list)) else p for p in pads)
+        begin = tuple(min(p) if isinstance(p, (tuple, list)) and p else p for p in pads)
         return stride, begin, dilation, None
     s = tuple(a.stride for a in geom.axes)
     d = tuple(a.dilation for a in geom.axes)
