@@ -184,6 +184,14 @@ class PoolConfig:
             return [list(range(math.prod(self.spatial)))]
         return []
 
+    def has_ceil_overhang(self) -> bool:
+        """Whether some window reaches past the end padding (ceil mode) [POOL-GEOM-3]."""
+        g = self.geometry() if self.op in WINDOWED_OPS else None
+        return g is not None and any(
+            (a.out - 1) * a.stride - a.pad_begin + (a.kernel - 1) * a.dilation >= a.length + a.pad_end
+            for a in g.axes
+        )
+
     def has_empty_window(self) -> bool:
         """Whether some window has no in-bounds tap [POOL-EMPTY-1] (for conv: only
         bias and padding, which is well defined but makes no useful gradient test)."""
@@ -261,6 +269,7 @@ def pool_configs(
     max_p: int = 3,
     allow_empty_windows: bool = True,
     mirror_symmetric: bool = False,
+    ceil_overhang: bool = False,
 ) -> PoolConfig:
     """A valid configuration of a forward op (see the module docstring).
 
@@ -272,7 +281,9 @@ def pool_configs(
     padding (flag EmptyWindow) unless ``allow_empty_windows=False``.
     ``mirror_symmetric=True`` draws only geometries that commute with flipping the
     spatial axes: floor mode and ``(L + pb + pe - eff) % s == 0`` per dim, explicit
-    padding (the flip mirrors the pairs)."""
+    padding (the flip mirrors the pairs). ``ceil_overhang=True`` draws only ceil-mode
+    windowed configurations where some window hangs past the end padding (the edge
+    where libraries disagree on Lp scaling and the count_include_pad divisor)."""
     op_ = draw(_any(op, st.sampled_from(FORWARD_OPS)), label="op")
     rank_ = draw(
         _strategy(rank) if rank is not None else st.integers(min_rank, max_rank), label="rank"
@@ -296,9 +307,13 @@ def pool_configs(
         kind = draw(_any(padding_kind, st.sampled_from(PADDING_KINDS)), label="padding_kind")
         if mirror_symmetric and kind in ("same_upper", "same_lower"):
             kind = "asymmetric"
+        if ceil_overhang and (op_ not in WINDOWED_OPS or mirror_symmetric):
+            raise ValueError("ceil_overhang needs a pooling op and no mirror_symmetric")
         ceil = (
             False
             if (op_ == "conv" or mirror_symmetric)
+            else True
+            if ceil_overhang
             else draw(_any(ceil_mode, st.booleans()), label="ceil_mode")
         )
         # a pooling call may leave stride out: it defaults to kernel_size [POOL-PARAM-2]
@@ -308,6 +323,10 @@ def pool_configs(
             k, s, d = _window_axis(draw, i, max_kernel, max_stride, max_dilation)
             if omit_stride:
                 s = k
+            if ceil_overhang and i == 0 and s < 2:
+                s = 2  # an overhang needs a stride above 1 in some dim
+                if omit_stride:
+                    k = s
             eff = geo.effective_kernel(k, d)
             pb, pe = (
                 (0, 0)
@@ -326,6 +345,11 @@ def pool_configs(
                 if hi < lo:
                     reject()
             L = _length(draw, i, lo, hi, step)
+            if ceil and s > 1 and (ceil_overhang or draw(st.booleans(), label=f"ceil overhang[{i}]")):
+                # lengthen L until ceil mode adds a window that hangs past the end padding
+                # (where Lp scaling and the count_include_pad divisor differ between
+                # libraries [POOL-GEOM-3, POOL-AVG-3]); small draws rarely land there
+                L = next((c for c in range(L, hi + 1) if (c + pb + pe - eff) % s), L)
             spatial.append(L)
             ks.append(k), ss.append(s), ds.append(d), pads.append((pb, pe))
         padding: Any = kind if kind in ("valid", "same_upper", "same_lower") else tuple(pads)
@@ -436,6 +460,8 @@ def pool_configs(
         and not allow_empty_windows
         and config.has_empty_window()
     ):
+        reject()
+    if ceil_overhang and not config.has_ceil_overhang():
         reject()
     note(f"config: {config}")
     return config

@@ -407,6 +407,50 @@ def test_grad_matches_reference(
 
 
 # ---------------------------------------------------------------------------
+# the ceil-mode overhang: a targeted draw of the edge where libraries disagree
+# ---------------------------------------------------------------------------
+
+OVERHANG_OPS = {
+    "max_pool": "POOL-GEOM-3",
+    "avg_pool": "POOL-AVG-3",
+    "lp_pool": "POOL-LP-1",
+}
+
+
+@pytest.mark.parametrize(
+    ("op", "grad"),
+    [
+        pytest.param(op, grad, id=S.GRAD_OP[op] if grad else op, marks=pytest.mark.poolconf(
+            op=S.GRAD_OP[op] if grad else op, clauses=(clause, "POOL-GEOM-3", "POOL-GEOM-4")))
+        for op, clause in OVERHANG_OPS.items()
+        for grad in (False, True)
+    ],
+)
+def test_ceil_overhang_windows(
+    op: str, grad: bool, backend: Backend, ulp_recorder: Any, request: pytest.FixtureRequest
+) -> None:
+    """Ceil-mode draws where a window hangs past the end padding: the overhang is not
+    counted by an average's divisor (with or without count_include_pad) and adds
+    nothing to an Lp norm; random draws reach it rarely, so it is drawn on purpose."""
+    name = S.GRAD_OP[op] if grad else op
+    if not backend.supports(name):
+        pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
+    kw = profile_kwargs(request, name)
+    if grad:
+        kw.pop("dtype", None)
+        core = not S.profile_of(request.config).is_full
+        kw["dtype"] = "float32" if core else st.sampled_from(dt.FLOAT_DTYPES)
+    clause = OVERHANG_OPS[op] if not grad else GRAD_CLAUSES[op][0]
+    check = check_grad if grad else check_forward
+    S.run_property(
+        request,
+        S.pool_cases(op=op, ceil_overhang=True, **kw),
+        lambda case: check(backend, case, ulp_recorder, clause),
+        default_examples=SPECIAL_EXAMPLES,
+    )
+
+
+# ---------------------------------------------------------------------------
 # invalid input: every corruption the spec forbids must raise
 # ---------------------------------------------------------------------------
 
