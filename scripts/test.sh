@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README): fresh venv, editable install with torch, then
+#   - the code is lint-clean (ruff, pinned in the dev extra),
 #   - the vectors on disk verify and regenerate byte for byte,
 #   - the project's own tests (tests/), in parallel.
 set -euo pipefail
@@ -8,6 +9,7 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[dev]"
+.venv/bin/ruff check .
 .venv/bin/poolconf vectors verify
 .venv/bin/poolconf vectors generate --check
 .venv/bin/python -m pytest tests -n 2 -q "$@"
