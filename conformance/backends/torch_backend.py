@@ -208,6 +208,13 @@ def _raw(v: Any, rank: int) -> tuple:
     return (v,) * rank
 
 
+def _lift(values: Any, first: int) -> tuple:
+    """1-D arguments for torch's 2-D kernel: ``first`` prepended to every entry, so an
+    argument of the wrong length stays wrong and torch's own check rejects it
+    [POOL-PARAM-5]."""
+    return (first, *_raw(values, 1))
+
+
 def _plan(
     spatial: tuple[int, ...],
     kernel_size: Any,
@@ -293,8 +300,8 @@ def _max_call(t: Any, plan: _Plan, ceil_mode: Any, indices: bool) -> Any:
         )
     if rank == 1 and integer:  # torch's max_pool1d has no integer kernel; use its 2-D one
         out = F.max_pool2d(
-            t.unsqueeze(2), (1, plan.kernel[0]), (1, plan.stride[0]), (0, plan.pad[0]),
-            (1, plan.dilation[0]), ceil_mode, indices,
+            t.unsqueeze(2), _lift(plan.kernel, 1), _lift(plan.stride, 1), _lift(plan.pad, 0),
+            _lift(plan.dilation, 1), ceil_mode, indices,
         )
         return tuple(o.squeeze(2) for o in out) if indices else out.squeeze(2)
     fn = _rank_fn("max_pool", rank)
@@ -485,7 +492,7 @@ def _avg_forward(
         )
     if rank == 1 and divisor_override is not None:  # avg_pool1d has no divisor_override
         out = F.avg_pool2d(
-            t.unsqueeze(2), (1, plan.kernel[0]), (1, plan.stride[0]), (0, plan.pad[0]),
+            t.unsqueeze(2), _lift(plan.kernel, 1), _lift(plan.stride, 1), _lift(plan.pad, 0),
             ceil_mode, count_include_pad, divisor_override,
         )
         return out.squeeze(2)
