@@ -27,6 +27,7 @@ reference stays fast and shrinking gives a small counterexample.
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections import Counter
@@ -669,22 +670,16 @@ def pool_cases(
     is_special = draw(_strategy(special), label="special")
     is_distinct = draw(_strategy(distinct), label="distinct")
     seed = draw(st.integers(0, 2**32 - 1), label="seed (weights, grad_output)")
+    values = functools.partial(
+        arrays, dtype=cfg.dtype, special=is_special, distinct=is_distinct,
+        min_magnitude=min_magnitude, max_magnitude=max_magnitude,
+    )
     if cfg.op == "max_unpool":
         # x and indices: a max pool of a drawn source plane with the unpool's geometry
         from poolconf import reference as ref
 
         src_shape = cfg.x_shape
-        src = draw(
-            arrays(
-                dtype=cfg.dtype,
-                shape=src_shape,
-                special=is_special,
-                distinct=is_distinct,
-                min_magnitude=min_magnitude,
-                max_magnitude=max_magnitude,
-            ),
-            label="source",
-        )
+        src = draw(values(shape=src_shape), label="source")
         p = cfg.params
         pooled, idx = ref.max_pool_with_indices(
             src,
@@ -696,30 +691,10 @@ def pool_cases(
         if draw(st.booleans(), label="x: other values than the pooled maxima"):
             # unpooling scatters any values: with overlapping windows an index repeats,
             # now with different values, where the last one written is kept [POOL-UNPOOL-4]
-            pooled = draw(
-                arrays(
-                    dtype=cfg.dtype,
-                    shape=pooled.shape,
-                    special=is_special,
-                    distinct=is_distinct,
-                    min_magnitude=min_magnitude,
-                    max_magnitude=max_magnitude,
-                ),
-                label="x",
-            )
+            pooled = draw(values(shape=pooled.shape), label="x")
         inputs: dict[str, np.ndarray | None] = {"x": pooled, "indices": idx}
     else:
-        x = draw(
-            arrays(
-                dtype=cfg.dtype,
-                shape=cfg.x_shape,
-                special=is_special,
-                distinct=is_distinct,
-                min_magnitude=min_magnitude,
-                max_magnitude=max_magnitude,
-            ),
-            label="x",
-        )
+        x = draw(values(shape=cfg.x_shape), label="x")
         inputs = {"x": x}
         if cfg.op == "conv":
             assert cfg.weight_shape is not None

@@ -128,6 +128,13 @@ def profile_kwargs(request: pytest.FixtureRequest, op: str) -> dict[str, Any]:
     return S.profile_restrictions(profile)
 
 
+def grad_dtypes(request: pytest.FixtureRequest) -> Any:
+    """The dtypes a gradient draw uses: float32 under the core profile, every float
+    dtype under full (gradients exist for floats only) [POOL-DTYPE-1]."""
+    core = not S.profile_of(request.config).is_full
+    return "float32" if core else st.sampled_from(dt.FLOAT_DTYPES)
+
+
 def _copies(arrays: dict[str, np.ndarray | None]) -> list[np.ndarray | None]:
     return [None if a is None else a.copy() for a in arrays.values()]
 
@@ -395,8 +402,7 @@ def test_grad_matches_reference(
         pytest.skip(f"unsupported: backend {backend.name!r} has no {grad_op}()")
     kw = profile_kwargs(request, grad_op)
     kw.pop("dtype", None)
-    core = not S.profile_of(request.config).is_full
-    dtypes = "float32" if core else st.sampled_from(dt.FLOAT_DTYPES)
+    dtypes = grad_dtypes(request)
     clause = GRAD_CLAUSES[op][0]
     S.run_property(
         request,
@@ -437,9 +443,7 @@ def test_ceil_overhang_windows(
         pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
     kw = profile_kwargs(request, name)
     if grad:
-        kw.pop("dtype", None)
-        core = not S.profile_of(request.config).is_full
-        kw["dtype"] = "float32" if core else st.sampled_from(dt.FLOAT_DTYPES)
+        kw["dtype"] = grad_dtypes(request)
     clause = OVERHANG_OPS[op] if not grad else GRAD_CLAUSES[op][0]
     check = check_grad if grad else check_forward
     S.run_property(
@@ -478,12 +482,6 @@ CORRUPTIONS: dict[str, tuple[str, ...]] = {
     "conv": ("stride=0", "dilation=0", "negative padding", "groups not dividing channels"),
 }
 GRAD_CORRUPTIONS = ("grad_output shape", "grad_output dtype")
-
-
-def _axis(params: dict[str, Any], which: int) -> int:
-    ref = params.get("kernel_size") or params.get("output_size") or params.get("padding")
-    rank = len(ref) if isinstance(ref, (tuple, list)) else 1
-    return which % rank
 
 
 def _set_dim(value: Any, rank: int, i: int, new: Any) -> tuple[Any, ...]:
@@ -544,9 +542,8 @@ def corrupt(
         arrays["x"] = np.take(x, [], axis=axis)
     elif kind in ("index past the plane", "negative index"):
         idx = np.array(arrays["indices"], copy=True)
-        plane = int(np.prod(params["output_size"] or S.forward_output_shape(case.config, arrays)[2:]))
-        if params.get("layout") == "channels_last":
-            plane = int(np.prod(S.forward_output_shape(case.config, arrays)[1:-1]))
+        out = S.forward_output_shape(case.config, arrays)
+        plane = int(np.prod(out[1:-1] if params.get("layout") == "channels_last" else out[2:]))
         idx.flat[which % idx.size] = plane + which % 3 if kind == "index past the plane" else -1 - which % 3
         arrays["indices"] = idx
     elif kind == "groups not dividing channels":
@@ -616,9 +613,7 @@ def test_invalid_input_raises(
     kw = profile_kwargs(request, op)
     kinds = (*CORRUPTIONS.get(fwd, ()), *GRAD_CORRUPTIONS) if grad else CORRUPTIONS[fwd]
     if grad:
-        kw.pop("dtype", None)
-        kw["dtype"] = "float32" if not S.profile_of(request.config).is_full else st.sampled_from(
-            dt.FLOAT_DTYPES)
+        kw["dtype"] = grad_dtypes(request)
     strategy = st.tuples(
         S.pool_cases(op=fwd, **kw), st.sampled_from(kinds), st.integers(0, 1000)
     )
