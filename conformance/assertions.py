@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import Comparison, compare
 
@@ -89,7 +90,9 @@ def describe(
     lines = []
     for m in comparison.mismatches[:limit]:
         err = "" if ulps == 0 else f", {m.ulp_error:.3g} ULP > {ulps} allowed"
-        lines.append(f"{what}[{_index(m.index)}]={m.got!r}, but should be {m.expected!r}{err} [{call}] [{clause}]")
+        lines.append(
+            f"{what}[{_index(m.index)}]={m.got!r}, but should be {m.expected!r}{err} [{call}] [{clause}]"
+        )
     more = len(comparison.mismatches) - limit
     if more > 0:
         lines.append(f"... and {more} more mismatching elements of {what}")
@@ -110,7 +113,7 @@ def assert_matches(
     """Fail the current test in the one format; return the largest ULP error seen."""
     __tracebackhide__ = True
     if not isinstance(got, np.ndarray):
-        raise AssertionError(  # noqa: TRY004 - a failed check, not a caller's type error
+        raise AssertionError(
             f"{what} is a {type(got).__name__}, but should be a numpy.ndarray [{call}] [{clause}]"
             + (f"\nreproducer:\n{repro}" if repro else "")
         )
@@ -119,6 +122,10 @@ def assert_matches(
         msg = describe(comparison, got, expected, what=what, ulps=ulps, call=call, clause=clause)
         raise AssertionError(msg + (f"\nreproducer:\n{repro}" if repro else ""))
     return comparison.max_ulp_error
+
+
+def _element_bytes(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).view(np.uint8).reshape(a.size, -1)
 
 
 def assert_pure(
@@ -145,8 +152,7 @@ def assert_pure(
                 f"{got.dtype}{list(got.shape)}, but inputs are read-only{tail}"
             )
         if got.tobytes() != want.tobytes():
-            bits = lambda a: np.ascontiguousarray(a).view(np.uint8).reshape(a.size, -1)
-            changed = int(np.any(bits(got) != bits(want), axis=1).sum())
+            changed = int(np.any(_element_bytes(got) != _element_bytes(want), axis=1).sum())
             raise AssertionError(
                 f"the call modified {changed} of {want.size} elements of input {name}, but "
                 f"inputs are read-only{tail}"

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolconf.reference import FORWARD_OPS, GRAD_OPS
-
 from poolconf import Unsupported
+from poolconf.reference import FORWARD_OPS, GRAD_OPS
 
 ENTRY_POINT_GROUP = "poolconf.backends"
 ALL_OPS = FORWARD_OPS + GRAD_OPS
@@ -88,7 +87,9 @@ class Backend:
 def _declarations(impl: Any, name: str) -> dict[str, str]:
     declared = getattr(impl, "DECLARATIONS", None) or {}
     if not isinstance(declared, Mapping):
-        raise BackendLoadError(f"backend {name!r}: DECLARATIONS must be a dict, got {type(declared).__name__}")
+        raise BackendLoadError(
+            f"backend {name!r}: DECLARATIONS must be a dict, got {type(declared).__name__}"
+        )
     result = dict(DEFAULT_DECLARATIONS)
     for key, value in declared.items():
         if key not in ALLOWED_DECLARATIONS:
@@ -132,7 +133,9 @@ def load_backend(spec: str) -> Backend:
         try:
             impl = getattr(module, attr)
         except AttributeError as exc:
-            raise BackendLoadError(f"backend {spec!r}: module {module_name} has no attribute {attr!r}") from exc
+            raise BackendLoadError(
+                f"backend {spec!r}: module {module_name} has no attribute {attr!r}"
+            ) from exc
         if inspect.isclass(impl):
             impl = impl()
     if device is not None:

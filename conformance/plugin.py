@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from poolconf.conformance.backend import Backend, BackendLoadError, load_backend
 from poolconf.conformance.profiles import PROFILE_NAMES, Profile, get_profile
 from poolconf.conformance.report import NO_OP, Collector, UlpRecorder, merge_stale
@@ -82,29 +83,40 @@ STATE = pytest.StashKey[State]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("poolconf", "poolconf conformance")
     group.addoption(
-        "--poolconf-backend", default=None,
+        "--poolconf-backend",
+        default=None,
         help="backend to check: registered name, module or module:attribute (env POOLCONF_BACKEND)",
     )
     group.addoption(
-        "--poolconf-profile", default=None, choices=PROFILE_NAMES,
+        "--poolconf-profile",
+        default=None,
+        choices=PROFILE_NAMES,
         help=f"spec profile (default {DEFAULT_PROFILE}; env POOLCONF_PROFILE)",
     )
     group.addoption(
-        "--poolconf-examples", type=int, default=None,
+        "--poolconf-examples",
+        type=int,
+        default=None,
         help=f"Hypothesis examples per property (default {DEFAULT_EXAMPLES})",
     )
     group.addoption(
-        "--poolconf-thorough", action="store_true", default=False,
+        "--poolconf-thorough",
+        action="store_true",
+        default=False,
         help=f"deeper property runs ({THOROUGH_EXAMPLES} examples unless --poolconf-examples)",
     )
     group.addoption("--xfail-file", default=None, help="known-failure file: one test id per line")
-    group.addoption("--poolconf-report-json", default=None, help="write the poolconf summary as JSON")
     group.addoption(
-        "--poolconf-vectors", default=None,
+        "--poolconf-report-json", default=None, help="write the poolconf summary as JSON"
+    )
+    group.addoption(
+        "--poolconf-vectors",
+        default=None,
         help="golden vectors folder (default: the installed poolconf.vectors; env POOLCONF_VECTORS)",
     )
     group.addoption(
-        "--poolconf-only", default=None,
+        "--poolconf-only",
+        default=None,
         help=f"run only these check kinds (comma list of {', '.join(ONLY_KINDS)})",
     )
 
@@ -120,7 +132,11 @@ def vectors_option(config: pytest.Config) -> str | None:
 
 
 def _profile_from(config: pytest.Config) -> Profile:
-    name = config.getoption("--poolconf-profile") or os.environ.get("POOLCONF_PROFILE") or DEFAULT_PROFILE
+    name = (
+        config.getoption("--poolconf-profile")
+        or os.environ.get("POOLCONF_PROFILE")
+        or DEFAULT_PROFILE
+    )
     try:
         return get_profile(name)
     except ValueError as exc:
@@ -189,7 +205,9 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = config.getoption("--poolconf-backend") or os.environ.get("POOLCONF_BACKEND") or None
     examples = config.getoption("--poolconf-examples")
     if examples is None:
-        examples = THOROUGH_EXAMPLES if config.getoption("--poolconf-thorough") else DEFAULT_EXAMPLES
+        examples = (
+            THOROUGH_EXAMPLES if config.getoption("--poolconf-thorough") else DEFAULT_EXAMPLES
+        )
     if examples < 1:
         raise pytest.UsageError(f"--poolconf-examples={examples} must be >= 1")
     backend = None
@@ -372,7 +390,9 @@ class _Reporter:
         path = self.config.getoption("--poolconf-report-json")
         if path:
             state.collector.write_json(
-                path, backend=state.backend_spec, profile=state.profile.name,
+                path,
+                backend=state.backend_spec,
+                profile=state.profile.name,
                 exitstatus=int(session.exitstatus),
             )
 
@@ -384,5 +404,7 @@ class _Reporter:
         if not (state.active or marked):
             return
         terminalreporter.section("poolconf summary")
-        for line in state.collector.summary_lines(backend=state.backend_spec, profile=state.profile.name):
+        for line in state.collector.summary_lines(
+            backend=state.backend_spec, profile=state.profile.name
+        ):
             terminalreporter.write_line(line)

@@ -196,19 +196,31 @@ class Collector:
             "ops": {op: counts(c) for op, c in self.by_op().items()},
             "clauses": {cl: counts(c) for cl, c in self.by_clause().items()},
             "op_clauses": {
-                op: {cl: counts(c) for cl, c in per.items()} for op, per in self.by_op_clause().items()
+                op: {cl: counts(c) for cl, c in per.items()}
+                for op, per in self.by_op_clause().items()
             },
             "skip_reasons": {op: dict(c) for op, c in self.skip_reasons().items()},
             "failures": [
-                {"id": r.nodeid, "op": r.op, "clauses": list(r.clauses), "message": r.message,
-                 "crashed": r.crashed, "outcome": r.outcome}
+                {
+                    "id": r.nodeid,
+                    "op": r.op,
+                    "clauses": list(r.clauses),
+                    "message": r.message,
+                    "crashed": r.crashed,
+                    "outcome": r.outcome,
+                }
                 for r in self.failures()
             ],
-            "xfailed": [{"id": r.nodeid, "reason": r.message} for r in self.tests.values()
-                        if r.outcome == "xfailed"],
+            "xfailed": [
+                {"id": r.nodeid, "reason": r.message}
+                for r in self.tests.values()
+                if r.outcome == "xfailed"
+            ],
             "max_ulp_error": {
-                op: {d: {n: (e if math.isfinite(e) else "inf") for n, e in outs.items()}
-                     for d, outs in per.items()}
+                op: {
+                    d: {n: (e if math.isfinite(e) else "inf") for n, e in outs.items()}
+                    for d, outs in per.items()
+                }
                 for op, per in self.ulp_table().items()
             },
             "stale_xfail_ids": self.stale_ids,

@@ -41,11 +41,11 @@ import pytest
 from hypothesis import HealthCheck, given, note, reject, seed, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from poolconf import Unsupported
 from poolconf.reference import FORWARD_OPS
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
-
-from poolconf import Unsupported
 
 T = TypeVar("T")
 Arg = Union[T, st.SearchStrategy[T]]  # noqa: UP007 (a runtime alias)
@@ -189,7 +189,8 @@ class PoolConfig:
         """Whether some window reaches past the end padding (ceil mode) [POOL-GEOM-3]."""
         g = self.geometry() if self.op in WINDOWED_OPS else None
         return g is not None and any(
-            (a.out - 1) * a.stride - a.pad_begin + (a.kernel - 1) * a.dilation >= a.length + a.pad_end
+            (a.out - 1) * a.stride - a.pad_begin + (a.kernel - 1) * a.dilation
+            >= a.length + a.pad_end
             for a in g.axes
         )
 
@@ -346,7 +347,11 @@ def pool_configs(
                 if hi < lo:
                     reject()
             L = _length(draw, i, lo, hi, step)
-            if ceil and s > 1 and (ceil_overhang or draw(st.booleans(), label=f"ceil overhang[{i}]")):
+            if (
+                ceil
+                and s > 1
+                and (ceil_overhang or draw(st.booleans(), label=f"ceil overhang[{i}]"))
+            ):
                 # lengthen L until ceil mode adds a window that hangs past the end padding
                 # (where Lp scaling and the count_include_pad divisor differ between
                 # libraries [POOL-GEOM-3, POOL-AVG-3]); small draws rarely land there
@@ -561,7 +566,7 @@ def arrays(
         if min_magnitude > 0:
             ordinary = ordinary.filter(lambda v: abs(v) >= min_magnitude)
         if is_special:
-            pool = [v for v in special_values(name)] + [1.0, -1.0, 2.0, 0.0, -0.0]
+            pool = [*list(special_values(name)), 1.0, -1.0, 2.0, 0.0, -0.0]
             elements = st.one_of(ordinary, st.sampled_from(pool))
         else:
             elements = ordinary
@@ -671,8 +676,12 @@ def pool_cases(
     is_distinct = draw(_strategy(distinct), label="distinct")
     seed = draw(st.integers(0, 2**32 - 1), label="seed (weights, grad_output)")
     values = functools.partial(
-        arrays, dtype=cfg.dtype, special=is_special, distinct=is_distinct,
-        min_magnitude=min_magnitude, max_magnitude=max_magnitude,
+        arrays,
+        dtype=cfg.dtype,
+        special=is_special,
+        distinct=is_distinct,
+        min_magnitude=min_magnitude,
+        max_magnitude=max_magnitude,
     )
     if cfg.op == "max_unpool":
         # x and indices: a max pool of a drawn source plane with the unpool's geometry

@@ -47,6 +47,7 @@ import numpy as np
 import pytest
 from hypothesis import note
 from hypothesis import strategies as st
+
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import format_call, reproducer
 from poolconf.conformance.backend import Backend
@@ -357,7 +358,9 @@ def _plane_index(x: np.ndarray, layout: str) -> np.ndarray:
 
 
 def _with_x(case: S.PoolCase, x: np.ndarray) -> S.PoolCase:
-    return S.PoolCase(case.config, {**case.inputs, "x": x}, case.grad_output, case.special, case.meta)
+    return S.PoolCase(
+        case.config, {**case.inputs, "x": x}, case.grad_output, case.special, case.meta
+    )
 
 
 def _grad_call(
@@ -403,8 +406,11 @@ def check_ties_first(backend: Backend, case: S.PoolCase, clause: str) -> str | N
 @pytest.mark.parametrize(
     "op",
     [
-        pytest.param(op, id=S.GRAD_OP[op], marks=pytest.mark.poolconf(
-            op=S.GRAD_OP[op], clauses=(clause, "POOL-MAX-4")))
+        pytest.param(
+            op,
+            id=S.GRAD_OP[op],
+            marks=pytest.mark.poolconf(op=S.GRAD_OP[op], clauses=(clause, "POOL-MAX-4")),
+        )
         for op, clause in TIE_OPS.items()
     ],
 )
@@ -474,8 +480,13 @@ def check_lp_zero_norm(backend: Backend, case: S.PoolCase, clause: str) -> str |
 
 @pytest.mark.parametrize(
     "op",
-    [pytest.param("lp_pool", id="lp_pool_grad", marks=pytest.mark.poolconf(
-        op="lp_pool_grad", clauses=("POOL-GRAD-8", "POOL-GRAD-4")))],
+    [
+        pytest.param(
+            "lp_pool",
+            id="lp_pool_grad",
+            marks=pytest.mark.poolconf(op="lp_pool_grad", clauses=("POOL-GRAD-8", "POOL-GRAD-4")),
+        )
+    ],
 )
 def test_lp_grad_zero_norm(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
     """A window with norm 0 contributes 0 to the Lp gradient (declared ``lp_zero_grad="zero"``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from poolconf.conformance.backend import Backend
 from poolconf.conformance.report import UlpRecorder
 from poolconf.conformance.vector_checks import LoadFailure, NoCases, check_part, vector_params
@@ -23,7 +24,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
     part = "grad" if metafunc.function.__name__ == "test_vector_grad" else "forward"
     metafunc.parametrize(
-        "vector_case", vector_params(vectors_option(metafunc.config), profile_of(metafunc.config), part)
+        "vector_case",
+        vector_params(vectors_option(metafunc.config), profile_of(metafunc.config), part),
     )
 
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
-from poolconf.reference import dtypes as dt
-from poolconf.reference import geometry as geo
 
 from poolconf import SpecError
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
 
 LAYOUTS = ("channels_first", "channels_last")
 TIE_POLICIES = ("first", "all")
@@ -112,7 +112,9 @@ def _empty_max(dtype: str) -> float | int:
     return int(np.iinfo(dt.numpy_dtype(dtype)).min)
 
 
-def _select_max(plane: list, flats: Sequence[int], dtype: str) -> tuple[float | int, int, list[int]]:
+def _select_max(
+    plane: list, flats: Sequence[int], dtype: str
+) -> tuple[float | int, int, list[int]]:
     """Maximum over the in-bounds elements ``flats`` (window order).
 
     Returns ``(value, first_index, all_indices)``: NaN wins over everything and
@@ -184,7 +186,9 @@ def max_pool_with_indices(
         values.append(vrow)
         indices.append(irow)
     shape = _out_shape(x_cf, g.out_shape)
-    return _assemble(values, shape, dtype, layout), _assemble(indices, shape, dt.INDEX_DTYPE, layout)
+    return _assemble(values, shape, dtype, layout), _assemble(
+        indices, shape, dt.INDEX_DTYPE, layout
+    )
 
 
 def max_pool(
@@ -200,14 +204,21 @@ def max_pool(
     """Max pooling: the maximum over the in-bounds taps of each window; padding
     never takes part [POOL-MAX-1]."""
     return max_pool_with_indices(
-        x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-        ceil_mode=ceil_mode, layout=layout,
+        x,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+        layout=layout,
     )[0]
 
 
 def _check_tie_policy(tie_policy: str) -> None:
     if tie_policy not in TIE_POLICIES:
-        raise SpecError(f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2")
+        raise SpecError(
+            f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2"
+        )
 
 
 def _route_max_grad(
@@ -225,7 +236,7 @@ def _route_max_grad(
         acc = [dt.ExactSum() for _ in plane]
         for flats, gv in zip(window_flats, gplane):
             _, first, every = _select_max(plane, flats, dtype)
-            for f in (every if tie_policy == "all" else ([first] if first >= 0 else [])):
+            for f in every if tie_policy == "all" else ([first] if first >= 0 else []):
                 acc[f].add(dt.to_exact(gv))
         out.append([dt.round_exact(a.value(), dtype) for a in acc])
     return _assemble(out, x_cf.shape, dtype, layout)
@@ -245,7 +256,15 @@ def max_pool_grad(
 ) -> np.ndarray:
     """Gradient of max pooling with respect to ``x`` [POOL-GRAD-2, POOL-GRAD-3]."""
     x_cf, dtype, g, windows = _pool_setup(
-        x, "max_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+        x,
+        "max_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
     )
     _check_tie_policy(tie_policy)
     grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
@@ -261,9 +280,11 @@ def max_pool_grad(
 def _check_divisor(divisor_override: object) -> int | None:
     if divisor_override is None:
         return None
-    if not geo._is_int(divisor_override) or int(divisor_override) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"divisor_override={divisor_override!r} must be an integer >= 1", "POOL-AVG-2")
-    return int(divisor_override)  # type: ignore[call-overload]
+    if not geo.is_integer(divisor_override) or int(divisor_override) < 1:
+        raise SpecError(
+            f"divisor_override={divisor_override!r} must be an integer >= 1", "POOL-AVG-2"
+        )
+    return int(divisor_override)
 
 
 def _divisor(taps: Sequence[geo.WindowTap], count_include_pad: bool, override: int | None) -> int:
@@ -307,7 +328,9 @@ def avg_pool(
             for f in _in_bounds(taps):
                 acc.add(dt.to_exact(plane[f]))
             div = _divisor(taps, count_include_pad, override)
-            row.append(math.nan if div == 0 else dt.round_exact(dt.exact_div(acc.value(), div), dtype))
+            row.append(
+                math.nan if div == 0 else dt.round_exact(dt.exact_div(acc.value(), div), dtype)
+            )
         out.append(row)
     return _assemble(out, _out_shape(x_cf, g.out_shape), dtype, layout)
 
@@ -328,7 +351,15 @@ def avg_pool_grad(
     """Gradient of average pooling: each upstream value is spread over the window's
     in-bounds taps divided by the divisor; overlaps accumulate [POOL-GRAD-1, POOL-GRAD-3]."""
     x_cf, dtype, g, windows = _pool_setup(
-        x, "avg_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+        x,
+        "avg_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
     )
     _check_bool(count_include_pad, "count_include_pad")
     override = _check_divisor(divisor_override)
@@ -353,9 +384,9 @@ def avg_pool_grad(
 
 
 def _check_p(p: object) -> int:
-    if not geo._is_int(p) or int(p) < 1:  # type: ignore[call-overload]
+    if not geo.is_integer(p) or int(p) < 1:
         raise SpecError(f"p={p!r} must be an integer >= 1", "POOL-LP-2")
-    return int(p)  # type: ignore[call-overload]
+    return int(p)
 
 
 def _iroot(n: int, p: int) -> int:
@@ -420,7 +451,10 @@ def lp_pool(
     out = []
     for plane in _planes(x_cf):
         out.append(
-            [dt.round_exact(_lp_norm([plane[f] for f in _in_bounds(t)], p), dtype) for _, t in windows]
+            [
+                dt.round_exact(_lp_norm([plane[f] for f in _in_bounds(t)], p), dtype)
+                for _, t in windows
+            ]
         )
     return _assemble(out, _out_shape(x_cf, g.out_shape), dtype, layout)
 
@@ -460,7 +494,15 @@ def lp_pool_grad(
 ) -> np.ndarray:
     """Gradient of Lp pooling [POOL-GRAD-4]."""
     x_cf, dtype, g, windows = _pool_setup(
-        x, "lp_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+        x,
+        "lp_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
     )
     p = _check_p(p)
     grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
@@ -509,7 +551,9 @@ def adaptive_max_pool(
     x: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
     """Adaptive max pooling over the windows of [POOL-ADAPT-1]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout
+    )
     return _assemble(_reduce_max(x_cf, dtype, windows), _out_shape(x_cf, out), dtype, layout)
 
 
@@ -517,7 +561,9 @@ def adaptive_avg_pool(
     x: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
     """Adaptive average pooling: the exact mean of each window [POOL-ADAPT-1]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout
+    )
     return _assemble(_reduce_avg(x_cf, dtype, windows), _out_shape(x_cf, out), dtype, layout)
 
 
@@ -530,7 +576,9 @@ def adaptive_max_pool_grad(
     tie_policy: str = "first",
 ) -> np.ndarray:
     """Gradient of adaptive max pooling [POOL-GRAD-6]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout
+    )
     _check_tie_policy(tie_policy)
     grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
     return _route_max_grad(x_cf, grad_cf, dtype, windows, tie_policy, layout)
@@ -541,7 +589,9 @@ def adaptive_avg_pool_grad(
 ) -> np.ndarray:
     """Gradient of adaptive average pooling: ``g / |window|`` to every element of
     each window; overlapping windows accumulate [POOL-GRAD-6]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout
+    )
     grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
     result = []
     for plane, gplane in zip(_planes(x_cf), _planes(grad_cf)):
@@ -554,7 +604,9 @@ def adaptive_avg_pool_grad(
     return _assemble(result, x_cf.shape, dtype, layout)
 
 
-def _global_setup(x: np.ndarray, op: str, allowed: Sequence[str], layout: str) -> tuple[np.ndarray, str, list[list[int]]]:
+def _global_setup(
+    x: np.ndarray, op: str, allowed: Sequence[str], layout: str
+) -> tuple[np.ndarray, str, list[list[int]]]:
     dtype = _check_array(x, "x", allowed, op)
     x_cf = _to_channels_first(x, layout)
     return x_cf, dtype, [list(range(math.prod(x_cf.shape[2:])))]
@@ -611,11 +663,15 @@ def max_unpool(
         got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
         raise SpecError(f"indices.shape={got} must equal x.shape={x.shape}", "POOL-UNPOOL-3")
     if indices.dtype.kind not in "iu":
-        raise SpecError(f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3")
+        raise SpecError(
+            f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3"
+        )
     idx_cf = _to_channels_first(indices, layout, "indices")
     rank = x_cf.ndim - 2
     if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1")
+        raise SpecError(
+            f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1"
+        )
     k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
     s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
     pads = geo.resolve_padding(padding, x_cf.shape[2:], k, s, (1,) * rank)  # type: ignore[arg-type]
@@ -626,7 +682,9 @@ def max_unpool(
         )
         for i, o in enumerate(out):
             if o < 1:
-                raise SpecError(f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1")
+                raise SpecError(
+                    f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1"
+                )
     else:
         out = geo.per_dim(output_size, "output_size", rank, 1, "POOL-UNPOOL-1")
     size = math.prod(out)
@@ -637,7 +695,8 @@ def max_unpool(
         for v, i in zip(plane, iplane):
             if not 0 <= i < size:
                 raise SpecError(
-                    f"indices value {i} is outside the output plane of {size} elements", "POOL-UNPOOL-3"
+                    f"indices value {i} is outside the output plane of {size} elements",
+                    "POOL-UNPOOL-3",
                 )
             row[i] = v
         result.append(row)
@@ -688,25 +747,28 @@ def _conv_setup(
         got = weight.shape if isinstance(weight, np.ndarray) else type(weight).__name__
         raise SpecError(f"weight.shape={got} must be (C_out, C_in/groups, *kernel)", "POOL-CONV-3")
     if dt.dtype_name(weight.dtype) != dtype:
-        raise SpecError(f"weight.dtype={weight.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-3")
-    if not geo._is_int(groups) or int(groups) < 1:  # type: ignore[call-overload]
+        raise SpecError(
+            f"weight.dtype={weight.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-3"
+        )
+    if not geo.is_integer(groups) or int(groups) < 1:
         raise SpecError(f"groups={groups!r} must be an integer >= 1", "POOL-CONV-2")
-    groups = int(groups)  # type: ignore[call-overload]
+    groups = int(groups)
     c_in, c_out = x_cf.shape[1], weight.shape[0]
     if c_in % groups or c_out % groups:
-        raise SpecError(
-            f"groups={groups} must divide C_in={c_in} and C_out={c_out}", "POOL-CONV-2"
-        )
+        raise SpecError(f"groups={groups} must divide C_in={c_in} and C_out={c_out}", "POOL-CONV-2")
     if weight.shape[1] * groups != c_in:
         raise SpecError(
-            f"weight.shape[1]={weight.shape[1]} must equal C_in/groups={c_in // groups}", "POOL-CONV-3"
+            f"weight.shape[1]={weight.shape[1]} must equal C_in/groups={c_in // groups}",
+            "POOL-CONV-3",
         )
     if bias is not None:
         if not isinstance(bias, np.ndarray) or bias.shape != (c_out,):
             got = bias.shape if isinstance(bias, np.ndarray) else type(bias).__name__
             raise SpecError(f"bias.shape={got} must be (C_out,)=({c_out},)", "POOL-CONV-4")
         if dt.dtype_name(bias.dtype) != dtype:
-            raise SpecError(f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4")
+            raise SpecError(
+                f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4"
+            )
     g = geo.pool_geometry(x_cf.shape[2:], tuple(weight.shape[2:]), stride, padding, dilation, False)
     return x_cf, dtype, g, list(g.windows()), groups
 
@@ -802,7 +864,9 @@ def conv_grad(
                     for f, j in window:
                         gx[xi][f].add(dt.exact_mul(gv, wexact[co * cig + ci][j]))
                         gw[co * cig + ci][j].add(dt.exact_mul(gv, xexact[xi][f]))
-    grad_x = _assemble([[dt.round_exact(a.value(), dtype) for a in p] for p in gx], x_cf.shape, dtype, layout)
+    grad_x = _assemble(
+        [[dt.round_exact(a.value(), dtype) for a in p] for p in gx], x_cf.shape, dtype, layout
+    )
     grad_w = dt.from_python(
         [dt.round_exact(a.value(), dtype) for row in gw for a in row], weight.shape, dtype
     )
@@ -810,4 +874,3 @@ def conv_grad(
     if bias is not None:
         grad_b = dt.from_python([dt.round_exact(a.value(), dtype) for a in gb], (c_out,), dtype)
     return grad_x, grad_w, grad_b
-

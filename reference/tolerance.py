@@ -31,11 +31,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
 EXACT_OPS = frozenset(
-    {"max_pool", "max_pool_with_indices", "max_unpool", "adaptive_max_pool", "global_max_pool", "zero_pad"}
+    {
+        "max_pool",
+        "max_pool_with_indices",
+        "max_unpool",
+        "adaptive_max_pool",
+        "global_max_pool",
+        "zero_pad",
+    }
 )
 
 
@@ -71,7 +79,9 @@ def _window_lists(op: str, x: np.ndarray, params: Mapping[str, Any]) -> list[lis
     """In-bounds flat indices of every window of a windowed op."""
     layout = params.get("layout", "channels_first")
     if op.startswith("adaptive"):
-        out = geo.per_dim(params["output_size"], "output_size", len(_spatial(x, layout)), 1, "POOL-ADAPT-2")
+        out = geo.per_dim(
+            params["output_size"], "output_size", len(_spatial(x, layout)), 1, "POOL-ADAPT-2"
+        )
         return [f for _, f in geo.adaptive_windows(_spatial(x, layout), out)]
     if op.startswith("global"):
         return [list(range(math.prod(_spatial(x, layout))))]
@@ -96,7 +106,9 @@ class Budget:
     terms: int
 
 
-def budgets(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> dict[str, Budget]:
+def budgets(
+    op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
+) -> dict[str, Budget]:
     """The ULP budget of every output of a (valid) case [POOL-TOL-3].
 
     Keys are the output names of the vector format: ``output``, ``indices``,
@@ -107,15 +119,21 @@ def budgets(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
         result = {"output": Budget(0, 1), "indices": Budget(0, 1)}
         if op in ("max_pool", "adaptive_max_pool"):
             ov = _max_overlap(_window_lists(op, x, params))
-            result["grad_input"] = Budget(sum_budget(ov, name), ov) if dt.is_float(name) else Budget(0, 1)
+            result["grad_input"] = (
+                Budget(sum_budget(ov, name), ov) if dt.is_float(name) else Budget(0, 1)
+            )
         return result
     layout = params.get("layout", "channels_first")
     if op == "conv":
         w = inputs["weight"]
         k = math.prod(w.shape[2:])
         g = geo.pool_geometry(
-            _spatial(x, layout), tuple(w.shape[2:]), params.get("stride", 1),
-            params.get("padding", 0), params.get("dilation", 1), False,
+            _spatial(x, layout),
+            tuple(w.shape[2:]),
+            params.get("stride", 1),
+            params.get("padding", 0),
+            params.get("dilation", 1),
+            False,
         )
         c_out, cig = w.shape[0], w.shape[1]
         groups = params.get("groups", 1)
@@ -124,7 +142,9 @@ def budgets(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
         n_out = x.shape[0] * math.prod(g.out_shape)
         return {
             "output": Budget(sum_budget(2 * fwd, name), fwd),
-            "grad_input": Budget(sum_budget(2 * ov * (c_out // groups), name), ov * (c_out // groups)),
+            "grad_input": Budget(
+                sum_budget(2 * ov * (c_out // groups), name), ov * (c_out // groups)
+            ),
             "grad_weight": Budget(sum_budget(2 * n_out, name), n_out),
             "grad_bias": Budget(sum_budget(n_out, name), n_out),
         }
@@ -148,9 +168,9 @@ def budgets(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
 def ulp_array(scale: np.ndarray, dtype: str) -> np.ndarray:
     """Element-wise ``ulp`` of ``dtype`` at ``|scale|`` (float64) [POOL-TOL-1]."""
     flat = np.asarray(scale, dtype=np.float64).ravel()
-    return np.array([dt.ulp(float(v), dtype) if not math.isnan(v) else math.inf for v in flat]).reshape(
-        np.shape(scale)
-    )
+    return np.array(
+        [dt.ulp(float(v), dtype) if not math.isnan(v) else math.inf for v in flat]
+    ).reshape(np.shape(scale))
 
 
 @dataclass(frozen=True)
@@ -225,7 +245,11 @@ def compare(
             same |= (g == 0) & (e == 0)
         err = np.where(same, 0.0, math.inf)
     else:
-        s = np.abs(e) if scale is None else np.maximum(np.abs(np.asarray(scale, dtype=np.float64)), 0)
+        s = (
+            np.abs(e)
+            if scale is None
+            else np.maximum(np.abs(np.asarray(scale, dtype=np.float64)), 0)
+        )
         u = ulp_array(np.where(np.isnan(s), np.abs(e), s), name)
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(g - e)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (README): fresh venv, editable install with torch, then
-#   - the code is lint-clean (ruff, pinned in the dev extra),
+#   - the code is lint-clean and formatted (ruff, pinned in the dev extra),
 #   - the vectors on disk verify and regenerate byte for byte,
 #   - the project's own tests (tests/), in parallel.
 set -euo pipefail
@@ -10,6 +10,7 @@ PY="${PYTHON:-python3}"
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[dev]"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/poolconf vectors verify
 .venv/bin/poolconf vectors generate --check
 .venv/bin/python -m pytest tests -n 2 -q "$@"

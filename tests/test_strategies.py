@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from poolconf import reference as ref
 from poolconf.conformance import strategies as S
 from poolconf.conformance.profiles import get_profile
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
-
-from poolconf import reference as ref
 
 FAST = settings(
     max_examples=150,
@@ -129,7 +129,7 @@ def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
 @FAST
 @given(
     S.pool_cases(
-        allow_empty_windows=False, distinct=True, op=st.sampled_from(S.WINDOWED_OPS + ("conv",))
+        allow_empty_windows=False, distinct=True, op=st.sampled_from((*S.WINDOWED_OPS, "conv"))
     )
 )
 def test_no_empty_windows_and_distinct_values(case: S.PoolCase) -> None:

@@ -13,6 +13,7 @@ import shutil
 import ml_dtypes
 import numpy as np
 import pytest
+
 from poolconf.conformance.backend import FLAG_DECLARATION
 from poolconf.reference.dtypes import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, numpy_dtype
 from poolconf.tools import flags as flagreg
@@ -83,7 +84,7 @@ def test_uint64_and_int64_extremes_are_json_integers() -> None:
     ],
 )
 def test_decode_rejects_malformed_arrays(obj: dict, message: str) -> None:
-    with pytest.raises(vf.VectorError, match="f.json#7 inputs.x") as e:
+    with pytest.raises(vf.VectorError, match=r"f\.json#7 inputs\.x") as e:
         vf.decode_array(obj, where="f.json#7 inputs.x")
     assert message in str(e.value)
 
@@ -254,7 +255,7 @@ def test_failed_case_leaves_old_files(work_dir: pathlib.Path) -> None:
         clauses=("POOL-PARAM-1",), inputs={"x": _x(4, (1, 1, 4))}, seed=4,
         params={"kernel_size": [2], "stride": [0]}, result="invalid", error_clause="POOL-PARAM-1",
     )  # fmt: skip
-    with pytest.raises(gen.GenerationError, match="declares the wrong clause.*POOL-PARAM-2"):
+    with pytest.raises(gen.GenerationError, match=r"declares the wrong clause.*POOL-PARAM-2"):
         gen.generate(work_dir, cases=[*small_cases(), bad])
     assert _snapshot(work_dir) == before
 
@@ -346,7 +347,7 @@ def test_loader_reads_generated_cases(small_dir: pathlib.Path) -> None:
     assert c.tolerance["output"] == (0, None)
     inv = vf.find_case("max_pool_invalid_test#1", small_dir)
     assert inv.error_clause == "POOL-PARAM-2" and inv.expected == {}
-    with pytest.raises(vf.VectorError, match="max_pool_geometry_test.json#9: no such tcId"):
+    with pytest.raises(vf.VectorError, match=r"max_pool_geometry_test\.json#9: no such tcId"):
         vf.find_case("max_pool_geometry_test#9", small_dir)
     with pytest.raises(vf.VectorError, match="test id"):
         vf.find_case("../etc/passwd#1", small_dir)
@@ -370,7 +371,7 @@ def test_loader_rejects_oversize_files_and_arrays(
     work_dir: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(vf, "MAX_FILE_BYTES", 1000)
-    with pytest.raises(vf.VectorError, match="max_pool_geometry_test.json: .* exceed MAX_FILE"):
+    with pytest.raises(vf.VectorError, match=r"max_pool_geometry_test\.json: .* exceed MAX_FILE"):
         vf.load_file("max_pool_geometry_test.json", root=work_dir)
     monkeypatch.undo()
     monkeypatch.setattr(vf, "MAX_ARRAY_ELEMENTS", 8)

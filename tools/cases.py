@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.tools.casedef import Case
@@ -2444,9 +2445,6 @@ def declared_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     """All declared cases, seeded tutorial cases included."""
-    cases = declared_cases()
-    try:
-        from poolconf.tools import seed_cases
-    except ImportError:
-        return cases
-    return cases + seed_cases.all_cases()
+    from poolconf.tools import seed_cases
+
+    return declared_cases() + seed_cases.all_cases()

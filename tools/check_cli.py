@@ -46,35 +46,74 @@ def _only(value: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("backend", help="registered name (reference, numpy-strided, torch, ...), "
-                        "module path, or module:attribute")
-    parser.add_argument("--profile", choices=PROFILE_NAMES, default="full",
-                        help="spec profile (default: full)")
-    parser.add_argument("--examples", type=int, default=None, metavar="N",
-                        help="Hypothesis examples per property (default 25)")
-    parser.add_argument("--thorough", action="store_true",
-                        help=f"{THOROUGH_EXAMPLES} examples per property, timeout {THOROUGH_TIMEOUT:.0f} s")
-    parser.add_argument("-n", dest="workers", type=_workers, default="1", metavar="N|auto",
-                        help="pytest-xdist workers (default 1; 0 runs in one process, without "
-                        "crash isolation)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="S",
-                        help=f"seconds per test before it fails (default {DEFAULT_TIMEOUT:.0f})")
-    parser.add_argument("--timeout-method", choices=("signal", "thread"), default="signal",
-                        help="pytest-timeout method: signal fails the test; thread also stops a "
-                        "hang inside native code, by killing the worker (default signal)")
-    parser.add_argument("--max-worker-restart", type=int, default=DEFAULT_MAX_WORKER_RESTART,
-                        metavar="N", help="worker crashes tolerated before the run stops "
-                        f"(default {DEFAULT_MAX_WORKER_RESTART})")
+    parser.add_argument(
+        "backend",
+        help="registered name (reference, numpy-strided, torch, ...), "
+        "module path, or module:attribute",
+    )
+    parser.add_argument(
+        "--profile", choices=PROFILE_NAMES, default="full", help="spec profile (default: full)"
+    )
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Hypothesis examples per property (default 25)",
+    )
+    parser.add_argument(
+        "--thorough",
+        action="store_true",
+        help=f"{THOROUGH_EXAMPLES} examples per property, timeout {THOROUGH_TIMEOUT:.0f} s",
+    )
+    parser.add_argument(
+        "-n",
+        dest="workers",
+        type=_workers,
+        default="1",
+        metavar="N|auto",
+        help="pytest-xdist workers (default 1; 0 runs in one process, without crash isolation)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"seconds per test before it fails (default {DEFAULT_TIMEOUT:.0f})",
+    )
+    parser.add_argument(
+        "--timeout-method",
+        choices=("signal", "thread"),
+        default="signal",
+        help="pytest-timeout method: signal fails the test; thread also stops a "
+        "hang inside native code, by killing the worker (default signal)",
+    )
+    parser.add_argument(
+        "--max-worker-restart",
+        type=int,
+        default=DEFAULT_MAX_WORKER_RESTART,
+        metavar="N",
+        help="worker crashes tolerated before the run stops "
+        f"(default {DEFAULT_MAX_WORKER_RESTART})",
+    )
     parser.add_argument("--xfail-file", metavar="F", help="known failures: one test id per line")
     parser.add_argument("--report-json", metavar="P", help="write the poolconf summary as JSON")
     parser.add_argument("--junit-xml", metavar="P", help="write a JUnit XML report")
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
-    parser.add_argument("--only", type=_only, metavar="KINDS",
-                        help=f"comma list of {', '.join(ONLY_KINDS)}")
-    parser.add_argument("--vectors", metavar="DIR", help="golden vectors folder (default: installed)")
-    parser.add_argument("--pytest-arg", dest="pytest_args", action="append", default=[],
-                        metavar="ARG", help="one more argument for pytest (repeatable), "
-                        "e.g. --pytest-arg=-x")
+    parser.add_argument(
+        "--only", type=_only, metavar="KINDS", help=f"comma list of {', '.join(ONLY_KINDS)}"
+    )
+    parser.add_argument(
+        "--vectors", metavar="DIR", help="golden vectors folder (default: installed)"
+    )
+    parser.add_argument(
+        "--pytest-arg",
+        dest="pytest_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more argument for pytest (repeatable), e.g. --pytest-arg=-x",
+    )
 
 
 def _abs(path: str | None) -> str | None:
@@ -87,12 +126,19 @@ def pytest_command(args: argparse.Namespace, ini: str) -> list[str]:
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         cmd += ["-p", "poolconf.conformance.plugin", "-p", "xdist.plugin", "-p", "pytest_timeout"]
     cmd += [
-        "--pyargs", "poolconf.conformance",
-        "-c", ini, "--rootdir", str(PACKAGE_DIR),
-        "-p", "no:cacheprovider",
+        "--pyargs",
+        "poolconf.conformance",
+        "-c",
+        ini,
+        "--rootdir",
+        str(PACKAGE_DIR),
+        "-p",
+        "no:cacheprovider",
         "--tb=short",
-        "--poolconf-backend", args.backend,
-        "--poolconf-profile", args.profile,
+        "--poolconf-backend",
+        args.backend,
+        "--poolconf-profile",
+        args.profile,
     ]
     if args.examples is not None:
         cmd += ["--poolconf-examples", str(args.examples)]
@@ -100,8 +146,10 @@ def pytest_command(args: argparse.Namespace, ini: str) -> list[str]:
         cmd.append("--poolconf-thorough")
     if args.workers != "0":
         cmd += ["-n", args.workers, "--max-worker-restart", str(args.max_worker_restart)]
-    timeout = args.timeout if args.timeout is not None else (
-        THOROUGH_TIMEOUT if args.thorough else DEFAULT_TIMEOUT
+    timeout = (
+        args.timeout
+        if args.timeout is not None
+        else (THOROUGH_TIMEOUT if args.thorough else DEFAULT_TIMEOUT)
     )
     if timeout > 0:
         cmd += ["--timeout", f"{timeout:g}", "--timeout-method", args.timeout_method]

@@ -23,7 +23,9 @@ ID_FORMS = re.compile(r"^(?:.*::)?(?:test_vector(?P<grad>_grad)?\[)?(?P<id>[^\[\
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("test_id", metavar="ID", help="<file stem>#<tcId> or test_vector[...]")
     parser.add_argument("--backend", help="rerun the case on this backend and compare")
-    parser.add_argument("--vectors", metavar="DIR", help="golden vectors folder (default: installed)")
+    parser.add_argument(
+        "--vectors", metavar="DIR", help="golden vectors folder (default: installed)"
+    )
 
 
 def _array(a: np.ndarray) -> str:
@@ -70,6 +72,7 @@ def describe_case(case: Any) -> list[str]:
 def rerun(case: Any, backend_spec: str, parts: list[str]) -> tuple[list[str], bool]:
     """Rerun ``parts`` of ``case`` on the backend: (lines to print, all passed or skipped)."""
     import pytest
+
     from poolconf.conformance.backend import load_backend
     from poolconf.conformance.vector_checks import call_of, check_part, has_grad_part
 
@@ -98,7 +101,7 @@ def rerun(case: Any, backend_spec: str, parts: list[str]) -> tuple[list[str], bo
             if isinstance(value, np.ndarray):
                 try:
                     lines.append(f"  got.{out_name}: {_array(value)}")
-                except Exception:  # noqa: BLE001 - a non-spec dtype: print it raw
+                except Exception:
                     lines.append(f"  got.{out_name}: {value.dtype}{list(value.shape)} {value!r}")
     return lines, ok
 
@@ -118,8 +121,11 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(describe_case(case)))
     if not args.backend:
         return 0
-    parts = ["grad"] if m.group("grad") else (["forward"] if "test_vector[" in args.test_id else
-                                              ["forward", "grad"])
+    parts = (
+        ["grad"]
+        if m.group("grad")
+        else (["forward"] if "test_vector[" in args.test_id else ["forward", "grad"])
+    )
     lines, ok = rerun(case, args.backend, parts)
     print("\n".join(lines))
     return 0 if ok else 1

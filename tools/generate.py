@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from poolconf import SpecError, __version__
+from poolconf import reference as ref
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.reference import tolerance as tol
 from poolconf.tools import flags as flagreg
 from poolconf.tools import vectorfile as vf
 from poolconf.tools.casedef import Case
-
-from poolconf import SpecError, __version__
-from poolconf import reference as ref
 
 GENERATOR_VERSION = f"poolconf {__version__}"
 GROUP_SOURCE = {"name": "poolconf-reference", "version": __version__}
@@ -414,7 +414,7 @@ def _build_test(case: Case) -> BuiltTest:
     if "x" not in inputs:
         raise GenerationError("inputs need 'x'")
     inputs = vf.ordered(inputs, vf.INPUT_NAMES)
-    for name, a in inputs.items():
+    for a in inputs.values():
         vf.encode_array(a)  # SpecError for a dtype outside the spec
     x = inputs["x"]
     dtype = dt.dtype_name(x.dtype)
@@ -609,7 +609,7 @@ def write_atomic(target: pathlib.Path, files: Mapping[str, bytes]) -> list[str]:
                 os.link(target / name, backup / name)
             except OSError:
                 shutil.copy2(target / name, backup / name)
-        order = sorted(n for n in files if n != MANIFEST) + [MANIFEST]
+        order = [*sorted(n for n in files if n != MANIFEST), MANIFEST]
         changed = [n for n in order if n not in old or (target / n).read_bytes() != files[n]]
         stale = sorted(old - set(files))
         done: list[str] = []

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from poolconf.reference import dtypes as dt
 
 MAX_FILE_BYTES = 16 * 2**20

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from poolconf.tools import flags as flagreg
 from poolconf.tools import generate as gen
 from poolconf.tools import vectorfile as vf
@@ -227,7 +228,7 @@ def recompute_test(name: str, op: str, test: Mapping[str, Any]) -> list[str]:
         return errs
     except vf.VectorError as e:
         return [str(e)]
-    except Exception as e:  # noqa: BLE001 - reported with the file and tcId
+    except Exception as e:
         return [f"{where}: recomputing raised {type(e).__name__}: {e}"]
 
 

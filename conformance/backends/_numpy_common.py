@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from poolconf.reference import dtypes as dt
-from poolconf.reference import geometry as geo
 
 from poolconf import SpecError
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
 
 LAYOUTS = ("channels_first", "channels_last")
 TIE_POLICIES = ("first", "all")
@@ -70,26 +70,32 @@ def check_bool(value: object, name: str) -> None:
 def check_divisor(divisor_override: object) -> int | None:
     if divisor_override is None:
         return None
-    if not geo._is_int(divisor_override) or int(divisor_override) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"divisor_override={divisor_override!r} must be an integer >= 1", "POOL-AVG-2")
-    return int(divisor_override)  # type: ignore[call-overload]
+    if not geo.is_integer(divisor_override) or int(divisor_override) < 1:
+        raise SpecError(
+            f"divisor_override={divisor_override!r} must be an integer >= 1", "POOL-AVG-2"
+        )
+    return int(divisor_override)
 
 
 def check_p(p: object) -> int:
-    if not geo._is_int(p) or int(p) < 1:  # type: ignore[call-overload]
+    if not geo.is_integer(p) or int(p) < 1:
         raise SpecError(f"p={p!r} must be an integer >= 1", "POOL-LP-2")
-    return int(p)  # type: ignore[call-overload]
+    return int(p)
 
 
 def check_tie_policy(tie_policy: str) -> None:
     if tie_policy not in TIE_POLICIES:
-        raise SpecError(f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2")
+        raise SpecError(
+            f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2"
+        )
 
 
 def check_grad_output(g: object, expected: tuple[int, ...], dtype: str) -> np.ndarray:
     """``grad_output`` must have the forward output's shape (in the call's layout) and dtype."""
     if not isinstance(g, np.ndarray):
-        raise SpecError(f"grad_output must be a numpy.ndarray, got {type(g).__name__}", "POOL-GRAD-7")
+        raise SpecError(
+            f"grad_output must be a numpy.ndarray, got {type(g).__name__}", "POOL-GRAD-7"
+        )
     if tuple(g.shape) != tuple(expected):
         raise SpecError(
             f"grad_output.shape={tuple(g.shape)} must equal the forward output shape {tuple(expected)}",
@@ -115,7 +121,9 @@ def spatial_shape(x: np.ndarray, layout: str) -> tuple[int, ...]:
     return tuple(x.shape[a] for a in spatial_axes(x.ndim, layout))
 
 
-def with_spatial(x: np.ndarray, layout: str, spatial: Sequence[int], channels: int | None = None) -> tuple[int, ...]:
+def with_spatial(
+    x: np.ndarray, layout: str, spatial: Sequence[int], channels: int | None = None
+) -> tuple[int, ...]:
     """``x``'s shape with its spatial dims (and optionally channel count) replaced."""
     c = x.shape[-1 if layout == "channels_last" else 1] if channels is None else channels
     if layout == "channels_last":
@@ -162,7 +170,9 @@ def window(
 ) -> Window:
     dtype = check_x(x, op, allowed, layout)
     check_bool(ceil_mode, "ceil_mode")
-    g = geo.pool_geometry(spatial_shape(x, layout), kernel_size, stride, padding, dilation, bool(ceil_mode))
+    g = geo.pool_geometry(
+        spatial_shape(x, layout), kernel_size, stride, padding, dilation, bool(ceil_mode)
+    )
     return Window(dtype, layout, spatial_axes(x.ndim, layout), g)
 
 
@@ -186,7 +196,9 @@ def tap_counts(a: geo.AxisGeometry) -> tuple[np.ndarray, np.ndarray]:
     return inb, ext
 
 
-def divisor(w: Window, ndim: int, count_include_pad: bool, override: int | None) -> np.ndarray | int:
+def divisor(
+    w: Window, ndim: int, count_include_pad: bool, override: int | None
+) -> np.ndarray | int:
     """The average's divisor as an array broadcasting over the output: a product of
     per-axis counts, since an N-d window is the product of its per-axis taps."""
     if override is not None:
@@ -266,8 +278,13 @@ def finish(a: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def unpool_shape(
-    x: np.ndarray, indices: object, kernel_size: object, stride: object, padding: object,
-    output_size: object, layout: str,
+    x: np.ndarray,
+    indices: object,
+    kernel_size: object,
+    stride: object,
+    padding: object,
+    output_size: object,
+    layout: str,
 ) -> tuple[str, tuple[int, ...]]:
     """Validate a max_unpool call; return dtype and output spatial shape [POOL-UNPOOL-1, -3]."""
     dtype = check_x(x, "max_unpool", dt.ALL_DTYPES, layout)
@@ -275,21 +292,28 @@ def unpool_shape(
         got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
         raise SpecError(f"indices.shape={got} must equal x.shape={x.shape}", "POOL-UNPOOL-3")
     if indices.dtype.kind not in "iu":
-        raise SpecError(f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3")
+        raise SpecError(
+            f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3"
+        )
     spatial = spatial_shape(x, layout)
     rank = len(spatial)
     if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1")
+        raise SpecError(
+            f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1"
+        )
     k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
     s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
     pads = geo.resolve_padding(padding, spatial, k, s, (1,) * rank)  # type: ignore[arg-type]
     if output_size is None:
         out = tuple(
-            geo.unpool_output_length(L, ki, si, pb, pe) for L, ki, si, (pb, pe) in zip(spatial, k, s, pads)
+            geo.unpool_output_length(L, ki, si, pb, pe)
+            for L, ki, si, (pb, pe) in zip(spatial, k, s, pads)
         )
         for i, o in enumerate(out):
             if o < 1:
-                raise SpecError(f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1")
+                raise SpecError(
+                    f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1"
+                )
     else:
         out = geo.per_dim(output_size, "output_size", rank, 1, "POOL-UNPOOL-1")
     return dtype, out
@@ -315,7 +339,10 @@ def max_unpool_scatter(
     idx = planes_view(indices, layout).astype(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         bad = idx[(idx < 0) | (idx >= size)][0]
-        raise SpecError(f"indices value {int(bad)} is outside the output plane of {size} elements", "POOL-UNPOOL-3")
+        raise SpecError(
+            f"indices value {int(bad)} is outside the output plane of {size} elements",
+            "POOL-UNPOOL-3",
+        )
     vals = planes_view(x, layout)
     a, _, b = vals.shape
     out = np.zeros((a, size, b), dtype=x.dtype)
@@ -325,6 +352,21 @@ def max_unpool_scatter(
     keep = keys.size - 1 - first_rev
     out.reshape(-1)[keys[keep]] = vals.reshape(-1)[keep]
     return out.reshape(with_spatial(x, layout, out_spatial))
+
+
+def max_unpool(
+    x: np.ndarray,
+    indices: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: object = 0,
+    output_size: object = None,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Scatter to the flat indices (col2im of a one-tap window) [POOL-UNPOOL-*]."""
+    dtype, out = unpool_shape(x, indices, kernel_size, stride, padding, output_size, layout)
+    return max_unpool_scatter(x, indices, dtype, out, layout)
 
 
 def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") -> np.ndarray:
@@ -353,22 +395,28 @@ def conv_check(
         got = weight.shape if isinstance(weight, np.ndarray) else type(weight).__name__
         raise SpecError(f"weight.shape={got} must be (C_out, C_in/groups, *kernel)", "POOL-CONV-3")
     if dt.dtype_name(weight.dtype) != dtype:
-        raise SpecError(f"weight.dtype={weight.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-3")
-    if not geo._is_int(groups) or int(groups) < 1:  # type: ignore[call-overload]
+        raise SpecError(
+            f"weight.dtype={weight.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-3"
+        )
+    if not geo.is_integer(groups) or int(groups) < 1:
         raise SpecError(f"groups={groups!r} must be an integer >= 1", "POOL-CONV-2")
-    grp = int(groups)  # type: ignore[call-overload]
+    grp = int(groups)
     c_in = x.shape[-1 if layout == "channels_last" else 1]
     c_out = weight.shape[0]
     if c_in % grp or c_out % grp:
         raise SpecError(f"groups={grp} must divide C_in={c_in} and C_out={c_out}", "POOL-CONV-2")
     if weight.shape[1] * grp != c_in:
-        raise SpecError(f"weight.shape[1]={weight.shape[1]} must equal C_in/groups={c_in // grp}", "POOL-CONV-3")
+        raise SpecError(
+            f"weight.shape[1]={weight.shape[1]} must equal C_in/groups={c_in // grp}", "POOL-CONV-3"
+        )
     if bias is not None:
         if not isinstance(bias, np.ndarray) or bias.shape != (c_out,):
             got = bias.shape if isinstance(bias, np.ndarray) else type(bias).__name__
             raise SpecError(f"bias.shape={got} must be (C_out,)=({c_out},)", "POOL-CONV-4")
         if dt.dtype_name(bias.dtype) != dtype:
-            raise SpecError(f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4")
+            raise SpecError(
+                f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4"
+            )
     return dtype, grp
 
 

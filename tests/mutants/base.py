@@ -22,6 +22,7 @@ Class attributes every mutant sets:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +30,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
+
 from poolconf.conformance.backends import numpy_strided
 from poolconf.reference import FORWARD_OPS, GRAD_OPS
 from poolconf.reference import dtypes as dt
@@ -72,6 +74,12 @@ def fork(patches: dict[str, dict[str, Any]]) -> ModuleType:
     _patch(cm_copy, patches.get(COMMON, {}))
     strided = _fresh(STRIDED)
     _patch(strided, {"geo": geo_copy, "cm": cm_copy})
+    # ops the backend takes over from the shared module (``max_unpool = cm.max_unpool``)
+    # were bound to the real module's functions: point them at the patched copy's
+    shared = vars(importlib.import_module(COMMON))
+    for name, value in list(vars(strided).items()):
+        if getattr(value, "__globals__", None) is shared:
+            setattr(strided, name, getattr(cm_copy, value.__name__))
     _patch(strided, patches.get(STRIDED, {}))
     return strided
 
@@ -282,7 +290,12 @@ def divisor_grid(x: np.ndarray, kw: dict[str, Any]) -> np.ndarray:
 
 
 def scatter(
-    x: np.ndarray, indices: np.ndarray, shape: tuple[int, ...], layout: str, *, keep: str,
+    x: np.ndarray,
+    indices: np.ndarray,
+    shape: tuple[int, ...],
+    layout: str,
+    *,
+    keep: str,
     skip_invalid: bool = False,
 ) -> np.ndarray:
     """Max-unpool by explicit loops: each value of ``x`` to its flat in-plane index.
