@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolconf import Unsupported
-from poolconf.reference import FORWARD_OPS, GRAD_OPS
+from poolconf.reference.catalog import ALL_OPS
 
 ENTRY_POINT_GROUP = "poolconf.backends"
-ALL_OPS = FORWARD_OPS + GRAD_OPS
 
 # What a backend does where the spec leaves it open, and the value that means
 # "as the reference does". Each key is judged on the vector cases carrying the flag.

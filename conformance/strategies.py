@@ -43,67 +43,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from poolconf import Unsupported
-from poolconf.reference import FORWARD_OPS
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
 T = TypeVar("T")
 Arg = Union[T, st.SearchStrategy[T]]  # noqa: UP007 (a runtime alias)
 
-LAYOUTS = ("channels_first", "channels_last")
 PADDING_KINDS = ("symmetric", "asymmetric", "valid", "same_upper", "same_lower")
-WINDOWED_OPS = ("max_pool", "max_pool_with_indices", "avg_pool", "lp_pool")
-ADAPTIVE_OPS = ("adaptive_max_pool", "adaptive_avg_pool")
-GLOBAL_OPS = ("global_max_pool", "global_avg_pool", "global_lp_pool")
-# ops that take integer dtypes too [POOL-DTYPE-1]
-ALL_DTYPE_OPS = frozenset(
-    {
-        "max_pool",
-        "max_pool_with_indices",
-        "adaptive_max_pool",
-        "global_max_pool",
-        "max_unpool",
-        "zero_pad",
-    }
-)
-# forward op -> its gradient op
-GRAD_OP = {
-    "max_pool": "max_pool_grad",
-    "avg_pool": "avg_pool_grad",
-    "lp_pool": "lp_pool_grad",
-    "adaptive_max_pool": "adaptive_max_pool_grad",
-    "adaptive_avg_pool": "adaptive_avg_pool_grad",
-    "conv": "conv_grad",
-}
-# the clause a mismatch of each op's result cites
-MAIN_CLAUSE = {
-    "max_pool": "POOL-MAX-1",
-    "max_pool_with_indices": "POOL-IDX-1",
-    "avg_pool": "POOL-AVG-1",
-    "lp_pool": "POOL-LP-1",
-    "adaptive_max_pool": "POOL-ADAPT-1",
-    "adaptive_avg_pool": "POOL-ADAPT-1",
-    "global_max_pool": "POOL-GLOBAL-1",
-    "global_avg_pool": "POOL-GLOBAL-1",
-    "global_lp_pool": "POOL-GLOBAL-1",
-    "max_unpool": "POOL-UNPOOL-2",
-    "zero_pad": "POOL-PAD-1",
-    "conv": "POOL-CONV-1",
-    "max_pool_grad": "POOL-GRAD-2",
-    "avg_pool_grad": "POOL-GRAD-1",
-    "lp_pool_grad": "POOL-GRAD-4",
-    "adaptive_max_pool_grad": "POOL-GRAD-6",
-    "adaptive_avg_pool_grad": "POOL-GRAD-6",
-    "conv_grad": "POOL-GRAD-5",
-}
-MAX_FAMILY = frozenset(
-    {"max_pool", "max_pool_with_indices", "adaptive_max_pool", "global_max_pool"}
-)
-
-
-def allowed_dtypes(op: str) -> tuple[str, ...]:
-    """The dtypes of POOL-DTYPE-1 for a forward ``op`` (gradients: floats only)."""
-    return dt.ALL_DTYPES if op in ALL_DTYPE_OPS else dt.FLOAT_DTYPES
 
 
 def _strategy(value: Any) -> st.SearchStrategy[Any]:
@@ -147,47 +94,25 @@ class PoolConfig:
 
     @property
     def windowed(self) -> bool:
-        return self.op in WINDOWED_OPS or self.op == "conv"
+        return cat.op(self.op).windowed
 
     def geometry(self) -> geo.PoolGeometry | None:
         """The window geometry of a windowed op (None otherwise)."""
-        p = self.params
-        if self.op in WINDOWED_OPS:
-            return geo.pool_geometry(
-                self.spatial,
-                p["kernel_size"],
-                p.get("stride"),
-                p.get("padding", 0),
-                p.get("dilation", 1),
-                p.get("ceil_mode", False),
-            )
-        if self.op == "conv":
-            assert self.weight_shape is not None
-            return geo.pool_geometry(
-                self.spatial,
-                self.weight_shape[2:],
-                p.get("stride", 1),
-                p.get("padding", 0),
-                p.get("dilation", 1),
-                False,
-            )
-        return None
+        if not self.windowed:
+            return None
+        return geo.call_geometry(
+            self.op, self.spatial, self.params, self.weight_shape[2:] if self.weight_shape else None
+        )
 
     def windows(self) -> list[list[int]]:
         """In-bounds flat indices (within an (N, C) plane) of every window, row-major
         over output positions, taps in window order; [] for ops without windows."""
-        g = self.geometry()
-        if g is not None:
-            return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
-        if self.op in ADAPTIVE_OPS:
-            return [f for _, f in geo.adaptive_windows(self.spatial, self.params["output_size"])]
-        if self.op in GLOBAL_OPS:
-            return [list(range(math.prod(self.spatial)))]
-        return []
+        kernel = self.weight_shape[2:] if self.weight_shape else None
+        return geo.window_lists(self.op, self.spatial, self.params, kernel)
 
     def has_ceil_overhang(self) -> bool:
         """Whether some window reaches past the end padding (ceil mode) [POOL-GEOM-3]."""
-        g = self.geometry() if self.op in WINDOWED_OPS else None
+        g = self.geometry() if cat.op(self.op).family == "window" else None
         return g is not None and any(
             (a.out - 1) * a.stride - a.pad_begin + (a.kernel - 1) * a.dilation
             >= a.length + a.pad_end
@@ -286,12 +211,12 @@ def pool_configs(
     padding (the flip mirrors the pairs). ``ceil_overhang=True`` draws only ceil-mode
     windowed configurations where some window hangs past the end padding (the edge
     where libraries disagree on Lp scaling and the count_include_pad divisor)."""
-    op_ = draw(_any(op, st.sampled_from(FORWARD_OPS)), label="op")
+    op_ = draw(_any(op, st.sampled_from(cat.FORWARD_OPS)), label="op")
     rank_ = draw(
         _strategy(rank) if rank is not None else st.integers(min_rank, max_rank), label="rank"
     )
-    layout_ = draw(_any(layout, st.sampled_from(LAYOUTS)), label="layout")
-    allowed = allowed_dtypes(op_)
+    layout_ = draw(_any(layout, st.sampled_from(cat.LAYOUTS)), label="layout")
+    allowed = cat.op(op_).dtypes
     dtype_ = draw(
         _strategy(dtype) if dtype is not None else st.sampled_from(allowed), label="dtype"
     )
@@ -305,11 +230,11 @@ def pool_configs(
     kind = None
     groups = 1
     c_out = 0
-    if op_ in WINDOWED_OPS or op_ == "conv":
+    if cat.op(op_).windowed:
         kind = draw(_any(padding_kind, st.sampled_from(PADDING_KINDS)), label="padding_kind")
         if mirror_symmetric and kind in ("same_upper", "same_lower"):
             kind = "asymmetric"
-        if ceil_overhang and (op_ not in WINDOWED_OPS or mirror_symmetric):
+        if ceil_overhang and (cat.op(op_).family != "window" or mirror_symmetric):
             raise ValueError("ceil_overhang needs a pooling op and no mirror_symmetric")
         ceil = (
             False
@@ -389,7 +314,7 @@ def pool_configs(
             if hi < 1:
                 reject()
             spatial.append(draw(st.integers(1, hi), label=f"spatial[{i}]"))
-        if op_ in ADAPTIVE_OPS:
+        if cat.op(op_).family == "adaptive":
             params["output_size"] = tuple(
                 draw(st.integers(1, L + 1), label=f"output_size[{i}]")
                 for i, L in enumerate(spatial)
@@ -461,11 +386,7 @@ def pool_configs(
         has_bias,
         kind,
     )
-    if (
-        (op_ in WINDOWED_OPS or op_ == "conv")
-        and not allow_empty_windows
-        and config.has_empty_window()
-    ):
+    if cat.op(op_).windowed and not allow_empty_windows and config.has_empty_window():
         reject()
     if ceil_overhang and not config.has_ceil_overhang():
         reject()
@@ -629,10 +550,10 @@ def forward_output_shape(
 ) -> tuple[int, ...]:
     """Shape of the (first) forward output, from the reference's geometry."""
     c = config
-    if c.op in ADAPTIVE_OPS:
+    if cat.op(c.op).family == "adaptive":
         sp = tuple(c.params["output_size"])
         ch = c.channels
-    elif c.op in GLOBAL_OPS:
+    elif cat.op(c.op).family == "global":
         sp, ch = (1,) * c.rank, c.channels
     elif c.op == "zero_pad":
         sp = tuple(L + pb + pe for L, (pb, pe) in zip(c.spatial, c.params["padding"]))
@@ -712,7 +633,7 @@ def pool_cases(
                 seeded_values(seed + 2, (cfg.weight_shape[0],), cfg.dtype) if cfg.has_bias else None
             )
     grad_output = None
-    if cfg.op in GRAD_OP and dt.is_float(cfg.dtype):
+    if cat.op(cfg.op).grad and dt.is_float(cfg.dtype):
         grad_output = seeded_values(seed, forward_output_shape(cfg, inputs), cfg.dtype)
     return PoolCase(cfg, inputs, grad_output, is_special, {"seed": seed})
 
@@ -745,7 +666,7 @@ def window_facts(case: PoolCase) -> WindowFacts:
     if not windows:
         return WindowFacts()
     # conv windows in padding are well defined (bias only): EmptyWindow is a pooling flag
-    empty = cfg.op in WINDOWED_OPS and any(not w for w in windows)
+    empty = cat.op(cfg.op).family == "window" and any(not w for w in windows)
     planes = _planes_f64(case.x, cfg.layout)
     tie = nan_group = lp_zero = False
     for plane in planes:

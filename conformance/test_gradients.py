@@ -51,6 +51,7 @@ from hypothesis import strategies as st
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import format_call, reproducer
 from poolconf.conformance.backend import Backend
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import budgets, scales, ulp_array
 
@@ -81,9 +82,9 @@ def _params(ops: dict[str, str], kind: str) -> list[Any]:
     return [
         pytest.param(
             op,
-            id=S.GRAD_OP[op],
+            id=cat.grad_of(op),
             marks=pytest.mark.poolconf(
-                op=S.GRAD_OP[op],
+                op=cat.grad_of(op),
                 clauses=(clause, "POOL-GRAD-3") if kind == "adjoint" else (clause,),
             ),
         )
@@ -109,8 +110,8 @@ def _rounding_bound(
 
 def _restrictions(request: pytest.FixtureRequest, op: str) -> tuple[dict[str, Any], bool]:
     profile = S.profile_of(request.config)
-    if not profile.allows(S.GRAD_OP[op], rank=2, dtype="float32", params={}):
-        pytest.skip(f"{S.GRAD_OP[op]} is outside profile {profile.name}")
+    if not profile.allows(cat.grad_of(op), rank=2, dtype="float32", params={}):
+        pytest.skip(f"{cat.grad_of(op)} is outside profile {profile.name}")
     kw = S.profile_restrictions(profile)
     kw.pop("dtype", None)
     return kw, profile.is_full
@@ -177,7 +178,7 @@ def check_adjoint(backend: Backend, case: S.PoolCase, clause: str) -> str | None
     rounding the budgets allow."""
     __tracebackhide__ = True
     op, params = case.op, dict(case.params)
-    gop = S.GRAD_OP[op]
+    gop = cat.grad_of(op)
     x, g = case.x, case.grad_output
     assert g is not None
     inputs = dict(case.inputs)
@@ -237,7 +238,7 @@ def check_adjoint(backend: Backend, case: S.PoolCase, clause: str) -> str | None
 @pytest.mark.parametrize("op", _params(ADJOINT_OPS, "adjoint"))
 def test_adjoint_identity(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
     """<op(x), g> = <x, op_grad(x, g)> for ops linear in x (max: at tie-free points)."""
-    for name in (op, S.GRAD_OP[op]):
+    for name in (op, cat.grad_of(op)):
         if not backend.supports(name):
             pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
     kw, full = _restrictions(request, op)
@@ -266,7 +267,7 @@ def check_finite_differences(backend: Backend, case: S.PoolCase, clause: str) ->
     the directional derivative its backward gives (see the module docstring)."""
     __tracebackhide__ = True
     op, params, dtype = case.op, dict(case.params), case.config.dtype
-    gop = S.GRAD_OP[op]
+    gop = cat.grad_of(op)
     g = case.grad_output
     assert g is not None
     inputs = dict(case.inputs)
@@ -328,7 +329,7 @@ def check_finite_differences(backend: Backend, case: S.PoolCase, clause: str) ->
 @pytest.mark.parametrize("op", _params(FD_OPS, "fd"))
 def test_finite_differences(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
     """The backend's backward agrees with central differences of its own forward."""
-    for name in (op, S.GRAD_OP[op]):
+    for name in (op, cat.grad_of(op)):
         if not backend.supports(name):
             pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
     kw, full = _restrictions(request, op)
@@ -367,7 +368,7 @@ def _grad_call(
     backend: Backend, case: S.PoolCase, g: np.ndarray, clause: str, what: str
 ) -> np.ndarray:
     __tracebackhide__ = True
-    gop = S.GRAD_OP[case.op]
+    gop = cat.grad_of(case.op)
     arrays = {"x": case.x, "grad_output": g}
     call = format_call(gop, arrays, case.params)
     repro = reproducer(backend.name, gop, arrays, case.params)
@@ -389,7 +390,7 @@ def check_ties_first(backend: Backend, case: S.PoolCase, clause: str) -> str | N
     gx = _grad_call(backend, at_tie, g, clause, "at ties")
     gx_broken = _grad_call(backend, _with_x(case, broken), g, clause, "ties broken in window order")
     if not np.array_equal(gx, gx_broken):
-        gop = S.GRAD_OP[case.op]
+        gop = cat.grad_of(case.op)
         arrays = {"x": tied, "grad_output": g}
         call = format_call(gop, arrays, case.params)
         bad = np.argwhere(gx != gx_broken)[0]
@@ -408,16 +409,16 @@ def check_ties_first(backend: Backend, case: S.PoolCase, clause: str) -> str | N
     [
         pytest.param(
             op,
-            id=S.GRAD_OP[op],
-            marks=pytest.mark.poolconf(op=S.GRAD_OP[op], clauses=(clause, "POOL-MAX-4")),
+            id=cat.grad_of(op),
+            marks=pytest.mark.poolconf(op=cat.grad_of(op), clauses=(clause, "POOL-MAX-4")),
         )
         for op, clause in TIE_OPS.items()
     ],
 )
 def test_max_grad_ties(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
     """At ties, a ``tie_policy="first"`` gradient goes to the first maximum in window order."""
-    if not backend.supports(S.GRAD_OP[op]):
-        pytest.skip(f"unsupported: backend {backend.name!r} has no {S.GRAD_OP[op]}()")
+    if not backend.supports(cat.grad_of(op)):
+        pytest.skip(f"unsupported: backend {backend.name!r} has no {cat.grad_of(op)}()")
     declared = backend.declarations.get("tie_policy", "first")
     if declared != "first":
         pytest.skip(
@@ -455,7 +456,7 @@ def check_lp_zero_norm(backend: Backend, case: S.PoolCase, clause: str) -> str |
     g_live = np.where(y == 0, 0, g).astype(g.dtype)
     gx = _grad_call(backend, zeroed, g, clause, "with zero-norm windows")
     gx_live = _grad_call(backend, zeroed, g_live, clause, "their upstream values set to 0")
-    gop = S.GRAD_OP[case.op]
+    gop = cat.grad_of(case.op)
     full = {"x": x, "grad_output": g}
     call = format_call(gop, full, case.params)
     repro = reproducer(backend.name, gop, full, case.params)
@@ -490,7 +491,7 @@ def check_lp_zero_norm(backend: Backend, case: S.PoolCase, clause: str) -> str |
 )
 def test_lp_grad_zero_norm(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
     """A window with norm 0 contributes 0 to the Lp gradient (declared ``lp_zero_grad="zero"``)."""
-    for name in (op, S.GRAD_OP[op]):
+    for name in (op, cat.grad_of(op)):
         if not backend.supports(name):
             pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
     declared = backend.declarations.get("lp_zero_grad", "zero")

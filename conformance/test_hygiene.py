@@ -31,27 +31,15 @@ from hypothesis import strategies as st
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import assert_matches, format_call, reproducer
 from poolconf.conformance.backend import Backend
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import EXACT_OPS, budgets, scales
 
 DEFAULT_EXAMPLES = 10
 HYGIENE = "POOL-SHAPE-2"
-FORWARD = (
-    "max_pool",
-    "max_pool_with_indices",
-    "avg_pool",
-    "lp_pool",
-    "adaptive_max_pool",
-    "adaptive_avg_pool",
-    "global_max_pool",
-    "global_avg_pool",
-    "global_lp_pool",
-    "max_unpool",
-    "zero_pad",
-    "conv",
-)
-GRADS = tuple(S.GRAD_OP.values())
-FORWARD_OF = {g: f for f, g in S.GRAD_OP.items()}
+FORWARD = cat.FORWARD_OPS
+GRADS = tuple(cat.grad_of(f) for f in cat.WITH_GRAD)
+FORWARD_OF = {cat.grad_of(f): f for f in cat.WITH_GRAD}
 
 
 def _params(clause: str) -> list[Any]:
@@ -112,11 +100,7 @@ def _outputs(result: Any) -> tuple[Any, ...]:
 
 
 def _names(op: str) -> tuple[str, ...]:
-    if op == "max_pool_with_indices":
-        return ("output", "indices")
-    if op == "conv_grad":
-        return ("grad_input", "grad_weight", "grad_bias")
-    return ("grad_input",) if op in GRADS else ("output",)
+    return cat.op(op).outputs
 
 
 def _same(
@@ -229,7 +213,7 @@ def test_output_shape_and_dtype(op: str, backend: Backend, request: pytest.Fixtu
             if g.shape != w.shape:
                 raise AssertionError(
                     f"{name}.shape={g.shape}, but should be {w.shape} [{call}] "
-                    f"[{S.MAIN_CLAUSE[op]}]\nreproducer:\n{repro}"
+                    f"[{cat.op(op).clause}]\nreproducer:\n{repro}"
                 )
             if g.dtype != w.dtype:
                 raise AssertionError(

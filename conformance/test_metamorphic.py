@@ -45,33 +45,21 @@ from hypothesis import strategies as st
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import assert_matches, format_call, reproducer
 from poolconf.conformance.backend import Backend
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import EXACT_OPS, budgets, scales
 
 DEFAULT_EXAMPLES = 20
-ALL_OPS = (
-    "max_pool",
-    "max_pool_with_indices",
-    "avg_pool",
-    "lp_pool",
-    "adaptive_max_pool",
-    "adaptive_avg_pool",
-    "global_max_pool",
-    "global_avg_pool",
-    "global_lp_pool",
-    "max_unpool",
-    "zero_pad",
-    "conv",
-)
+ALL_OPS = cat.FORWARD_OPS
 FLIP_OPS = tuple(op for op in ALL_OPS if op != "max_unpool")
-WINDOW_ONLY_OPS = ("max_pool", "max_pool_with_indices", "avg_pool", "lp_pool")
-LP_OPS = frozenset({"lp_pool", "global_lp_pool"})
+WINDOW_ONLY_OPS = cat.forward_ops("window")
+LP_OPS = frozenset(op for op in ALL_OPS if cat.op(op).reduction == "lp")
 
 
 def _params(ops: tuple[str, ...], clause: str | None) -> list[Any]:
     out = []
     for op in ops:
-        clauses = (clause, S.MAIN_CLAUSE[op]) if clause else (S.MAIN_CLAUSE[op],)
+        clauses = (clause, cat.op(op).clause) if clause else (cat.op(op).clause,)
         out.append(pytest.param(op, id=op, marks=pytest.mark.poolconf(op=op, clauses=clauses)))
     return out
 
@@ -91,11 +79,7 @@ class Variant:
 
 
 def _names(op: str) -> tuple[str, ...]:
-    if op == "max_pool_with_indices":
-        return ("output", "indices")
-    if op == "conv_grad":
-        return ("grad_input", "grad_weight", "grad_bias")
-    return ("grad_input",) if op.endswith("_grad") else ("output",)
+    return cat.op(op).outputs
 
 
 def _outputs(
@@ -142,7 +126,7 @@ def check_relation(
     ``variant``; the variant's outputs must equal the mapped originals."""
     __tracebackhide__ = True
     calls = [(case.op, False)]
-    gop = S.GRAD_OP.get(case.op)
+    gop = cat.OPS[case.op].grad
     if gop is not None and case.grad_output is not None and backend.supports(gop):
         calls.append((gop, True))
     for op, is_grad in calls:
@@ -161,7 +145,7 @@ def check_relation(
             + reproducer(backend.name, op, a1, variant.params)
         )
         note(call)
-        cl = clause or S.MAIN_CLAUSE[op]
+        cl = clause or cat.op(op).clause
         base = _outputs(backend, op, a0, dict(case.params), call, cl, repro)
         moved = _outputs(backend, op, a1, dict(variant.params), call, cl, repro)
         tol_inputs = {k: v for k, v in a1.items() if k in ("x", "weight", "bias")}
@@ -440,7 +424,7 @@ def mirrored(
             out = _mirror_index(out, cfg.spatial, axes)
         return out
 
-    exact = cfg.op in S.MAX_FAMILY or cfg.op == "zero_pad"
+    exact = cat.op(cfg.op).selects_max or cfg.op == "zero_pad"
     return case, Variant(inputs, flip(case.grad_output), params, expect, exact)
 
 

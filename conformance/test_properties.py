@@ -38,71 +38,43 @@ from hypothesis import strategies as st
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import assert_matches, assert_pure, format_call, reproducer
 from poolconf.conformance.backend import Backend
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import budgets, scales
 
 DEFAULT_EXAMPLES = 30
 SPECIAL_EXAMPLES = 20
 
-# forward op -> (clause of an ordinary mismatch, clauses the property covers)
-FORWARD_CLAUSES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "max_pool": (
-        "POOL-MAX-1",
-        (
-            "POOL-MAX-1",
-            "POOL-MAX-6",
-            "POOL-GEOM-2",
-            "POOL-GEOM-3",
-            "POOL-GEOM-4",
-            "POOL-GEOM-5",
-            "POOL-GEOM-6",
-            "POOL-GEOM-8",
-        ),
-    ),
-    "max_pool_with_indices": ("POOL-IDX-1", ("POOL-IDX-1", "POOL-IDX-4", "POOL-MAX-1")),
-    "avg_pool": (
-        "POOL-AVG-1",
-        ("POOL-AVG-1", "POOL-AVG-2", "POOL-AVG-3", "POOL-AVG-4", "POOL-AVG-5", "POOL-DTYPE-4"),
-    ),
-    "lp_pool": ("POOL-LP-1", ("POOL-LP-1", "POOL-AVG-5")),
-    "adaptive_max_pool": ("POOL-ADAPT-1", ("POOL-ADAPT-1",)),
-    "adaptive_avg_pool": ("POOL-ADAPT-1", ("POOL-ADAPT-1",)),
-    "global_max_pool": ("POOL-GLOBAL-1", ("POOL-GLOBAL-1",)),
-    "global_avg_pool": ("POOL-GLOBAL-1", ("POOL-GLOBAL-1",)),
-    "global_lp_pool": ("POOL-GLOBAL-1", ("POOL-GLOBAL-1", "POOL-LP-1")),
-    "max_unpool": ("POOL-UNPOOL-2", ("POOL-UNPOOL-1", "POOL-UNPOOL-2", "POOL-UNPOOL-4")),
-    "zero_pad": ("POOL-PAD-1", ("POOL-PAD-1",)),
-    "conv": ("POOL-CONV-1", ("POOL-CONV-1", "POOL-CONV-2", "POOL-CONV-4")),
+# op -> the clauses its property covers, beyond the op's own (reference.catalog)
+# fmt: off
+FORWARD_COVERS: dict[str, tuple[str, ...]] = {
+    "max_pool": ("POOL-MAX-6", "POOL-GEOM-2", "POOL-GEOM-3", "POOL-GEOM-4", "POOL-GEOM-5",
+                 "POOL-GEOM-6", "POOL-GEOM-8"),
+    "max_pool_with_indices": ("POOL-IDX-1", "POOL-IDX-4"),
+    "avg_pool": ("POOL-AVG-2", "POOL-AVG-3", "POOL-AVG-4", "POOL-AVG-5", "POOL-DTYPE-4"),
+    "lp_pool": ("POOL-AVG-5",),
+    "global_lp_pool": ("POOL-LP-1",),
+    "max_unpool": ("POOL-UNPOOL-1", "POOL-UNPOOL-4"),
+    "conv": ("POOL-CONV-2", "POOL-CONV-4"),
 }
-# clause of a mismatch on special values, per forward op family
-SPECIAL_CLAUSE = {
-    "max_pool": "POOL-MAX-2",
-    "max_pool_with_indices": "POOL-MAX-2",
-    "adaptive_max_pool": "POOL-MAX-2",
-    "global_max_pool": "POOL-MAX-2",
-    "avg_pool": "POOL-AVG-6",
-    "adaptive_avg_pool": "POOL-AVG-6",
-    "global_avg_pool": "POOL-AVG-6",
-    "lp_pool": "POOL-LP-1",
-    "global_lp_pool": "POOL-LP-1",
-    "max_unpool": "POOL-UNPOOL-2",
-    "zero_pad": "POOL-PAD-1",
-    "conv": "POOL-AVG-6",
+GRAD_COVERS: dict[str, tuple[str, ...]] = {
+    "max_pool_grad": ("POOL-GRAD-3",),
+    "avg_pool_grad": ("POOL-GRAD-3",),
+    "lp_pool_grad": ("POOL-GRAD-8",),
 }
-GRAD_CLAUSES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "max_pool": ("POOL-GRAD-2", ("POOL-GRAD-2", "POOL-GRAD-3")),
-    "avg_pool": ("POOL-GRAD-1", ("POOL-GRAD-1", "POOL-GRAD-3")),
-    "lp_pool": ("POOL-GRAD-4", ("POOL-GRAD-4", "POOL-GRAD-8")),
-    "adaptive_max_pool": ("POOL-GRAD-6", ("POOL-GRAD-6",)),
-    "adaptive_avg_pool": ("POOL-GRAD-6", ("POOL-GRAD-6",)),
-    "conv": ("POOL-GRAD-5", ("POOL-GRAD-5",)),
-}
+# fmt: on
+
+
+def _covers(op: str) -> tuple[str, ...]:
+    """The clauses a property of ``op`` covers: its outputs' own and ``*_COVERS``."""
+    extra = GRAD_COVERS.get(op, ()) if cat.op(op).is_grad else FORWARD_COVERS.get(op, ())
+    return tuple(dict.fromkeys((*cat.op(op).clauses.values(), *extra)))
 
 
 def _forward_params(special: bool) -> list[Any]:
     out = []
-    for op, (_, clauses) in FORWARD_CLAUSES.items():
-        covered = (*clauses, SPECIAL_CLAUSE[op]) if special else clauses
+    for op in cat.FORWARD_OPS:
+        covered = (*_covers(op), cat.op(op).nan_clause) if special else _covers(op)
         out.append(pytest.param(op, id=op, marks=pytest.mark.poolconf(op=op, clauses=covered)))
     return out
 
@@ -110,9 +82,11 @@ def _forward_params(special: bool) -> list[Any]:
 def _grad_params() -> list[Any]:
     return [
         pytest.param(
-            op, id=S.GRAD_OP[op], marks=pytest.mark.poolconf(op=S.GRAD_OP[op], clauses=clauses)
+            op,
+            id=cat.grad_of(op),
+            marks=pytest.mark.poolconf(op=cat.grad_of(op), clauses=_covers(cat.grad_of(op))),
         )
-        for op, (_, clauses) in GRAD_CLAUSES.items()
+        for op in cat.WITH_GRAD
     ]
 
 
@@ -282,7 +256,12 @@ def check_forward(backend: Backend, case: S.PoolCase, recorder: Any, clause: str
         if name == "indices" and not (tie_free and nan_first):
             check_indices_acceptable(case, g, e, call, repro)
             continue
-        if name == "output" and op in S.MAX_FAMILY and not tie_free and isinstance(g, np.ndarray):
+        if (
+            name == "output"
+            and cat.op(op).selects_max
+            and not tie_free
+            and isinstance(g, np.ndarray)
+        ):
             g, e = _zero_sign_free(g), _zero_sign_free(e)
         err = assert_matches(
             g,
@@ -303,7 +282,7 @@ def check_grad(backend: Backend, case: S.PoolCase, recorder: Any, clause: str) -
     gradient of ``case.op`` at ``x`` for the seeded ``grad_output``)."""
     __tracebackhide__ = True
     fwd = case.op
-    op = S.GRAD_OP[fwd]
+    op = cat.grad_of(fwd)
     params = dict(case.params)
     arrays = dict(case.inputs)
     arrays["grad_output"] = case.grad_output
@@ -371,7 +350,7 @@ def test_forward_matches_reference(
     if not backend.supports(op):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
     kw = profile_kwargs(request, op)
-    clause = FORWARD_CLAUSES[op][0]
+    clause = cat.op(op).clause
     S.run_property(
         request,
         S.pool_cases(op=op, special=False, **kw),
@@ -388,7 +367,7 @@ def test_forward_special_values(
     if not backend.supports(op):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
     kw = profile_kwargs(request, op)
-    clause = SPECIAL_CLAUSE[op]
+    clause = cat.op(op).nan_clause
     S.run_property(
         request,
         S.pool_cases(op=op, special=True, **kw),
@@ -403,13 +382,13 @@ def test_grad_matches_reference(
 ) -> None:
     """The input gradient (and weight/bias gradients of conv) for a seeded
     ``grad_output`` equals the reference within budget; half the draws use special values."""
-    grad_op = S.GRAD_OP[op]
+    grad_op = cat.grad_of(op)
     if not backend.supports(grad_op):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {grad_op}()")
     kw = profile_kwargs(request, grad_op)
     kw.pop("dtype", None)
     dtypes = grad_dtypes(request)
-    clause = GRAD_CLAUSES[op][0]
+    clause = cat.op(cat.grad_of(op)).clause
     S.run_property(
         request,
         S.pool_cases(op=op, dtype=dtypes, special=st.booleans(), **kw),
@@ -435,9 +414,9 @@ OVERHANG_OPS = {
         pytest.param(
             op,
             grad,
-            id=S.GRAD_OP[op] if grad else op,
+            id=cat.grad_of(op) if grad else op,
             marks=pytest.mark.poolconf(
-                op=S.GRAD_OP[op] if grad else op, clauses=(clause, "POOL-GEOM-3", "POOL-GEOM-4")
+                op=cat.grad_of(op) if grad else op, clauses=(clause, "POOL-GEOM-3", "POOL-GEOM-4")
             ),
         )
         for op, clause in OVERHANG_OPS.items()
@@ -450,13 +429,13 @@ def test_ceil_overhang_windows(
     """Ceil-mode draws where a window hangs past the end padding: the overhang is not
     counted by an average's divisor (with or without count_include_pad) and adds
     nothing to an Lp norm; random draws reach it rarely, so it is drawn on purpose."""
-    name = S.GRAD_OP[op] if grad else op
+    name = cat.grad_of(op) if grad else op
     if not backend.supports(name):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {name}()")
     kw = profile_kwargs(request, name)
     if grad:
         kw["dtype"] = grad_dtypes(request)
-    clause = OVERHANG_OPS[op] if not grad else GRAD_CLAUSES[op][0]
+    clause = OVERHANG_OPS[op] if not grad else cat.op(cat.grad_of(op)).clause
     check = check_grad if grad else check_forward
     S.run_property(
         request,
@@ -608,7 +587,7 @@ def check_invalid(
 
 def _invalid_params() -> list[Any]:
     out = []
-    for op in FORWARD_CLAUSES:
+    for op in cat.FORWARD_OPS:
         out.append(
             pytest.param(
                 op,
@@ -620,7 +599,7 @@ def _invalid_params() -> list[Any]:
                 ),
             )
         )
-    for fwd, gop in S.GRAD_OP.items():
+    for fwd, gop in ((f, cat.grad_of(f)) for f in cat.WITH_GRAD):
         out.append(
             pytest.param(
                 gop, fwd, True, id=gop, marks=pytest.mark.poolconf(op=gop, clauses=("POOL-GRAD-7",))

@@ -33,7 +33,7 @@ import pytest
 from poolconf import Unsupported
 from poolconf.conformance.assertions import assert_matches, assert_pure, format_call
 from poolconf.conformance.backend import DEFAULT_DECLARATIONS, FLAG_DECLARATION, Backend
-from poolconf.reference import GRAD_OPS
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 
 # which part of a case each implementation-defined flag can change
@@ -78,21 +78,12 @@ def backend_params(value: Any) -> Any:
     return value
 
 
-def grad_op_of(op: str) -> str | None:
-    name = f"{'max_pool' if op == 'max_pool_with_indices' else op}_grad"
-    return name if name in GRAD_OPS else None
-
-
 def has_grad_part(case: Any) -> bool:
-    return "grad_output" in case.inputs and grad_op_of(case.op) is not None
+    return "grad_output" in case.inputs and cat.op(case.op).grad is not None
 
 
 def part_op(case: Any, part: str) -> str:
-    if part == "forward":
-        return case.op
-    op = grad_op_of(case.op)
-    assert op is not None
-    return op
+    return case.op if part == "forward" else cat.grad_of(case.op)
 
 
 @dataclass
@@ -138,32 +129,13 @@ def plan(case: Any, declarations: dict[str, str], part: str) -> Plan:
     return Plan("compare", first, use_all=use_all, ignore=ignore)
 
 
-def _forward_call(case: Any) -> tuple[str, dict[str, np.ndarray | None]]:
-    ins = case.inputs
-    if case.op == "conv":
-        return case.op, {"x": ins["x"], "weight": ins.get("weight"), "bias": ins.get("bias")}
-    if case.op == "max_unpool":
-        return case.op, {"x": ins["x"], "indices": ins.get("indices")}
-    return case.op, {"x": ins["x"]}
-
-
-def _grad_call(case: Any) -> tuple[str, dict[str, np.ndarray | None]]:
-    op = part_op(case, "grad")
-    ins = case.inputs
-    if op == "conv_grad":
-        arrays = {"x": ins["x"], "weight": ins.get("weight"), "bias": ins.get("bias")}
-        return op, {**arrays, "grad_output": ins["grad_output"]}
-    return op, {"x": ins["x"], "grad_output": ins["grad_output"]}
-
-
 def call_of(case: Any, part: str) -> tuple[str, dict[str, np.ndarray | None], dict[str, Any]]:
     """(op, positional arrays by name, keyword params) of ``part`` of ``case``."""
     params = backend_params(dict(case.params))
-    if part == "forward":
-        op, arrays = _forward_call(case)
-    else:
-        op, arrays = _grad_call(case)
+    op = part_op(case, part)
+    if part == "grad":
         params.update(backend_params(dict(case.grad_params)))
+    arrays = {name: case.inputs.get(name) for name in cat.op(op).arrays}
     return op, arrays, params
 
 
@@ -174,15 +146,15 @@ def _copy(a: np.ndarray | None) -> np.ndarray | None:
 def _outputs(op: str, result: Any, call: str, clause: str) -> dict[str, Any]:
     """Name the pieces of a backend's result."""
     __tracebackhide__ = True
-    if op == "max_pool_with_indices" or op == "conv_grad":
-        want = 2 if op == "max_pool_with_indices" else 3
-        if not isinstance(result, (tuple, list)) or len(result) != want:
-            raise AssertionError(
-                f"result is a {type(result).__name__}, but should be a {want}-tuple [{call}] [{clause}]"
-            )
-        names = ("output", "indices") if want == 2 else ("grad_input", "grad_weight", "grad_bias")
-        return dict(zip(names, result))
-    return {"grad_input" if op.endswith("_grad") else "output": result}
+    names = cat.op(op).outputs
+    if len(names) == 1:
+        return {names[0]: result}
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        raise AssertionError(
+            f"result is a {type(result).__name__}, but should be a {len(names)}-tuple "
+            f"[{call}] [{clause}]"
+        )
+    return dict(zip(names, result))
 
 
 def check_part(

@@ -11,13 +11,14 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from poolconf import SpecError
+from poolconf.reference import catalog
 
 PaddingArg = int | str | Sequence[int] | Sequence[Sequence[int]]
 PADDING_STRINGS = ("valid", "same_upper", "same_lower")
@@ -321,3 +322,66 @@ def unpool_output_length(
     4
     """
     return (in_length - 1) * stride - pad_begin - pad_end + kernel
+
+
+# ---------------------------------------------------------------------------
+# the geometry of an op call, from its keyword arguments
+# ---------------------------------------------------------------------------
+
+
+def spatial_shape(shape: Sequence[int], layout: str) -> tuple[int, ...]:
+    """The spatial dims of an array shape laid out per ``layout`` [POOL-LAYOUT-1]."""
+    return tuple(shape[1:-1]) if layout == "channels_last" else tuple(shape[2:])
+
+
+def call_geometry(
+    op: str,
+    spatial: Sequence[int],
+    params: Mapping[str, Any],
+    kernel: Sequence[int] | None = None,
+) -> PoolGeometry:
+    """The window geometry of a call of a windowed op (pooling or ``conv``, forward or
+    gradient) from its keyword arguments; ``kernel`` is conv's ``weight.shape[2:]``.
+    Pooling's stride defaults to the kernel, conv's to 1, conv has no ceil mode
+    [POOL-PARAM-2, POOL-CONV-1]."""
+    if catalog.op(op).family == "conv":
+        if kernel is None:
+            raise ValueError("conv geometry needs the kernel (weight.shape[2:])")
+        stride = params.get("stride")
+        return pool_geometry(
+            spatial,
+            tuple(kernel),
+            1 if stride is None else stride,
+            params.get("padding", 0),
+            params.get("dilation", 1),
+            False,
+        )
+    return pool_geometry(
+        spatial,
+        params["kernel_size"],
+        params.get("stride"),
+        params.get("padding", 0),
+        params.get("dilation", 1),
+        params.get("ceil_mode", False),
+    )
+
+
+def window_lists(
+    op: str,
+    spatial: Sequence[int],
+    params: Mapping[str, Any],
+    kernel: Sequence[int] | None = None,
+) -> list[list[int]]:
+    """The in-bounds flat indices (row-major within an (N, C) plane) of every window of
+    a call, output positions row-major, taps in window order; ``[]`` for ops without
+    windows (unpooling, padding)."""
+    family = catalog.op(op).family
+    if family in ("window", "conv"):
+        g = call_geometry(op, spatial, params, kernel)
+        return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
+    if family == "adaptive":
+        out = per_dim(params["output_size"], "output_size", len(spatial), 1, "POOL-ADAPT-2")
+        return [flats for _, flats in adaptive_windows(spatial, out)]
+    if family == "global":
+        return [list(range(math.prod(spatial)))]
+    return []

@@ -18,9 +18,8 @@ import numpy as np
 from poolconf import SpecError
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
+from poolconf.reference.catalog import LAYOUTS, TIE_POLICIES
 
-LAYOUTS = ("channels_first", "channels_last")
-TIE_POLICIES = ("first", "all")
 ROOT_BITS = 1100  # fractional bits of the exact-root grid; finer than any float64 rounding boundary
 RELATIVE_BITS = 256  # minimum correct bits of an inexact root, whatever its magnitude
 
@@ -769,6 +768,7 @@ def _conv_setup(
             raise SpecError(
                 f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4"
             )
+    stride = 1 if stride is None else stride  # conv's default stride is 1 [POOL-PARAM-2]
     g = geo.pool_geometry(x_cf.shape[2:], tuple(weight.shape[2:]), stride, padding, dilation, False)
     return x_cf, dtype, g, list(g.windows()), groups
 

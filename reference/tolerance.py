@@ -32,19 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from poolconf.reference import catalog, ops
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
-EXACT_OPS = frozenset(
-    {
-        "max_pool",
-        "max_pool_with_indices",
-        "max_unpool",
-        "adaptive_max_pool",
-        "global_max_pool",
-        "zero_pad",
-    }
-)
+EXACT_OPS = frozenset(n for n in catalog.FORWARD_OPS if catalog.op(n).exact)
 
 
 def accumulation_ratio(dtype: str) -> float:
@@ -60,33 +52,11 @@ def sum_budget(n_terms: int, dtype: str, extra_roundings: int = 1) -> int:
     return math.ceil(max(n_terms - 1, 0) * accumulation_ratio(dtype)) + extra_roundings
 
 
-def _spatial(x: np.ndarray, layout: str) -> tuple[int, ...]:
-    return tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
-
-
-def _pool_geometry(x: np.ndarray, params: Mapping[str, Any]) -> geo.PoolGeometry:
-    return geo.pool_geometry(
-        _spatial(x, params.get("layout", "channels_first")),
-        params["kernel_size"],
-        params.get("stride"),
-        params.get("padding", 0),
-        params.get("dilation", 1),
-        params.get("ceil_mode", False),
-    )
-
-
-def _window_lists(op: str, x: np.ndarray, params: Mapping[str, Any]) -> list[list[int]]:
-    """In-bounds flat indices of every window of a windowed op."""
-    layout = params.get("layout", "channels_first")
-    if op.startswith("adaptive"):
-        out = geo.per_dim(
-            params["output_size"], "output_size", len(_spatial(x, layout)), 1, "POOL-ADAPT-2"
-        )
-        return [f for _, f in geo.adaptive_windows(_spatial(x, layout), out)]
-    if op.startswith("global"):
-        return [list(range(math.prod(_spatial(x, layout))))]
-    g = _pool_geometry(x, params)
-    return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
+def _window_lists(op: str, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> list[list[int]]:
+    """In-bounds flat indices of every window of a call (conv: of its weight's kernel)."""
+    x, w = inputs["x"], inputs.get("weight")
+    spatial = geo.spatial_shape(x.shape, params.get("layout", "channels_first"))
+    return geo.window_lists(op, spatial, params, None if w is None else w.shape[2:])
 
 
 def _max_window(windows: list[list[int]]) -> int:
@@ -109,58 +79,45 @@ class Budget:
 def budgets(
     op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
 ) -> dict[str, Budget]:
-    """The ULP budget of every output of a (valid) case [POOL-TOL-3].
+    """The ULP budget of every output of a (valid) case of forward op ``op`` and of its
+    gradient [POOL-TOL-3].
 
     Keys are the output names of the vector format: ``output``, ``indices``,
     ``grad_input``, ``grad_weight``, ``grad_bias``."""
-    x = inputs["x"]
-    name = dt.dtype_name(x.dtype)
-    if op in EXACT_OPS or not dt.is_float(name):
+    o = catalog.op(op)
+    name = dt.dtype_name(inputs["x"].dtype)
+    if o.exact or not dt.is_float(name):
         result = {"output": Budget(0, 1), "indices": Budget(0, 1)}
-        if op in ("max_pool", "adaptive_max_pool"):
-            ov = _max_overlap(_window_lists(op, x, params))
-            result["grad_input"] = (
-                Budget(sum_budget(ov, name), ov) if dt.is_float(name) else Budget(0, 1)
-            )
+        if o.grad is not None:
+            ov = _max_overlap(_window_lists(op, inputs, params))
+            exact = not dt.is_float(name)
+            result["grad_input"] = Budget(0, 1) if exact else Budget(sum_budget(ov, name), ov)
         return result
-    layout = params.get("layout", "channels_first")
-    if op == "conv":
-        w = inputs["weight"]
-        k = math.prod(w.shape[2:])
-        g = geo.pool_geometry(
-            _spatial(x, layout),
-            tuple(w.shape[2:]),
-            params.get("stride", 1),
-            params.get("padding", 0),
-            params.get("dilation", 1),
-            False,
-        )
-        c_out, cig = w.shape[0], w.shape[1]
-        groups = params.get("groups", 1)
-        fwd = cig * k + (1 if inputs.get("bias") is not None else 0)
-        ov = _max_overlap([[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()])
-        n_out = x.shape[0] * math.prod(g.out_shape)
+    windows = _window_lists(op, inputs, params)
+    n, ov = _max_window(windows), _max_overlap(windows)
+    if o.reduction == "dot":
+        x, w = inputs["x"], inputs["weight"]
+        fwd = w.shape[1] * math.prod(w.shape[2:]) + (1 if inputs.get("bias") is not None else 0)
+        per_input = ov * (w.shape[0] // params.get("groups", 1))
+        n_out = x.shape[0] * len(windows)
         return {
             "output": Budget(sum_budget(2 * fwd, name), fwd),
-            "grad_input": Budget(
-                sum_budget(2 * ov * (c_out // groups), name), ov * (c_out // groups)
-            ),
+            "grad_input": Budget(sum_budget(2 * per_input, name), per_input),
             "grad_weight": Budget(sum_budget(2 * n_out, name), n_out),
             "grad_bias": Budget(sum_budget(n_out, name), n_out),
         }
-    windows = _window_lists(op, x, params)
-    n, ov = _max_window(windows), _max_overlap(windows)
-    if op in ("avg_pool", "adaptive_avg_pool", "global_avg_pool"):
+    if o.reduction == "mean":
         return {
             "output": Budget(sum_budget(n, name, 2), n),
             "grad_input": Budget(sum_budget(ov, name, 2), ov),
         }
-    if op in ("lp_pool", "global_lp_pool"):
+    if o.reduction == "lp":
         p = int(params.get("p", 2))
         fwd = n + 2 * p
+        grad = (n + 3 * p) * max(ov, 1)
         return {
             "output": Budget(sum_budget(fwd, name, 2), fwd),
-            "grad_input": Budget(sum_budget((n + 3 * p) * max(ov, 1), name, 4), (n + 3 * p) * ov),
+            "grad_input": Budget(sum_budget(grad, name, 4), (n + 3 * p) * ov),
         }
     raise KeyError(f"no tolerance rule for op {op!r}")
 
@@ -274,47 +231,32 @@ def compare(
     return Comparison(mismatches, max_err, True, True)
 
 
-def _abs(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else np.abs(a)
+def _as_tuple(result: Any) -> tuple[Any, ...]:
+    return tuple(result) if isinstance(result, tuple) else (result,)
 
 
 def scales(
     op: str,
-    inputs: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray | None],
     params: Mapping[str, Any],
     grad_params: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The scale of every sum-based output: the op on absolute values [POOL-TOL-1].
+    """The scale of every sum-based output of forward op ``op`` and of its gradient: the
+    op on absolute values [POOL-TOL-1].
 
-    ``inputs`` holds ``x`` (and ``weight``, ``bias`` for conv) and, for gradients,
-    ``grad_output``. Max gradients route |g| exactly as g is routed. Returned as
-    float64 arrays keyed by output name; exact outputs have no scale."""
-    from poolconf import reference as ref
-
-    x = inputs["x"]
-    if op in EXACT_OPS and op not in ("max_pool", "adaptive_max_pool"):
-        return {}
-    g = inputs.get("grad_output")
-    out: dict[str, np.ndarray] = {}
-    gp = dict(grad_params or {})
-    if op == "max_pool":
-        if g is not None:
-            out["grad_input"] = ref.max_pool_grad(x, np.abs(g), **params, **gp)
-    elif op == "adaptive_max_pool":
-        if g is not None:
-            out["grad_input"] = ref.adaptive_max_pool_grad(x, np.abs(g), **params, **gp)
-    elif op == "conv":
-        w, b = inputs["weight"], inputs.get("bias")
-        out["output"] = ref.conv(np.abs(x), np.abs(w), _abs(b), **params)
-        if g is not None:
-            gx, gw, gb = ref.conv_grad(np.abs(x), np.abs(w), _abs(b), np.abs(g), **params)
-            out["grad_input"], out["grad_weight"] = gx, gw
-            if gb is not None:
-                out["grad_bias"] = gb
-    else:
-        forward = getattr(ref, op)
-        out["output"] = forward(np.abs(x), **params)
-        grad_fn = getattr(ref, f"{op}_grad", None)
-        if g is not None and grad_fn is not None:
-            out["grad_input"] = grad_fn(np.abs(x), np.abs(g), **params)
-    return {k: v.astype(np.float64) for k, v in out.items()}
+    ``inputs`` holds the forward op's arrays (``x``; ``weight``, ``bias`` for conv) and,
+    for gradients, ``grad_output``. Max gradients route |g| exactly as g is routed (the
+    routing reads the signed ``x``). Returned as float64 arrays keyed by output name;
+    exact outputs have no scale."""
+    o = catalog.op(op)
+    absolute = {k: None if v is None else np.abs(v) for k, v in inputs.items()}
+    out: dict[str, Any] = {}
+    if not o.exact:
+        forward = getattr(ops, op)(*(absolute.get(a) for a in o.arrays), **params)
+        out.update(zip(o.outputs, _as_tuple(forward)))
+    if o.grad is not None and inputs.get("grad_output") is not None:
+        g = catalog.op(o.grad)
+        args = [inputs[a] if a == "x" and o.selects_max else absolute.get(a) for a in g.arrays]
+        grads = getattr(ops, o.grad)(*args, **params, **dict(grad_params or {}))
+        out.update(zip(g.outputs, _as_tuple(grads)))
+    return {k: v.astype(np.float64) for k, v in out.items() if v is not None}

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from poolconf import reference as ref
 from poolconf.conformance import strategies as S
 from poolconf.conformance.profiles import get_profile
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -54,7 +55,7 @@ def test_reference_accepts_every_draw(case: S.PoolCase) -> None:
     assert first.shape == S.forward_output_shape(case.config, case.inputs)
     assert case.x.size <= 200
     if case.grad_output is not None:
-        grad = getattr(ref, S.GRAD_OP[case.op])
+        grad = getattr(ref, cat.grad_of(case.op))
         args = [*case.inputs.values(), case.grad_output]
         grad(*args, **case.params)
 
@@ -78,7 +79,7 @@ def test_draws_cover_the_parameter_space() -> None:
     wanted = (
         [f"op:{op}" for op in ref.FORWARD_OPS]
         + [f"rank:{r}" for r in (1, 2, 3)]
-        + [f"layout:{lay}" for lay in S.LAYOUTS]
+        + [f"layout:{lay}" for lay in cat.LAYOUTS]
         + [f"dtype:{d}" for d in dt.ALL_DTYPES]
         + [f"padding:{k}" for k in S.PADDING_KINDS]
         + [
@@ -129,7 +130,9 @@ def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
 @FAST
 @given(
     S.pool_cases(
-        allow_empty_windows=False, distinct=True, op=st.sampled_from((*S.WINDOWED_OPS, "conv"))
+        allow_empty_windows=False,
+        distinct=True,
+        op=st.sampled_from((*cat.forward_ops("window"), "conv")),
     )
 )
 def test_no_empty_windows_and_distinct_values(case: S.PoolCase) -> None:
@@ -150,7 +153,7 @@ def test_core_profile_draws_stay_in_core(case: S.PoolCase) -> None:
 
 def test_params_are_normalised() -> None:
     omitted = 0
-    for case in _draws(S.pool_cases(op=st.sampled_from(S.WINDOWED_OPS)), 60):
+    for case in _draws(S.pool_cases(op=st.sampled_from(cat.forward_ops("window"))), 60):
         p = case.params
         # stride may be left out (it defaults to kernel_size [POOL-PARAM-2]); never None
         omitted += "stride" not in p

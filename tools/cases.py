@@ -44,33 +44,19 @@ from typing import Any
 
 import numpy as np
 
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.tools.casedef import Case
 
 FLOATS = dt.FLOAT_DTYPES
 ALL_DTYPES = dt.ALL_DTYPES
-WINDOWED_OPS = ("max_pool", "max_pool_with_indices", "avg_pool", "lp_pool")
-OP_DTYPES: dict[str, tuple[str, ...]] = {
-    "max_pool": ALL_DTYPES,
-    "max_pool_with_indices": ALL_DTYPES,
-    "avg_pool": FLOATS,
-    "lp_pool": FLOATS,
-    "adaptive_max_pool": ALL_DTYPES,
-    "adaptive_avg_pool": FLOATS,
-    "global_max_pool": ALL_DTYPES,
-    "global_avg_pool": FLOATS,
-    "global_lp_pool": FLOATS,
-    "max_unpool": ALL_DTYPES,
-    "zero_pad": ALL_DTYPES,
-    "conv": FLOATS,
-}
-GRAD_OPS = frozenset(
-    {"max_pool", "avg_pool", "lp_pool", "adaptive_max_pool", "adaptive_avg_pool", "conv"}
-)
-LAYOUTS = ("channels_first", "channels_last")
+WINDOWED_OPS = cat.forward_ops("window")
+OP_DTYPES = {name: cat.op(name).dtypes for name in cat.FORWARD_OPS}
+GRAD_OPS = frozenset(cat.WITH_GRAD)
+LAYOUTS = cat.LAYOUTS
 PADDING_KINDS = ("none", "symmetric", "asymmetric", "same_upper", "same_lower")
-MAX_OPS = frozenset({"max_pool", "max_pool_with_indices", "adaptive_max_pool", "global_max_pool"})
+MAX_OPS = frozenset(name for name in cat.FORWARD_OPS if cat.op(name).selects_max)
 
 
 # ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import os
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from poolconf import SpecError, __version__
 from poolconf import reference as ref
+from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.reference import tolerance as tol
@@ -42,98 +43,7 @@ MANIFEST = "MANIFEST.sha256"
 PATTERN = "*_test.json"
 
 
-@dataclass(frozen=True)
-class TestType:
-    """A kind of vector file: its group ``type``, schema, and the names it allows."""
-
-    name: str
-    schema: str
-    params: tuple[str, ...]
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-_WINDOW_PARAMS = (
-    "kernel_size",
-    "stride",
-    "padding",
-    "dilation",
-    "ceil_mode",
-    "count_include_pad",
-    "divisor_override",
-    "p",
-    "layout",
-)
-_POOL_OUTPUTS = ("output", "indices", "grad_input", "grad_input_all")
-TEST_TYPES: dict[str, TestType] = {}
-for _ops, _tt in (
-    (
-        ("max_pool", "avg_pool", "lp_pool", "max_pool_with_indices"),
-        TestType(
-            "WindowPoolTest",
-            "window_pool_test.schema.json",
-            _WINDOW_PARAMS,
-            ("x", "grad_output"),
-            _POOL_OUTPUTS,
-        ),
-    ),
-    (
-        ("adaptive_max_pool", "adaptive_avg_pool"),
-        TestType(
-            "AdaptivePoolTest",
-            "adaptive_pool_test.schema.json",
-            ("output_size", "layout"),
-            ("x", "grad_output"),
-            ("output", "grad_input", "grad_input_all"),
-        ),
-    ),
-    (
-        ("global_max_pool", "global_avg_pool", "global_lp_pool"),
-        TestType(
-            "GlobalPoolTest", "global_pool_test.schema.json", ("p", "layout"), ("x",), ("output",)
-        ),
-    ),
-    (
-        ("max_unpool",),
-        TestType(
-            "UnpoolTest",
-            "unpool_test.schema.json",
-            ("kernel_size", "stride", "padding", "output_size", "layout"),
-            ("x", "indices"),
-            ("output",),
-        ),
-    ),
-    (
-        ("zero_pad",),
-        TestType(
-            "ZeroPadTest", "zero_pad_test.schema.json", ("padding", "layout"), ("x",), ("output",)
-        ),
-    ),
-    (
-        ("conv",),
-        TestType(
-            "ConvTest",
-            "conv_test.schema.json",
-            ("stride", "padding", "dilation", "groups", "layout"),
-            ("x", "weight", "bias", "grad_output"),
-            ("output", "grad_input", "grad_weight", "grad_bias"),
-        ),
-    ),
-):
-    for _op in _ops:
-        TEST_TYPES[_op] = _tt
-
-GRAD_FUNCS: dict[str, Callable[..., Any]] = {
-    "max_pool": ref.max_pool_grad,
-    "avg_pool": ref.avg_pool_grad,
-    "lp_pool": ref.lp_pool_grad,
-    "adaptive_max_pool": ref.adaptive_max_pool_grad,
-    "adaptive_avg_pool": ref.adaptive_avg_pool_grad,
-    "conv": ref.conv_grad,
-}
-MAX_OPS = ("max_pool", "max_pool_with_indices", "adaptive_max_pool", "global_max_pool")
-TIE_POLICY_OPS = ("max_pool", "adaptive_max_pool")
-WINDOWED_OPS = ("max_pool", "avg_pool", "lp_pool", "max_pool_with_indices")
+TEST_TYPES = {name: catalog.vector_test_type(name) for name in catalog.FORWARD_OPS}
 
 
 class GenerationError(Exception):
@@ -157,21 +67,17 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
+def _named(names: tuple[str, ...], result: Any) -> dict[str, np.ndarray]:
+    values = result if isinstance(result, tuple) else (result,)
+    return {n: v for n, v in zip(names, values) if v is not None}
+
+
 def forward(
     op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
 ) -> dict[str, np.ndarray]:
     """The reference forward op's outputs by vector name (``output``, ``indices``)."""
-    fn = getattr(ref, op)
-    x = inputs["x"]
-    if op == "conv":
-        out = fn(x, inputs.get("weight"), inputs.get("bias"), **params)
-    elif op == "max_unpool":
-        out = fn(x, inputs.get("indices"), **params)
-    else:
-        out = fn(x, **params)
-    if op == "max_pool_with_indices":
-        return {"output": out[0], "indices": out[1]}
-    return {"output": out}
+    o = catalog.op(op)
+    return _named(o.outputs, getattr(ref, op)(*(inputs.get(a) for a in o.arrays), **params))
 
 
 def gradient(
@@ -182,19 +88,12 @@ def gradient(
 ) -> dict[str, np.ndarray]:
     """The reference gradients by vector name. ``grad_input_all`` (tie policy
     "all") is added for max gradients only when it differs from ``grad_input``."""
-    x, g = inputs["x"], inputs["grad_output"]
-    if op == "conv":
-        gx, gw, gb = ref.conv_grad(
-            x, inputs["weight"], inputs.get("bias"), g, **params, **grad_params
-        )
-        out = {"grad_input": gx, "grad_weight": gw}
-        if gb is not None:
-            out["grad_bias"] = gb
-        return out
-    fn = GRAD_FUNCS[op]
-    out = {"grad_input": fn(x, g, **params, **grad_params)}
-    if op in TIE_POLICY_OPS and grad_params.get("tie_policy", "first") != "all":
-        every = fn(x, g, **params, **{**grad_params, "tie_policy": "all"})
+    g = catalog.op(catalog.op(op).grad or "")
+    fn = getattr(ref, g.name)
+    args = [inputs.get(a) for a in g.arrays]
+    out = _named(g.outputs, fn(*args, **params, **grad_params))
+    if "tie_policy" in g.params and grad_params.get("tie_policy", "first") != "all":
+        every = fn(*args, **params, **{**grad_params, "tie_policy": "all"})
         if not same_bits(every, out["grad_input"]):
             out["grad_input_all"] = every
     return out
@@ -276,25 +175,13 @@ def _planes(x: np.ndarray, layout: Any) -> np.ndarray:
 
 
 def _windows(op: str, x: np.ndarray, params: Mapping[str, Any]) -> list[list[int]]:
-    """In-bounds flat indices of every window of a windowed, adaptive or global op."""
-    layout = params.get("layout", "channels_first")
-    spatial = tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
-    if op in WINDOWED_OPS:
-        g = geo.pool_geometry(
-            spatial,
-            params["kernel_size"],
-            params.get("stride"),
-            params.get("padding", 0),
-            params.get("dilation", 1),
-            params.get("ceil_mode", False),
-        )
-        return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
-    if op.startswith("adaptive_"):
-        out = geo.per_dim(params["output_size"], "output_size", len(spatial), 1, "POOL-ADAPT-2")
-        return [f for _, f in geo.adaptive_windows(spatial, out)]
-    if op.startswith("global_"):
-        return [list(range(int(np.prod(spatial))))]
-    return []
+    """In-bounds flat indices of every window of a pooling op (none for conv: its
+    windows carry no implementation-defined behaviour)."""
+    if catalog.op(op).family == "conv":
+        return []
+    return geo.window_lists(
+        op, geo.spatial_shape(x.shape, params.get("layout", "channels_first")), params
+    )
 
 
 def detect_flags(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> list[str]:
@@ -312,7 +199,7 @@ def detect_flags(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str,
     with_grad = "grad_output" in inputs
     planes = _planes(inputs["x"], params.get("layout", "channels_first"))
     is_float = planes.dtype == np.float64
-    if op in WINDOWED_OPS and any(not w for w in windows):
+    if catalog.op(op).family == "window" and any(not w for w in windows):
         found.add("EmptyWindow")
     reports = op == "max_pool_with_indices" or with_grad
     for plane in planes:
@@ -320,7 +207,7 @@ def detect_flags(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str,
             if not w:
                 continue
             v = plane[w]
-            if op in MAX_OPS:
+            if catalog.op(op).selects_max:
                 if is_float and np.isnan(v).any():
                     if reports and np.isnan(v).sum() >= 2:
                         found.add("NanIndex")
@@ -420,7 +307,7 @@ def _build_test(case: Case) -> BuiltTest:
     dtype = dt.dtype_name(x.dtype)
     layout = params.get("layout", "channels_first")
     group = (dtype, layout if isinstance(layout, str) else json.dumps(layout), max(x.ndim - 2, 0))
-    has_grad = op in GRAD_FUNCS and dt.is_float(dtype) and case.grad
+    has_grad = catalog.op(op).grad is not None and dt.is_float(dtype) and case.grad
     unknown = [f for f in case.flags if f not in flagreg.FLAGS]
     if unknown:
         raise GenerationError(f"flags {unknown} are not in the registry (poolconf.tools.flags)")

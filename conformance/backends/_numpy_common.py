@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 
 from poolconf import SpecError
+from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
-LAYOUTS = ("channels_first", "channels_last")
-TIE_POLICIES = ("first", "all")
 DECLARATIONS = {
     "tie_policy": "first",
     "empty_window": "reference",
@@ -49,8 +48,8 @@ def check_x(x: object, op: str, allowed: Sequence[str], layout: str, name: str =
             f"{name}.shape={x.shape} must be (N, C, *spatial) with at least one spatial dim",
             "POOL-SHAPE-1",
         )
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
+    if layout not in catalog.LAYOUTS:
+        raise SpecError(f"layout={layout!r} is not one of {list(catalog.LAYOUTS)}", "POOL-LAYOUT-1")
     dtype = dt.dtype_name(x.dtype)
     if dtype not in allowed:
         raise SpecError(
@@ -84,9 +83,9 @@ def check_p(p: object) -> int:
 
 
 def check_tie_policy(tie_policy: str) -> None:
-    if tie_policy not in TIE_POLICIES:
+    if tie_policy not in catalog.TIE_POLICIES:
         raise SpecError(
-            f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2"
+            f"tie_policy={tie_policy!r} is not one of {list(catalog.TIE_POLICIES)}", "POOL-GRAD-2"
         )
 
 

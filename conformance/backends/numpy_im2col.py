@@ -614,8 +614,11 @@ def _conv_setup(
     op: str,
 ) -> tuple[str, int, Table]:
     dtype, grp = cm.conv_check(x, weight, bias, groups, layout, op)
-    g = geo.pool_geometry(
-        cm.spatial_shape(x, layout), tuple(weight.shape[2:]), stride, padding, dilation, False
+    g = geo.call_geometry(
+        "conv",
+        cm.spatial_shape(x, layout),
+        {"stride": stride, "padding": padding, "dilation": dilation},
+        weight.shape[2:],
     )
     return dtype, grp, _pool_table(g)
 

@@ -698,8 +698,11 @@ def _conv_window(
     layout: str,
     dtype: str,
 ) -> cm.Window:
-    g = geo.pool_geometry(
-        cm.spatial_shape(x, layout), tuple(weight.shape[2:]), stride, padding, dilation, False
+    g = geo.call_geometry(
+        "conv",
+        cm.spatial_shape(x, layout),
+        {"stride": stride, "padding": padding, "dilation": dilation},
+        weight.shape[2:],
     )
     return cm.Window(dtype, layout, cm.spatial_axes(x.ndim, layout), g)
 

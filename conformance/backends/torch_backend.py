@@ -47,6 +47,7 @@ import torch  # importing this backend imports torch; the harness itself never d
 import torch.nn.functional as F
 
 from poolconf import SpecError, Unsupported
+from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -64,7 +65,6 @@ DECLARATIONS = {
 }
 
 _device = "cpu"
-LAYOUTS = ("channels_first", "channels_last")
 
 FLOATS = dt.FLOAT_DTYPES
 # Dtypes torch 2.13 computes on the CPU, per op (probed; see tests/test_torch_backend.py).
@@ -81,12 +81,6 @@ _TORCH_DTYPES: dict[str, tuple[str, ...]] = {
     "zero_pad": dt.ALL_DTYPES,
     "conv": (*FLOATS, "int8", "int16", "int32", "int64", "uint8"),
     "grad": FLOATS,  # autograd: floating point only
-}
-_SPEC_DTYPES: dict[str, tuple[str, ...]] = {
-    "max_pool": dt.ALL_DTYPES,
-    "adaptive_max_pool": dt.ALL_DTYPES,
-    "max_unpool": dt.ALL_DTYPES,
-    "zero_pad": dt.ALL_DTYPES,
 }
 
 
@@ -124,8 +118,8 @@ def _tensor(a: np.ndarray, layout: str = "channels_first", grad: bool = False) -
     """``(leaf, channels_first_view)``: a copy of ``a`` on the device; the leaf keeps
     ``a``'s layout so its ``.grad`` comes back in that layout. The layout is the
     adapter's own translation (torch has no such argument), so it is checked here."""
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
+    if layout not in catalog.LAYOUTS:
+        raise SpecError(f"layout={layout!r} is not one of {list(catalog.LAYOUTS)}", "POOL-LAYOUT-1")
     a = np.array(a, copy=True, order="C")
     if _dtype_name(a) == "bfloat16":
         t = torch.from_numpy(a.view(np.uint16)).view(torch.bfloat16)
@@ -158,7 +152,7 @@ def _check_dtype(op: str, family: str, x: np.ndarray) -> None:
     torch_ok = _TORCH_DTYPES[family]
     if _device != "cpu":
         torch_ok = tuple(d for d in torch_ok if d in FLOATS)  # integer kernels verified on CPU only
-    spec_ok = _SPEC_DTYPES.get(family, FLOATS)
+    spec_ok = catalog.op(op).dtypes
     if name in spec_ok and name not in torch_ok:
         raise Unsupported(f"torch has no {name} kernel for {op} on {_device} [POOL-DTYPE-1]")
     if name is not None and name not in spec_ok and name in torch_ok:
@@ -713,7 +707,7 @@ def _check_uncovered_finite(
 ) -> None:
     """torch differentiates ``abs(x)**p`` over the whole input, so a NaN or infinite
     element that no window covers gets ``0 * NaN = NaN`` instead of 0 [POOL-GRAD-4]."""
-    if layout not in LAYOUTS:
+    if layout not in catalog.LAYOUTS:
         return
     x_cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
     bad = ~np.isfinite(x_cf.astype(np.float64))
@@ -1047,6 +1041,7 @@ def _conv_forward(
     groups: Any,
     layout: str,
 ) -> Any:
+    stride = 1 if stride is None else stride  # the spec's conv default; torch wants a value
     s, p, d, explicit = _conv_plan(x, weight, stride, padding, dilation, layout)
     if explicit is not None:
         t = _explicit_pad(t, explicit, 0.0)

@@ -32,11 +32,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from poolconf.conformance.backends import numpy_strided
-from poolconf.reference import FORWARD_OPS, GRAD_OPS
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
+from poolconf.reference.catalog import ALL_OPS
 
-ALL_OPS = tuple(FORWARD_OPS) + tuple(GRAD_OPS)
 GEOMETRY = "poolconf.reference.geometry"
 COMMON = "poolconf.conformance.backends._numpy_common"
 STRIDED = "poolconf.conformance.backends.numpy_strided"
