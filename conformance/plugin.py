@@ -42,6 +42,12 @@ import pytest
 from poolconf.conformance.backend import Backend, BackendLoadError, load_backend
 from poolconf.conformance.profiles import PROFILE_NAMES, Profile, get_profile
 from poolconf.conformance.report import NO_OP, Collector, UlpRecorder, merge_stale
+from poolconf.conformance.vector_checks import (
+    all_vector_test_names,
+    load_vector_cases,
+    lookup_for_report,
+    vectors_directory,
+)
 from poolconf.conformance.xfail import (
     KnownFailure,
     XfailFileError,
@@ -126,7 +132,6 @@ def profile_of(config: pytest.Config) -> Profile:
 
 
 def vectors_option(config: pytest.Config) -> str | None:
-    from poolconf.conformance.vector_checks import vectors_directory
 
     return vectors_directory(config.getoption("--poolconf-vectors"))
 
@@ -233,7 +238,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _case_lookup(config: pytest.Config) -> Any:
-    from poolconf.conformance.vector_checks import lookup_for_report
 
     return lookup_for_report(vectors_option(config))
 
@@ -310,7 +314,6 @@ def pytest_collection_modifyitems(
             item.add_marker(pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=True))
     if state.known:
         universe = {item.name for item in items}
-        from poolconf.conformance.vector_checks import all_vector_test_names, load_vector_cases
 
         with contextlib.suppress(Exception):  # a loading failure fails test_vector[load-error]
             universe |= all_vector_test_names(load_vector_cases(vectors_option(config)))

@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from poolconf.conformance.vector_format import VectorCase
+from poolconf.reference import dtypes as dt
+
 PROFILE_NAMES = ("core", "full")
 CORE_OPS = frozenset({"max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad"})
 
@@ -89,15 +92,13 @@ def get_profile(name: str) -> Profile:
     return Profile(name)
 
 
-def case_in_profile(case: Any, profile: Profile) -> bool:
-    """Whether a golden-vector case (``tools.vectorfile.VectorCase``) is in ``profile``."""
+def case_in_profile(case: VectorCase, profile: Profile) -> bool:
+    """Whether a golden-vector case (``poolconf.conformance.vector_format.VectorCase``) is in ``profile``."""
     if profile.is_full:
         return True
     x = case.inputs.get("x")
     if x is None:
         return False
-    from poolconf.reference import dtypes as dt
-
     try:
         dtype = dt.dtype_name(x.dtype)
     except (KeyError, ValueError, TypeError):

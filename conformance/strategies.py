@@ -43,6 +43,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from poolconf import Unsupported
+from poolconf import reference as ref
+from poolconf.conformance.plugin import THOROUGH_EXAMPLES
+from poolconf.conformance.plugin import profile_of as plugin_profile_of
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
@@ -540,7 +543,6 @@ class PoolCase:
 def reference_forward(
     op: str, inputs: Mapping[str, np.ndarray | None], params: Mapping[str, Any]
 ) -> Any:
-    from poolconf import reference as ref
 
     return getattr(ref, op)(*inputs.values(), **params)
 
@@ -606,7 +608,6 @@ def pool_cases(
     )
     if cfg.op == "max_unpool":
         # x and indices: a max pool of a drawn source plane with the unpool's geometry
-        from poolconf import reference as ref
 
         src_shape = cfg.x_shape
         src = draw(values(shape=src_shape), label="source")
@@ -697,8 +698,6 @@ def examples(config: Any, default: int) -> int:
     if n:
         return int(n)
     if _option(config, "--poolconf-thorough"):
-        from poolconf.conformance.plugin import THOROUGH_EXAMPLES
-
         return max(default, THOROUGH_EXAMPLES)
     return default
 
@@ -712,7 +711,6 @@ def _option(config: Any, name: str) -> Any:
 
 def profile_of(config: Any) -> Any:
     """The ``Profile`` of this run, as the plugin resolves it."""
-    from poolconf.conformance.plugin import profile_of as plugin_profile_of
 
     return plugin_profile_of(config)
 

@@ -48,6 +48,7 @@ import pytest
 from hypothesis import note
 from hypothesis import strategies as st
 
+from poolconf import reference as ref
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import format_call, reproducer
 from poolconf.conformance.backend import Backend
@@ -203,8 +204,6 @@ def check_adjoint(backend: Backend, case: S.PoolCase, clause: str) -> str | None
     b = budgets(op, tol_inputs, params)
     sc = scales(op, {**tol_inputs, "grad_output": g}, params)
     ref_y = S.reference_forward(op, inputs, params)
-    from poolconf import reference as ref
-
     ref_g = getattr(ref, gop)(*arrays.values(), **params)
     ref_gx = ref_g[0] if op == "conv" else ref_g
     bound = _rounding_bound(g, b["output"].ulps, sc.get("output"), ref_y, case.config.dtype)

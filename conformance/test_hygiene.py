@@ -28,6 +28,7 @@ import pytest
 from hypothesis import note
 from hypothesis import strategies as st
 
+from poolconf import reference as ref
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import assert_matches, format_call, reproducer
 from poolconf.conformance.backend import Backend
@@ -188,7 +189,6 @@ def test_read_only_inputs(op: str, backend: Backend, request: pytest.FixtureRequ
 @pytest.mark.parametrize("op", _params("POOL-DTYPE-2"))
 def test_output_shape_and_dtype(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
     """Every output is an ndarray with the spec's shape and the dtype of x (indices int64)."""
-    from poolconf import reference as ref
 
     def body(
         case: S.PoolCase, arrays: dict[str, Any], params: dict[str, Any], call: str, repro: str

@@ -35,6 +35,8 @@ import pytest
 from hypothesis import note
 from hypothesis import strategies as st
 
+from poolconf import SpecError
+from poolconf import reference as ref
 from poolconf.conformance import strategies as S
 from poolconf.conformance.assertions import assert_matches, assert_pure, format_call, reproducer
 from poolconf.conformance.backend import Backend
@@ -304,7 +306,6 @@ def check_grad(backend: Backend, case: S.PoolCase, recorder: Any, clause: str) -
             grad_params["tie_policy"] = "all"
     if fwd == "lp_pool" and facts.lp_zero and decl["lp_zero_grad"] != "zero":
         return f"implementation-defined (flag LpZeroNorm, declared {decl['lp_zero_grad']})"
-    from poolconf import reference as ref
 
     expected_all = getattr(ref, op)(*arrays.values(), **params, **grad_params)
     names = ("grad_input", "grad_weight", "grad_bias") if op == "conv_grad" else ("grad_input",)
@@ -560,8 +561,6 @@ def check_invalid(
 ) -> str | None:
     """The backend raises where the reference (the spec) raises ``SpecError``."""
     __tracebackhide__ = True
-    from poolconf import SpecError
-    from poolconf import reference as ref
 
     arrays, params = corrupt(case, kind, which, grad)
     call = format_call(op, arrays, params)

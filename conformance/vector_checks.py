@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +31,11 @@ import numpy as np
 import pytest
 
 from poolconf import Unsupported
+from poolconf.conformance import vector_format
 from poolconf.conformance.assertions import assert_matches, assert_pure, format_call
 from poolconf.conformance.backend import DEFAULT_DECLARATIONS, FLAG_DECLARATION, Backend
+from poolconf.conformance.profiles import case_in_profile
+from poolconf.conformance.vector_format import VectorCase
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 
@@ -59,11 +62,9 @@ def vectors_directory(option: str | None = None) -> str | None:
 
 
 @functools.lru_cache(maxsize=4)
-def load_vector_cases(directory: str | None) -> tuple[Any, ...]:
-    """Every golden case (``tools.vectorfile.VectorCase``) of ``directory``; cached."""
-    from poolconf.tools import vectorfile
-
-    return tuple(vectorfile.load_cases(directory))
+def load_vector_cases(directory: str | None) -> tuple[VectorCase, ...]:
+    """Every golden case (``poolconf.conformance.vector_format.VectorCase``) of ``directory``; cached."""
+    return tuple(vector_format.load_cases(directory))
 
 
 def backend_params(value: Any) -> Any:
@@ -78,11 +79,11 @@ def backend_params(value: Any) -> Any:
     return value
 
 
-def has_grad_part(case: Any) -> bool:
+def has_grad_part(case: VectorCase) -> bool:
     return "grad_output" in case.inputs and cat.op(case.op).grad is not None
 
 
-def part_op(case: Any, part: str) -> str:
+def part_op(case: VectorCase, part: str) -> str:
     return case.op if part == "forward" else cat.grad_of(case.op)
 
 
@@ -97,7 +98,7 @@ class Plan:
     ignore: set[str] = field(default_factory=set)  # expected names not compared
 
 
-def plan(case: Any, declarations: dict[str, str], part: str) -> Plan:
+def plan(case: VectorCase, declarations: dict[str, str], part: str) -> Plan:
     """The judgement of ``part`` ("forward" or "grad") of ``case`` for a backend
     with ``declarations`` (see the module docstring)."""
     first = case.clauses[0] if case.clauses else "POOL-?"
@@ -129,7 +130,9 @@ def plan(case: Any, declarations: dict[str, str], part: str) -> Plan:
     return Plan("compare", first, use_all=use_all, ignore=ignore)
 
 
-def call_of(case: Any, part: str) -> tuple[str, dict[str, np.ndarray | None], dict[str, Any]]:
+def call_of(
+    case: VectorCase, part: str
+) -> tuple[str, dict[str, np.ndarray | None], dict[str, Any]]:
     """(op, positional arrays by name, keyword params) of ``part`` of ``case``."""
     params = backend_params(dict(case.params))
     op = part_op(case, part)
@@ -158,7 +161,7 @@ def _outputs(op: str, result: Any, call: str, clause: str) -> dict[str, Any]:
 
 
 def check_part(
-    case: Any,
+    case: VectorCase,
     part: str,
     backend: Backend,
     *,
@@ -261,7 +264,7 @@ class NoCases:
     reason: str
 
 
-def all_vector_test_names(cases: Any) -> set[str]:
+def all_vector_test_names(cases: Iterable[VectorCase]) -> set[str]:
     """Every vector test name the suite defines for ``cases``, in any profile."""
     names = set()
     for case in cases:
@@ -274,8 +277,6 @@ def all_vector_test_names(cases: Any) -> set[str]:
 def vector_params(directory: str | None, profile: Any, part: str) -> list[Any]:
     """``pytest.param`` per case of ``part`` in ``profile``, id ``<file stem>#<tcId>``,
     marked ``poolconf(op=..., clauses=...)``."""
-    from poolconf.conformance.profiles import case_in_profile
-
     try:
         cases = load_vector_cases(directory)
     except Exception as exc:

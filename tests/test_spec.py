@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from poolconf.tools.vectorfile import load_cases
+from poolconf.conformance.vector_format import load_cases
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPEC = ROOT / "spec" / "pooling.md"

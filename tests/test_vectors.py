@@ -14,11 +14,11 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from poolconf.conformance import vector_format as vf
 from poolconf.conformance.backend import FLAG_DECLARATION
+from poolconf.reference import flags as flagreg
 from poolconf.reference.dtypes import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, numpy_dtype
-from poolconf.tools import flags as flagreg
 from poolconf.tools import generate as gen
-from poolconf.tools import vectorfile as vf
 from poolconf.tools import vectors_cli
 from poolconf.tools import verify as ver
 from poolconf.tools.casedef import Case
@@ -498,9 +498,7 @@ def _cli(*argv: str) -> int:
 
 
 def test_cli(work_dir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    import poolconf.tools.cases as cases_mod
-
-    monkeypatch.setattr(cases_mod, "all_cases", small_cases)
+    monkeypatch.setattr(gen, "all_cases", small_cases)
     assert _cli("verify", "--dir", str(work_dir)) == 0
     assert "poolconf vectors verify: OK; 4 files, 5 tests" in capsys.readouterr().out
     assert _cli("generate", "--out", str(work_dir), "--check") == 0

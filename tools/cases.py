@@ -47,6 +47,8 @@ import numpy as np
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
+from poolconf.reference import max_pool_with_indices
+from poolconf.tools import seed_cases
 from poolconf.tools.casedef import Case
 
 FLOATS = dt.FLOAT_DTYPES
@@ -1425,7 +1427,6 @@ def edge_cases() -> list[Case]:
 def unpool_edges() -> list[Case]:
     """Unpooling round trips (indices from the reference max_pool_with_indices of
     the same input), gaps, and a repeated index."""
-    from poolconf.reference import max_pool_with_indices
 
     E = "edge"
     cases = []
@@ -2431,6 +2432,5 @@ def declared_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     """All declared cases, seeded tutorial cases included."""
-    from poolconf.tools import seed_cases
 
     return declared_cases() + seed_cases.all_cases()

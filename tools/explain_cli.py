@@ -17,6 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from poolconf.conformance import vector_format as vectorfile
+from poolconf.conformance.backend import load_backend
+from poolconf.conformance.vector_checks import backend_params, call_of, check_part, has_grad_part
+from poolconf.conformance.vector_format import VectorCase
+from poolconf.reference import dtypes as dt
+
 ID_FORMS = re.compile(r"^(?:.*::)?(?:test_vector(?P<grad>_grad)?\[)?(?P<id>[^\[\]]+?)\]?$")
 
 
@@ -29,7 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _array(a: np.ndarray) -> str:
-    from poolconf.reference import dtypes as dt
 
     name = dt.dtype_name(a.dtype)
     if dt.is_float(name):
@@ -41,9 +46,8 @@ def _array(a: np.ndarray) -> str:
     return f"{name}{list(a.shape)}\n" + "\n".join("    " + line for line in body.splitlines())
 
 
-def describe_case(case: Any) -> list[str]:
+def describe_case(case: VectorCase) -> list[str]:
     """The lines ``poolconf explain`` prints for a case."""
-    from poolconf.conformance.vector_checks import backend_params
 
     lines = [
         f"{case.test_id}  ({case.file}, tcId {case.tc_id})",
@@ -69,12 +73,9 @@ def describe_case(case: Any) -> list[str]:
     return lines
 
 
-def rerun(case: Any, backend_spec: str, parts: list[str]) -> tuple[list[str], bool]:
+def rerun(case: VectorCase, backend_spec: str, parts: list[str]) -> tuple[list[str], bool]:
     """Rerun ``parts`` of ``case`` on the backend: (lines to print, all passed or skipped)."""
     import pytest
-
-    from poolconf.conformance.backend import load_backend
-    from poolconf.conformance.vector_checks import call_of, check_part, has_grad_part
 
     backend = load_backend(backend_spec)
     lines = [f"backend {backend_spec!r}, declarations {backend.declarations}"]
@@ -107,7 +108,6 @@ def rerun(case: Any, backend_spec: str, parts: list[str]) -> tuple[list[str], bo
 
 
 def run(args: argparse.Namespace) -> int:
-    from poolconf.tools import vectorfile
 
     m = ID_FORMS.match(args.test_id.strip())
     if not m:

@@ -29,13 +29,14 @@ import numpy as np
 
 from poolconf import SpecError, __version__
 from poolconf import reference as ref
+from poolconf.conformance import vector_format as vf
 from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
+from poolconf.reference import flags as flagreg
 from poolconf.reference import geometry as geo
 from poolconf.reference import tolerance as tol
-from poolconf.tools import flags as flagreg
-from poolconf.tools import vectorfile as vf
 from poolconf.tools.casedef import Case
+from poolconf.tools.cases import all_cases
 
 GENERATOR_VERSION = f"poolconf {__version__}"
 GROUP_SOURCE = {"name": "poolconf-reference", "version": __version__}
@@ -310,7 +311,7 @@ def _build_test(case: Case) -> BuiltTest:
     has_grad = catalog.op(op).grad is not None and dt.is_float(dtype) and case.grad
     unknown = [f for f in case.flags if f not in flagreg.FLAGS]
     if unknown:
-        raise GenerationError(f"flags {unknown} are not in the registry (poolconf.tools.flags)")
+        raise GenerationError(f"flags {unknown} are not in the registry (poolconf.reference.flags)")
 
     test: dict[str, Any] = {"tcId": 0, "comment": case.comment}
     if case.result == "invalid":
@@ -447,8 +448,6 @@ def build_all(cases: Sequence[Case], jobs: int = 1) -> list[BuiltTest]:
 def render_files(cases: Sequence[Case] | None = None, jobs: int = 1) -> dict[str, bytes]:
     """Every vector file's bytes and the manifest, by file name."""
     if cases is None:
-        from poolconf.tools.cases import all_cases
-
         cases = all_cases()
     docs = assemble(build_all(cases, jobs))
     files = {name: vf.dumps(doc).encode("ascii") for name, doc in docs.items()}

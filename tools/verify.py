@@ -27,16 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from poolconf.tools import flags as flagreg
+import poolconf.spec
+from poolconf.conformance import vector_format as vf
+from poolconf.reference import flags as flagreg
 from poolconf.tools import generate as gen
-from poolconf.tools import vectorfile as vf
 
 MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9_.\-]+)$")
 
 
 def schema_dir() -> pathlib.Path:
     """The installed ``poolconf.spec`` schema folder."""
-    import poolconf.spec
 
     return pathlib.Path(poolconf.spec.__file__).resolve().parent / "schema"
 

@@ -2,7 +2,7 @@
 
 Only the harness is under test here, so the cases are few, hand-picked and fast;
 the real vectors come from ``poolconf vectors generate``. The format follows
-``spec/vector-format.md`` as far as ``tools/vectorfile.py`` reads it.
+``spec/vector-format.md`` as far as ``conformance/vector_format.py`` reads it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 
 from poolconf import SpecError
 from poolconf import reference as ref
+from poolconf.conformance.vector_format import encode_array
 from poolconf.reference import tolerance as tol
-from poolconf.tools.vectorfile import encode_array
 
 GRAD = {
     "max_pool": "max_pool_grad",

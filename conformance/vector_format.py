@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+import poolconf.vectors
 from poolconf.reference import dtypes as dt
 
 MAX_FILE_BYTES = 16 * 2**20
@@ -45,7 +46,6 @@ class VectorError(Exception):
 
 def vectors_dir() -> pathlib.Path:
     """The installed ``poolconf.vectors`` folder."""
-    import poolconf.vectors
 
     return pathlib.Path(poolconf.vectors.__file__).resolve().parent
 
