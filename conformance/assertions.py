@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from poolconf.reference import dtypes as dt
+from poolconf.reference import flags as flagreg
+from poolconf.reference import geometry as geo
 from poolconf.reference.tolerance import Comparison, compare
 
 PURE_CLAUSE = "POOL-SHAPE-2"
@@ -163,3 +165,59 @@ def assert_pure(
                     f"{out_name} shares memory with input {name}, but should be a new array{tail}"
                 )
     return "inputs unchanged and no output aliases an input"
+
+
+def zero_sign_free(a: Any) -> Any:
+    """``a`` with -0.0 replaced by +0.0: a max over tied zeros may select either zero
+    when the backend declares a tie policy other than the reference's [POOL-MAX-5]."""
+    if not isinstance(a, np.ndarray) or not dt.is_float(dt.dtype_name(a.dtype)):
+        return a
+    return np.where(a == 0, np.zeros_like(a), a)
+
+
+def assert_indices_select(
+    got: Any,
+    expected: np.ndarray,
+    op: str,
+    x: np.ndarray,
+    params: Mapping[str, Any],
+    *,
+    call: str,
+    repro: str = "",
+) -> None:
+    """Each index names one of its window's maxima (one of its NaNs when the window
+    holds NaN), -1 for a window with no in-bounds tap: what a backend whose tie or NaN
+    selection is declared other than the reference's must still do [POOL-MAX-4,
+    POOL-MAX-7]. The shape and dtype must match exactly [POOL-IDX-4]."""
+    __tracebackhide__ = True
+    if (
+        not isinstance(got, np.ndarray)
+        or got.shape != expected.shape
+        or got.dtype != expected.dtype
+    ):
+        assert_matches(
+            got, expected, ulps=0, what="indices", call=call, clause="POOL-IDX-4", repro=repro
+        )
+        return
+    layout = params.get("layout", "channels_first")
+    values = flagreg.planes(x, layout)
+    windows = geo.window_lists(op, geo.spatial_shape(x.shape, layout), params)
+    got_cf = np.moveaxis(got, -1, 1) if layout == "channels_last" else got
+    got_planes = got_cf.reshape(values.shape[0], -1)
+    for p, plane in enumerate(values):
+        for o, w in enumerate(windows):
+            vals = plane[w]
+            if not w:
+                allowed = [-1]
+            elif np.isnan(vals).any():
+                allowed = [f for f, v in zip(w, vals) if np.isnan(v)]
+            else:
+                allowed = [f for f, v in zip(w, vals) if v == vals.max()]
+            value = int(got_planes[p, o])
+            if value not in allowed:
+                pos = np.unravel_index(p * len(windows) + o, got_cf.shape)
+                raise AssertionError(
+                    f"indices[{_index(tuple(int(i) for i in pos))}] (channels_first)={value}, "
+                    f"but should be one of {allowed} (the window's maxima) [{call}] [POOL-MAX-4]"
+                    + (f"\nreproducer:\n{repro}" if repro else "")
+                )

@@ -21,35 +21,9 @@ from typing import Any
 
 from poolconf import Unsupported
 from poolconf.reference.catalog import ALL_OPS
+from poolconf.reference.flags import ALLOWED_DECLARATIONS, DEFAULT_DECLARATIONS
 
 ENTRY_POINT_GROUP = "poolconf.backends"
-
-# What a backend does where the spec leaves it open, and the value that means
-# "as the reference does". Each key is judged on the vector cases carrying the flag.
-DEFAULT_DECLARATIONS: dict[str, str] = {
-    # Tie: ties among the maxima of a window (index, gradient routing, sign of a
-    # +0/-0 tie). "first" (reference), "all" (gradient to every tied maximum), "other".
-    "tie_policy": "first",
-    # EmptyWindow: windows entirely in padding. "reference" or "error".
-    "empty_window": "reference",
-    # NanIndex: which NaN's index is reported when a window holds several. "first" or "other".
-    "nan_index": "first",
-    # LpZeroNorm: Lp gradient where the window's norm is 0. "zero" or "other".
-    "lp_zero_grad": "zero",
-}
-ALLOWED_DECLARATIONS: dict[str, tuple[str, ...]] = {
-    "tie_policy": ("first", "all", "other"),
-    "empty_window": ("reference", "error"),
-    "nan_index": ("first", "other"),
-    "lp_zero_grad": ("zero", "other"),
-}
-# vector flag -> declaration key
-FLAG_DECLARATION = {
-    "Tie": "tie_policy",
-    "EmptyWindow": "empty_window",
-    "NanIndex": "nan_index",
-    "LpZeroNorm": "lp_zero_grad",
-}
 
 
 class BackendLoadError(Exception):

@@ -640,52 +640,6 @@ def pool_cases(
 
 
 # ---------------------------------------------------------------------------
-# window facts for judging implementation-defined behaviour
-# ---------------------------------------------------------------------------
-
-
-def _planes_f64(x: np.ndarray, layout: str) -> np.ndarray:
-    cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
-    return cf.reshape(cf.shape[0] * cf.shape[1], -1).astype(np.float64)
-
-
-@dataclass(frozen=True)
-class WindowFacts:
-    """What a max-family draw exercises: ties among a window's maxima (flag Tie),
-    several NaNs in one window (NanIndex), windows with no in-bounds tap
-    (EmptyWindow), Lp windows with a zero norm or non-finite value (LpZeroNorm)."""
-
-    tie: bool = False
-    nan_group: bool = False
-    empty: bool = False
-    lp_zero: bool = False
-
-
-def window_facts(case: PoolCase) -> WindowFacts:
-    cfg = case.config
-    windows = cfg.windows()
-    if not windows:
-        return WindowFacts()
-    # conv windows in padding are well defined (bias only): EmptyWindow is a pooling flag
-    empty = cat.op(cfg.op).family == "window" and any(not w for w in windows)
-    planes = _planes_f64(case.x, cfg.layout)
-    tie = nan_group = lp_zero = False
-    for plane in planes:
-        for w in windows:
-            if not w:
-                continue
-            vals = plane[w]
-            nans = np.isnan(vals)
-            if nans.sum() > 1:
-                nan_group = True
-            if not nans.any() and (vals == vals.max()).sum() > 1:
-                tie = True
-            if not np.all(np.isfinite(vals)) or not np.any(vals != 0):
-                lp_zero = True
-    return WindowFacts(tie, nan_group, empty, lp_zero or (empty and cfg.op == "lp_pool"))
-
-
-# ---------------------------------------------------------------------------
 # running a property: examples budget, backend calls inside Hypothesis
 # ---------------------------------------------------------------------------
 

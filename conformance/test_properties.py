@@ -7,8 +7,8 @@ compares the backend's forward outputs, indices and input gradients (with a seed
 ``poolconf.reference.tolerance`` at their scales [POOL-TOL-1..3].
 
 Implementation-defined behaviour is judged like the golden vectors judge their
-``acceptable`` cases, against ``backend.declarations``; the facts come from the
-geometry and the drawn values (``strategies.window_facts``):
+``acceptable`` cases, against ``backend.declarations``: the flags of each draw come
+from ``poolconf.reference.flags.detect`` and the judgement from ``flags.judge``:
 
 * windows entirely in padding (EmptyWindow): ``empty_window="error"`` -> the backend
   must raise; ``"reference"`` -> compared as usual [POOL-EMPTY-1];
@@ -38,10 +38,18 @@ from hypothesis import strategies as st
 from poolconf import SpecError
 from poolconf import reference as ref
 from poolconf.conformance import strategies as S
-from poolconf.conformance.assertions import assert_matches, assert_pure, format_call, reproducer
+from poolconf.conformance.assertions import (
+    assert_indices_select,
+    assert_matches,
+    assert_pure,
+    format_call,
+    reproducer,
+    zero_sign_free,
+)
 from poolconf.conformance.backend import Backend
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
+from poolconf.reference import flags as flagreg
 from poolconf.reference.tolerance import budgets, scales
 
 DEFAULT_EXAMPLES = 30
@@ -182,51 +190,13 @@ def _split(op: str, result: Any, n: int, call: str, clause: str) -> tuple[Any, .
     return tuple(result)
 
 
-def _zero_sign_free(a: np.ndarray) -> np.ndarray:
-    """``a`` with -0.0 replaced by +0.0 (a +0/-0 tie may select either) [POOL-MAX-5]."""
-    return np.where(a == 0, np.zeros_like(a), a) if dt.is_float(dt.dtype_name(a.dtype)) else a
-
-
-def check_indices_acceptable(
-    case: S.PoolCase, got: Any, expected: np.ndarray, call: str, repro: str
-) -> None:
-    """Each index must point at one of its window's maxima (at one of its NaNs when
-    the window holds NaN), -1 for a window with no in-bounds tap [POOL-MAX-4, POOL-MAX-2]."""
-    __tracebackhide__ = True
-    if (
-        not isinstance(got, np.ndarray)
-        or got.shape != expected.shape
-        or got.dtype != expected.dtype
-    ):
-        assert_matches(
-            got, expected, ulps=0, what="indices", call=call, clause="POOL-IDX-4", repro=repro
-        )
-        return
-    cfg = case.config
-    planes = S._planes_f64(case.x, cfg.layout)
-    got_cf = np.moveaxis(got, -1, 1) if cfg.layout == "channels_last" else got
-    got_planes = got_cf.reshape(planes.shape[0], -1)
-    windows = cfg.windows()
-    shape_cf = got_cf.shape
-    for p, plane in enumerate(planes):
-        for o, w in enumerate(windows):
-            if not w:
-                allowed = [-1]
-            else:
-                vals = plane[w]
-                allowed = [
-                    f
-                    for f, v in zip(w, vals)
-                    if (np.isnan(v) if np.isnan(vals).any() else v == vals.max())
-                ]
-            value = int(got_planes[p, o])
-            if value not in allowed:
-                pos = np.unravel_index(p * len(windows) + o, shape_cf)
-                raise AssertionError(
-                    f"indices[{','.join(str(int(i)) for i in pos)}] (channels_first)={value}, but "
-                    f"should be one of {allowed} (the window's maxima) [{call}] [POOL-MAX-4]"
-                    f"\nreproducer:\n{repro}"
-                )
+def _judgement(backend: Backend, case: S.PoolCase, part: str) -> flagreg.Judgement:
+    """How ``part`` of a drawn call is judged: the flags the draw carries against the
+    backend's declarations, as the golden vectors judge their acceptable cases."""
+    grad = part == "grad"
+    reports = grad or "indices" in cat.op(case.op).outputs
+    found = flagreg.detect(case.op, case.x, case.params, reports=reports, grad=grad)
+    return flagreg.judge(found, backend.declarations, part)
 
 
 def check_forward(backend: Backend, case: S.PoolCase, recorder: Any, clause: str) -> str | None:
@@ -238,13 +208,12 @@ def check_forward(backend: Backend, case: S.PoolCase, recorder: Any, clause: str
     call = format_call(op, arrays, params)
     repro = reproducer(backend.name, op, arrays, params)
     note(call)
-    facts = S.window_facts(case)
-    decl = backend.declarations
-    if facts.empty and decl["empty_window"] == "error":
+    how = _judgement(backend, case, "forward")
+    if how.mode == "raise":
         _raises_as_declared(backend, op, case, arrays, params, call, repro)
         return None
     expected_all = S.reference_forward(op, arrays, params)
-    names = ("output", "indices") if op == "max_pool_with_indices" else ("output",)
+    names = cat.op(op).outputs
     expected = _split(op, expected_all, len(names), call, clause)
     got = _split(
         op, _call_valid(backend, op, arrays, params, call, clause, repro), len(names), call, clause
@@ -252,19 +221,12 @@ def check_forward(backend: Backend, case: S.PoolCase, recorder: Any, clause: str
     tol_inputs = {k: v for k, v in arrays.items() if k in ("x", "weight", "bias")}
     budget = budgets(op, tol_inputs, params)
     scale = scales(op, tol_inputs, params)
-    tie_free = decl["tie_policy"] == "first" or not facts.tie
-    nan_first = decl["nan_index"] == "first" or not facts.nan_group
     for name, g, e in zip(names, got, expected):
-        if name == "indices" and not (tie_free and nan_first):
-            check_indices_acceptable(case, g, e, call, repro)
+        if name == "indices" and how.free_indices:
+            assert_indices_select(g, e, op, case.x, params, call=call, repro=repro)
             continue
-        if (
-            name == "output"
-            and cat.op(op).selects_max
-            and not tie_free
-            and isinstance(g, np.ndarray)
-        ):
-            g, e = _zero_sign_free(g), _zero_sign_free(e)
+        if name == "output" and how.free_zero_sign:
+            g, e = zero_sign_free(g), zero_sign_free(e)
         err = assert_matches(
             g,
             e,
@@ -291,24 +253,18 @@ def check_grad(backend: Backend, case: S.PoolCase, recorder: Any, clause: str) -
     call = format_call(op, arrays, params)
     repro = reproducer(backend.name, op, arrays, params)
     note(call)
-    facts = S.window_facts(case)
-    decl = backend.declarations
-    if facts.empty and decl["empty_window"] == "error":
+    how = _judgement(backend, case, "grad")
+    if how.mode == "raise":
         _raises_as_declared(backend, op, case, arrays, params, call, repro)
         return None
+    if how.mode == "skip":
+        return how.reason
     grad_params: dict[str, Any] = {}
-    if fwd in ("max_pool", "adaptive_max_pool"):
-        if facts.nan_group and decl["nan_index"] != "first":
-            return f"implementation-defined (flag NanIndex, declared {decl['nan_index']})"
-        if facts.tie and decl["tie_policy"] == "other":
-            return "implementation-defined (flag Tie, declared other)"
-        if facts.tie and decl["tie_policy"] == "all":
-            grad_params["tie_policy"] = "all"
-    if fwd == "lp_pool" and facts.lp_zero and decl["lp_zero_grad"] != "zero":
-        return f"implementation-defined (flag LpZeroNorm, declared {decl['lp_zero_grad']})"
+    if how.tie_routing != "first":
+        grad_params["tie_policy"] = how.tie_routing
 
     expected_all = getattr(ref, op)(*arrays.values(), **params, **grad_params)
-    names = ("grad_input", "grad_weight", "grad_bias") if op == "conv_grad" else ("grad_input",)
+    names = cat.op(op).outputs
     expected = _split(op, expected_all, len(names), call, clause)
     got = _split(
         op, _call_valid(backend, op, arrays, params, call, clause, repro), len(names), call, clause

@@ -10,21 +10,23 @@ output, and indices for ``max_pool_with_indices``) and, when the case stores a
   ULPs at the stored scale; raising anything but ``Unsupported`` fails.
 * ``invalid``: the backend must raise an exception (``Unsupported`` is a skip);
   returning anything fails [the case's ``errorClause``].
-* ``acceptable``: for each implementation-defined flag (``FLAG_DECLARATION``) that
-  concerns the part, the backend's declaration decides: the reference's choice ->
-  judged as valid; ``error`` -> must raise; ``all`` tie policy -> the gradient is
-  compared with ``grad_input_all`` where stored (``grad_input`` otherwise: the
-  generator stores ``grad_input_all`` only where it differs); ``other`` -> skip,
-  "implementation-defined (flag X, declared Y)". A backend declaring
-  ``nan_index="other"`` still has its forward values checked, only not its indices.
+* ``acceptable``: the implementation-defined flags that concern the part are judged
+  by the backend's declarations (``poolconf.reference.flags.judge``): the reference's
+  choice -> judged as valid; ``error`` -> must raise; another tie policy or NaN
+  selection -> the forward values are compared (a max of tied zeros in either sign)
+  and every index must name one of its window's maxima (NaNs); ``all`` tie policy ->
+  the gradient is compared with ``grad_input_all`` where stored (``grad_input``
+  otherwise: the generator stores ``grad_input_all`` only where it differs); any
+  other declared choice -> skip, "implementation-defined (flag X, declared Y)".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,26 +34,21 @@ import pytest
 
 from poolconf import Unsupported
 from poolconf.conformance import vector_format
-from poolconf.conformance.assertions import assert_matches, assert_pure, format_call
-from poolconf.conformance.backend import DEFAULT_DECLARATIONS, FLAG_DECLARATION, Backend
+from poolconf.conformance.assertions import (
+    assert_indices_select,
+    assert_matches,
+    assert_pure,
+    format_call,
+    zero_sign_free,
+)
+from poolconf.conformance.backend import Backend
 from poolconf.conformance.profiles import case_in_profile
 from poolconf.conformance.vector_format import VectorCase
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
+from poolconf.reference import flags as flagreg
+from poolconf.reference.flags import Judgement
 
-# which part of a case each implementation-defined flag can change
-FLAG_PARTS = {
-    "Tie": ("forward", "grad"),
-    "EmptyWindow": ("forward", "grad"),
-    "NanIndex": ("forward", "grad"),
-    "LpZeroNorm": ("grad",),
-}
-FLAG_CLAUSE = {
-    "Tie": "POOL-MAX-4",
-    "EmptyWindow": "POOL-EMPTY-1",
-    "NanIndex": "POOL-MAX-7",
-    "LpZeroNorm": "POOL-GRAD-8",
-}
 GRAD_NAMES = ("grad_input", "grad_input_all", "grad_weight", "grad_bias")
 
 
@@ -87,47 +84,14 @@ def part_op(case: VectorCase, part: str) -> str:
     return case.op if part == "forward" else cat.grad_of(case.op)
 
 
-@dataclass
-class Plan:
-    """How one part of a case is judged."""
-
-    mode: str  # "compare" | "raise" | "skip"
-    clause: str
-    reason: str = ""
-    use_all: bool = False  # compare grad_input with grad_input_all where stored
-    ignore: set[str] = field(default_factory=set)  # expected names not compared
-
-
-def plan(case: VectorCase, declarations: dict[str, str], part: str) -> Plan:
+def plan(case: VectorCase, declarations: Mapping[str, str], part: str) -> Judgement:
     """The judgement of ``part`` ("forward" or "grad") of ``case`` for a backend
     with ``declarations`` (see the module docstring)."""
     first = case.clauses[0] if case.clauses else "POOL-?"
     if case.result == "invalid":
-        return Plan("raise", case.error_clause or first, "invalid input")
-    if case.result != "acceptable":
-        return Plan("compare", first)
-    skips, raises, use_all, ignore = [], [], False, set()
-    for flag in case.flags:
-        key = FLAG_DECLARATION.get(flag)
-        if key is None or part not in FLAG_PARTS.get(flag, ()):
-            continue
-        declared = declarations.get(key, DEFAULT_DECLARATIONS[key])
-        if declared == DEFAULT_DECLARATIONS[key]:
-            continue
-        if declared == "error":
-            raises.append(flag)
-        elif key == "tie_policy" and declared == "all":
-            use_all = use_all or part == "grad"
-        elif key == "nan_index" and part == "forward":
-            ignore.add("indices")
-        else:
-            skips.append(f"implementation-defined (flag {flag}, declared {declared})")
-    if skips:
-        return Plan("skip", first, skips[0])
-    if raises:
-        flag = raises[0]
-        return Plan("raise", FLAG_CLAUSE.get(flag, first), f"flag {flag}, declared error")
-    return Plan("compare", first, use_all=use_all, ignore=ignore)
+        return Judgement("raise", case.error_clause or first, "invalid input")
+    how = flagreg.judge(case.flags if case.result == "acceptable" else (), declarations, part)
+    return how if how.clause else dataclasses.replace(how, clause=first)
 
 
 def call_of(
@@ -206,11 +170,19 @@ def check_part(
     lines = []
     for name, got in outputs.items():
         key = name
-        if name == "grad_input" and how.use_all and "grad_input_all" in case.expected:
+        if name == "grad_input" and how.tie_routing == "all" and "grad_input_all" in case.expected:
             key = "grad_input_all"
         if key not in case.expected or name in how.ignore:
             continue
         expected = case.expected[key]
+        if name == "indices" and how.free_indices:
+            assert_indices_select(
+                got, expected, case.op, case.inputs["x"], params, call=call, repro=repro
+            )
+            lines.append("indices name one of their windows' maxima")
+            continue
+        if name == "output" and how.free_zero_sign:
+            got, expected = zero_sign_free(got), zero_sign_free(expected)
         ulps, scale = case.tolerance.get(key, (0, None))
         err = assert_matches(
             got,

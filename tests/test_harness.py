@@ -373,8 +373,21 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
     ("declared", "flags", "part", "mode", "extra"),
     [
         ({}, ("Tie",), "forward", "compare", {}),
-        ({"tie_policy": "all"}, ("Tie",), "grad", "compare", {"use_all": True}),
-        ({"tie_policy": "all"}, ("Tie",), "forward", "compare", {"use_all": False}),
+        ({"tie_policy": "all"}, ("Tie",), "grad", "compare", {"tie_routing": "all"}),
+        (
+            {"tie_policy": "all"},
+            ("Tie",),
+            "forward",
+            "compare",
+            {"tie_routing": "first", "free_indices": True, "free_zero_sign": True},
+        ),
+        (
+            {"tie_policy": "other"},
+            ("Tie",),
+            "forward",
+            "compare",
+            {"free_indices": True, "free_zero_sign": True},
+        ),
         (
             {"tie_policy": "other"},
             ("Tie",),
@@ -389,7 +402,7 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
             "raise",
             {"clause": "POOL-EMPTY-1"},
         ),
-        ({"nan_index": "other"}, ("NanIndex",), "forward", "compare", {"ignore": {"indices"}}),
+        ({"nan_index": "other"}, ("NanIndex",), "forward", "compare", {"free_indices": True}),
         ({"nan_index": "other"}, ("NanIndex",), "grad", "skip", {}),
         ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "forward", "compare", {}),
         ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "grad", "skip", {}),
@@ -397,6 +410,13 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
             {"empty_window": "error", "tie_policy": "other"},
             ("EmptyWindow", "Tie"),
             "forward",
+            "raise",
+            {"clause": "POOL-EMPTY-1"},
+        ),
+        (
+            {"empty_window": "error", "tie_policy": "other"},
+            ("EmptyWindow", "Tie"),
+            "grad",
             "skip",
             {},
         ),
@@ -406,7 +426,7 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
 def test_plan_follows_the_declarations(
     declared: dict, flags: tuple, part: str, mode: str, extra: dict
 ) -> None:
-    from poolconf.conformance.backend import DEFAULT_DECLARATIONS
+    from poolconf.reference.flags import DEFAULT_DECLARATIONS
 
     how = plan(_case(flags=flags), {**DEFAULT_DECLARATIONS, **declared}, part)
     assert how.mode == mode

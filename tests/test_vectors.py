@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from poolconf.conformance import vector_format as vf
-from poolconf.conformance.backend import FLAG_DECLARATION
 from poolconf.reference import flags as flagreg
 from poolconf.reference.dtypes import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, numpy_dtype
 from poolconf.tools import generate as gen
@@ -320,10 +319,18 @@ def test_flag_detection() -> None:
 
 
 def test_flag_registry() -> None:
-    decl = {f.name: f.declaration for f in flagreg.FLAGS.values() if f.declaration}
-    assert decl == FLAG_DECLARATION
     for f in flagreg.FLAGS.values():
         assert f.description and f.clause.startswith("POOL-")
+        assert f.bug_type in flagreg.BUG_TYPES
+        assert all(link.startswith("https://") for link in f.links)
+        assert set(f.parts) <= set(flagreg.PARTS)
+        if f.declaration:
+            assert len(f.allowed) >= 2, f.name
+            assert flagreg.DEFAULT_DECLARATIONS[f.declaration] == f.allowed[0]
+            assert flagreg.FLAG_DECLARATION[f.name] == f.declaration
+        else:
+            assert not f.allowed
+    assert flagreg.IMPLEMENTATION_DEFINED == tuple(flagreg.FLAG_DECLARATION)
 
 
 # ---------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from poolconf.conformance import vector_format as vf
 from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
 from poolconf.reference import flags as flagreg
-from poolconf.reference import geometry as geo
 from poolconf.reference import tolerance as tol
 from poolconf.tools.casedef import Case
 from poolconf.tools.cases import all_cases
@@ -168,61 +167,13 @@ def raised_clause(
     return None
 
 
-def _planes(x: np.ndarray, layout: Any) -> np.ndarray:
-    cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
-    cf = np.ascontiguousarray(cf)
-    flat = cf.reshape(cf.shape[0] * cf.shape[1], -1)
-    return flat.astype(np.float64) if dt.is_float(dt.dtype_name(x.dtype)) else flat
-
-
-def _windows(op: str, x: np.ndarray, params: Mapping[str, Any]) -> list[list[int]]:
-    """In-bounds flat indices of every window of a pooling op (none for conv: its
-    windows carry no implementation-defined behaviour)."""
-    if catalog.op(op).family == "conv":
-        return []
-    return geo.window_lists(
-        op, geo.spatial_shape(x.shape, params.get("layout", "channels_first")), params
-    )
-
-
 def detect_flags(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> list[str]:
-    """The implementation-defined flags a valid case carries, in registry order.
-
-    Tie: a max window whose maximum occurs more than once (-0.0 == +0.0) when the
-    case reports indices or a gradient, or when the tied maxima differ in sign.
-    NanIndex: a max window with two or more NaNs when the case reports indices or
-    a gradient. EmptyWindow: a window with no in-bounds tap. LpZeroNorm: an Lp
-    gradient over a window whose values are all zero or not all finite."""
-    found: set[str] = set()
-    windows = _windows(op, inputs["x"], params)
-    if not windows:
-        return []
-    with_grad = "grad_output" in inputs
-    planes = _planes(inputs["x"], params.get("layout", "channels_first"))
-    is_float = planes.dtype == np.float64
-    if catalog.op(op).family == "window" and any(not w for w in windows):
-        found.add("EmptyWindow")
-    reports = op == "max_pool_with_indices" or with_grad
-    for plane in planes:
-        for w in windows:
-            if not w:
-                continue
-            v = plane[w]
-            if catalog.op(op).selects_max:
-                if is_float and np.isnan(v).any():
-                    if reports and np.isnan(v).sum() >= 2:
-                        found.add("NanIndex")
-                    continue
-                tied = v == v.max()
-                if tied.sum() >= 2:
-                    signs = np.signbit(v[tied]) if is_float else np.zeros(1, bool)
-                    if reports or (signs.any() and not signs.all()):
-                        found.add("Tie")
-            elif op == "lp_pool" and with_grad and (not np.isfinite(v).all() or not v.any()):
-                found.add("LpZeroNorm")
-    if op == "lp_pool" and with_grad and any(not w for w in windows):
-        found.add("LpZeroNorm")
-    return [f for f in flagreg.IMPLEMENTATION_DEFINED if f in found]
+    """The implementation-defined flags a valid case carries, in registry order: those of
+    ``poolconf.reference.flags.detect``, where a case reports the selected element when
+    it has indices or a gradient."""
+    grad = "grad_output" in inputs
+    reports = "indices" in catalog.op(op).outputs or grad
+    return list(flagreg.detect(op, inputs["x"], params, reports=reports, grad=grad))
 
 
 # ---------------------------------------------------------------------------

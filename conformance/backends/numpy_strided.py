@@ -764,7 +764,9 @@ def conv(
             for gi in range(grp):
                 xs = x64[_with_chan(src, chan, slice(gi * cig, (gi + 1) * cig))]
                 part = np.tensordot(
-                    xs, w64[(slice(gi * cog, (gi + 1) * cog), slice(None), *tuple(j))], axes=([chan], [1])
+                    xs,
+                    w64[(slice(gi * cog, (gi + 1) * cog), slice(None), *tuple(j))],
+                    axes=([chan], [1]),
                 )
                 out[_with_chan(dst, chan, slice(gi * cog, (gi + 1) * cog))] += np.moveaxis(
                     part, -1, chan
