@@ -16,7 +16,8 @@ max(dtype, float32) [POOL-TOL-3]:
   ``r = 2**(p_out - p_acc)`` (``r = 1`` for float32 and float64, ``2**-13`` for
   float16, ``2**-16`` for bfloat16 when accumulating in float32);
 * each further rounding (the division of an average, the final conversion to
-  the dtype) adds at most one ULP.
+  the dtype) adds at most one ULP;
+* a p-th root computed as ``pow(s, 1/p)`` adds ``|ln y|`` ULPs at most (``root_term``).
 
 So a float16 average accumulated in float16 (which stalls at 2048) fails, while
 one accumulated in float32 passes, as the spec intends [POOL-DTYPE-4].
@@ -115,11 +116,42 @@ def budgets(
         p = int(params.get("p", 2))
         fwd = n + 2 * p
         grad = (n + 3 * p) * max(ov, 1)
+        root = root_term(inputs["x"], windows, params.get("layout", "channels_first"), p, name)
         return {
-            "output": Budget(sum_budget(fwd, name, 2), fwd),
-            "grad_input": Budget(sum_budget(grad, name, 4), (n + 3 * p) * ov),
+            "output": Budget(sum_budget(fwd, name, 2) + root, fwd),
+            "grad_input": Budget(sum_budget(grad, name, 4) + (p - 1) * root, (n + 3 * p) * ov),
         }
     raise KeyError(f"no tolerance rule for op {op!r}")
+
+
+def root_term(x: np.ndarray, windows: list[list[int]], layout: str, p: int, dtype: str) -> int:
+    """ULPs a p-th root computed as ``pow(s, 1/p)`` may add [POOL-TOL-3].
+
+    ``1/p`` rounded to the accumulation precision is ``(1/p)(1 + d)`` with ``|d| <= u``,
+    so ``s ** fl(1/p) = y * exp(d * ln y)``: a relative error of ``|ln y| * u``, which is
+    ``|ln y| * r`` ULPs of the output (``r`` as in ``accumulation_ratio``). The term is
+    ``ceil(L * r)`` with ``L`` the largest ``|ln y|`` of any window's norm ``y`` of ``|x|``,
+    and 0 when ``1/p`` is exact (``p`` a power of two)."""
+    if p & (p - 1) == 0 or not windows:
+        return 0
+    cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
+    planes = np.abs(np.ascontiguousarray(cf).astype(np.float64)).reshape(
+        cf.shape[0] * cf.shape[1], -1
+    )
+    largest = 0.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for w in windows:
+            if not w:
+                continue
+            v = planes[:, w]
+            top = v.max(axis=1, keepdims=True)
+            ok = (top[:, 0] > 0) & np.isfinite(top[:, 0])
+            if not ok.any():
+                continue
+            # ln y = ln(top) + ln(sum((v / top)**p)) / p, without under- or overflow
+            ln_y = np.log(top[ok, 0]) + np.log(np.sum((v[ok] / top[ok]) ** p, axis=1)) / p
+            largest = max(largest, float(np.max(np.abs(ln_y))))
+    return math.ceil(largest * accumulation_ratio(dtype))
 
 
 def ulp_array(scale: np.ndarray, dtype: str) -> np.ndarray:
