@@ -3,14 +3,11 @@
 Run the suite with ``pytest --pyargs poolconf.conformance --poolconf-backend=B`` (or
 ``POOLCONF_BACKEND=B``), or through ``poolconf check B``. Options (group "poolconf"):
 
-``--poolconf-backend B``       the backend: registered name, module, or ``module:attribute``
-``--poolconf-profile P``       ``core`` or ``full`` (default ``full``; env ``POOLCONF_PROFILE``)
-``--poolconf-examples N``      Hypothesis examples per property (default 25)
-``--poolconf-thorough``        500 examples per property unless ``--poolconf-examples`` says
-``--xfail-file PATH``          known failures (see ``poolconf.conformance.xfail``)
-``--poolconf-report-json P``   write the summary as JSON
-``--poolconf-vectors DIR``     golden vectors folder (default: installed; env ``POOLCONF_VECTORS``)
-``--poolconf-only KINDS``      comma list of vectors, properties, gradients, metamorphic, hygiene
+``--poolconf-backend B`` (env ``POOLCONF_BACKEND``) selects the backend: a registered
+name, a module, or ``module:attribute``. The other options are the rows of
+``poolconf.conformance.options`` (``--poolconf-profile``, ``--poolconf-examples``,
+``--poolconf-thorough``, ``--xfail-file``, ``--poolconf-report-json``,
+``--poolconf-vectors``, ``--poolconf-only``), the same as ``poolconf check``'s.
 
 Fixtures for test modules:
 
@@ -40,7 +37,8 @@ from typing import Any
 import pytest
 
 from poolconf.conformance.backend import Backend, BackendLoadError, load_backend
-from poolconf.conformance.profiles import PROFILE_NAMES, Profile, get_profile
+from poolconf.conformance.options import BY_NAME, DEFAULT_PROFILE, OPTIONS, examples_for
+from poolconf.conformance.profiles import Profile, get_profile
 from poolconf.conformance.report import NO_OP, Collector, UlpRecorder, merge_stale
 from poolconf.conformance.vector_checks import (
     all_vector_test_names,
@@ -56,11 +54,7 @@ from poolconf.conformance.xfail import (
     stale_ids,
 )
 
-DEFAULT_EXAMPLES = 25
-THOROUGH_EXAMPLES = 500
 HYPOTHESIS_PROFILE = "poolconf"
-ONLY_KINDS = ("vectors", "properties", "gradients", "metamorphic", "hygiene")
-DEFAULT_PROFILE = "full"
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
 
 
@@ -93,38 +87,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="backend to check: registered name, module or module:attribute (env POOLCONF_BACKEND)",
     )
-    group.addoption(
-        "--poolconf-profile",
-        default=None,
-        choices=PROFILE_NAMES,
-        help=f"spec profile (default {DEFAULT_PROFILE}; env POOLCONF_PROFILE)",
-    )
-    group.addoption(
-        "--poolconf-examples",
-        type=int,
-        default=None,
-        help=f"Hypothesis examples per property (default {DEFAULT_EXAMPLES})",
-    )
-    group.addoption(
-        "--poolconf-thorough",
-        action="store_true",
-        default=False,
-        help=f"deeper property runs ({THOROUGH_EXAMPLES} examples unless --poolconf-examples)",
-    )
-    group.addoption("--xfail-file", default=None, help="known-failure file: one test id per line")
-    group.addoption(
-        "--poolconf-report-json", default=None, help="write the poolconf summary as JSON"
-    )
-    group.addoption(
-        "--poolconf-vectors",
-        default=None,
-        help="golden vectors folder (default: the installed poolconf.vectors; env POOLCONF_VECTORS)",
-    )
-    group.addoption(
-        "--poolconf-only",
-        default=None,
-        help=f"run only these check kinds (comma list of {', '.join(ONLY_KINDS)})",
-    )
+    for option in OPTIONS:
+        option.add_to(group.addoption, option.pytest_flag)
+
+
+def _value(config: pytest.Config, name: str) -> Any:
+    """An option's value: given, else from its environment variable."""
+    option = BY_NAME[name]
+    return option.value(config.getoption(option.dest))
 
 
 def profile_of(config: pytest.Config) -> Profile:
@@ -137,11 +107,7 @@ def vectors_option(config: pytest.Config) -> str | None:
 
 
 def _profile_from(config: pytest.Config) -> Profile:
-    name = (
-        config.getoption("--poolconf-profile")
-        or os.environ.get("POOLCONF_PROFILE")
-        or DEFAULT_PROFILE
-    )
+    name = _value(config, "profile") or DEFAULT_PROFILE
     try:
         return get_profile(name)
     except ValueError as exc:
@@ -149,14 +115,8 @@ def _profile_from(config: pytest.Config) -> Profile:
 
 
 def _only(config: pytest.Config) -> tuple[str, ...] | None:
-    raw = config.getoption("--poolconf-only")
-    if not raw:
-        return None
-    kinds = tuple(k.strip() for k in raw.split(",") if k.strip())
-    bad = [k for k in kinds if k not in ONLY_KINDS]
-    if bad:
-        raise pytest.UsageError(f"--poolconf-only: {bad} not in {list(ONLY_KINDS)}")
-    return kinds
+    raw = _value(config, "only")
+    return tuple(raw.split(",")) if raw else None
 
 
 def _known_failures(config: pytest.Config, backend: Backend | None) -> dict[str, KnownFailure]:
@@ -172,7 +132,7 @@ def _known_failures(config: pytest.Config, backend: Backend | None) -> dict[str,
                 module_file = getattr(module, "__file__", None) or "."
                 own_path = pathlib.Path(module_file).resolve().parent / own_path
             paths.append(own_path)
-    user = config.getoption("--xfail-file")
+    user = _value(config, "xfail-file")
     if user:
         paths.append(pathlib.Path(user))
     for path in paths:
@@ -208,13 +168,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "poolconf(op, clauses): the op and spec clauses a test checks (summary grouping)"
     )
     spec = config.getoption("--poolconf-backend") or os.environ.get("POOLCONF_BACKEND") or None
-    examples = config.getoption("--poolconf-examples")
-    if examples is None:
-        examples = (
-            THOROUGH_EXAMPLES if config.getoption("--poolconf-thorough") else DEFAULT_EXAMPLES
-        )
-    if examples < 1:
-        raise pytest.UsageError(f"--poolconf-examples={examples} must be >= 1")
+    examples = examples_for(_value(config, "examples"), bool(_value(config, "thorough")), 1.0)
     backend = None
     if spec:
         try:
@@ -250,7 +204,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     lines = [
         (
             f"poolconf: backend {state.backend_spec!r}, profile {state.profile.name}, "
-            f"{state.examples} Hypothesis examples per property, vectors {vectors}"
+            f"{state.examples} Hypothesis examples per property at scale 1, vectors {vectors}"
         )
     ]
     if state.known:
@@ -319,7 +273,8 @@ def pytest_collection_modifyitems(
             universe |= all_vector_test_names(load_vector_cases(vectors_option(config)))
         state.stale_local = stale_ids(state.known, universe, [item.nodeid for item in items])
     if state.only is not None:
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             kind = _kind(item)
             (drop if kind is not None and kind not in state.only else keep).append(item)
@@ -359,7 +314,7 @@ class _Reporter:
             entry = match(state.known, name, report.nodeid)
             if entry is not None:
                 report.outcome = "skipped"
-                report.wasxfail = f"known failure: {entry.reason} (crashed its worker)"  # type: ignore[attr-defined]
+                report.wasxfail = f"known failure: {entry.reason} (crashed its worker)"
         state.collector.add(report)
 
     @pytest.hookimpl(optionalhook=True)
@@ -390,7 +345,7 @@ class _Reporter:
         state.collector.stale_ids = stale
         if stale and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        path = self.config.getoption("--poolconf-report-json")
+        path = _value(self.config, "report-json")
         if path:
             state.collector.write_json(
                 path,

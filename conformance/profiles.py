@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import strategies as st
+
 from poolconf.conformance.vector_format import VectorCase
 from poolconf.reference import dtypes as dt
 
@@ -84,6 +86,20 @@ class Profile:
             and _all_ones(params.get("dilation", 1))
             and params.get("divisor_override") is None
         )
+
+    def strategy_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``strategies.pool_configs`` that keep draws inside the
+        profile (the same rule as ``allows``, for drawing)."""
+        if self.is_full:
+            return {}
+        return {
+            "rank": 2,
+            "layout": "channels_first",
+            "dtype": "float32",
+            "padding_kind": st.sampled_from(("symmetric", "valid")),
+            "max_dilation": 1,
+            "divisor_override": False,
+        }
 
 
 def get_profile(name: str) -> Profile:

@@ -5,7 +5,9 @@ so the same code works in one process and under pytest-xdist (where reports
 travel from the workers to the controller):
 
 * ``("poolconf", {"op": ..., "clauses": [...]})`` from the ``poolconf`` marker;
-* ``("poolconf_ulp", [[op, dtype, output_name, ulp_error], ...])`` from ``ulp_recorder``.
+* ``("poolconf_ulp", [[op, dtype, output_name, ulp_error], ...])`` from ``ulp_recorder``;
+* ``("poolconf_examples", {"budget", "checked", "unsupported", "not_judged"})`` from a
+  property run (``harness.run_property``).
 
 A test's outcome is one of passed, failed, skipped, xfailed, xpassed; a test that
 killed its xdist worker (a crash, or a hang under ``--timeout-method=thread``)
@@ -68,6 +70,7 @@ class TestRecord:
     message: str = ""
     crashed: bool = False
     phases: set[str] = field(default_factory=set)
+    examples: dict[str, Any] | None = None
 
 
 def _short_message(report: Any) -> str:
@@ -107,6 +110,8 @@ class Collector:
             if key == "poolconf" and isinstance(value, dict):
                 rec.op = str(value.get("op") or NO_OP)
                 rec.clauses = tuple(value.get("clauses") or ())
+            elif key == "poolconf_examples" and isinstance(value, dict):
+                rec.examples = value
             elif key == "poolconf_ulp":
                 for op, dtype, out, err in value:
                     k = (op, dtype, out)
@@ -177,6 +182,14 @@ class Collector:
     def crashed(self) -> list[TestRecord]:
         return [r for r in self.tests.values() if r.crashed]
 
+    def short_properties(self) -> list[TestRecord]:
+        """Property tests that checked fewer examples than their budget."""
+        return [
+            r
+            for r in self.tests.values()
+            if r.examples and r.examples.get("checked", 0) < r.examples.get("budget", 0)
+        ]
+
     def ulp_table(self) -> dict[str, dict[str, dict[str, float]]]:
         out: dict[str, dict[str, dict[str, float]]] = {}
         for (op, dtype, name), err in sorted(self.ulp.items()):
@@ -223,6 +236,9 @@ class Collector:
                 }
                 for op, per in self.ulp_table().items()
             },
+            "examples": {
+                r.nodeid: r.examples for r in self.tests.values() if r.examples is not None
+            },
             "stale_xfail_ids": self.stale_ids,
             "notes": self.notes,
         }
@@ -266,11 +282,21 @@ class Collector:
             for r in fails:
                 clause = r.clauses[0] if r.clauses else NO_CLAUSE
                 lines.append(f"  {r.nodeid} [{clause}]: {_first_line(r.message)}")
+        short = self.short_properties()
+        if short:
+            lines.append("properties that checked fewer examples than their budget:")
+            for r in short:
+                e = r.examples or {}
+                others = {**e.get("unsupported", {}), **e.get("not_judged", {})}
+                why = "; ".join(
+                    f"{k} (x{v})" for k, v in sorted(others.items(), key=lambda kv: -kv[1])[:2]
+                )
+                lines.append(f"  {r.name}: {e.get('checked')} of {e.get('budget')} ({why})")
         table = self.ulp_table()
         if table:
             lines.append("largest ULP error per op and dtype (output: ULPs):")
-            for op, per in table.items():
-                for dtype, outs in per.items():
+            for op, by_dtype in table.items():
+                for dtype, outs in by_dtype.items():
                     body = ", ".join(f"{name}: {_fmt(err)}" for name, err in outs.items())
                     lines.append(f"  {op:<26}{dtype:<10}{body}")
         if self.stale_ids:

@@ -37,11 +37,12 @@ from poolconf.conformance import vector_format
 from poolconf.conformance.assertions import (
     assert_indices_select,
     assert_matches,
-    assert_pure,
+    fail,
     format_call,
     zero_sign_free,
 )
 from poolconf.conformance.backend import Backend
+from poolconf.conformance.harness import invoke, invoke_invalid
 from poolconf.conformance.profiles import case_in_profile
 from poolconf.conformance.vector_format import VectorCase
 from poolconf.reference import catalog as cat
@@ -106,24 +107,6 @@ def call_of(
     return op, arrays, params
 
 
-def _copy(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else a.copy()
-
-
-def _outputs(op: str, result: Any, call: str, clause: str) -> dict[str, Any]:
-    """Name the pieces of a backend's result."""
-    __tracebackhide__ = True
-    names = cat.op(op).outputs
-    if len(names) == 1:
-        return {names[0]: result}
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise AssertionError(
-            f"result is a {type(result).__name__}, but should be a {len(names)}-tuple "
-            f"[{call}] [{clause}]"
-        )
-    return dict(zip(names, result))
-
-
 def check_part(
     case: VectorCase,
     part: str,
@@ -133,9 +116,9 @@ def check_part(
     repro: str = "",
     sink: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Judge ``part`` of ``case`` on ``backend``. Fails (AssertionError, the one format)
-    or skips (``pytest.skip``); returns one line per comparison made. ``sink``, when
-    given, receives the backend's outputs by name."""
+    """Judge ``part`` of ``case`` on ``backend``. Fails (the one format) or skips
+    (``pytest.skip``); returns one line per comparison made. ``sink``, when given,
+    receives the backend's outputs by name."""
     __tracebackhide__ = True
     how = plan(case, backend.declarations, part)
     if how.mode == "skip":
@@ -144,77 +127,61 @@ def check_part(
     call = format_call(op, arrays, params)
     if not backend.supports(op):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
-    args = [_copy(a) for a in arrays.values()]  # the stored arrays stay pristine
+    where: dict[str, Any] = {"call": call, "clause": how.clause, "repro": repro}
     try:
-        result = backend.call(op, *args, **params)
+        if how.mode == "raise":
+            return [invoke_invalid(backend, op, arrays, params, why=how.reason, **where)]
+        outputs = invoke(backend, op, arrays, params, **where)
     except Unsupported as exc:
         pytest.skip(f"unsupported: {exc.reason}")
-    except Exception as exc:
-        if how.mode == "raise":
-            return [
-                f"{op} raised {type(exc).__name__}: {exc} (expected: {how.reason}) [{how.clause}]"
-            ]
-        raise AssertionError(
-            f"{op} raised {type(exc).__name__}: {exc}, but the input is valid [{call}] [{how.clause}]"
-            + (f"\nreproducer:\n{repro}" if repro else "")
-        ) from exc
-    if how.mode == "raise":
-        got = _describe(result)
-        raise AssertionError(
-            f"{op} returned {got}, but should raise ({how.reason}) [{call}] [{how.clause}]"
-            + (f"\nreproducer:\n{repro}" if repro else "")
-        )
-    outputs = _outputs(op, result, call, how.clause)
     if sink is not None:
         sink.update(outputs)
-    lines = []
-    for name, got in outputs.items():
-        key = name
-        if name == "grad_input" and how.tie_routing == "all" and "grad_input_all" in case.expected:
-            key = "grad_input_all"
-        if key not in case.expected or name in how.ignore:
-            continue
-        expected = case.expected[key]
-        if name == "indices" and how.free_indices:
-            assert_indices_select(
-                got, expected, case.op, case.inputs["x"], params, call=call, repro=repro
-            )
-            lines.append("indices name one of their windows' maxima")
-            continue
-        if name == "output" and how.free_zero_sign:
-            got, expected = zero_sign_free(got), zero_sign_free(expected)
-        ulps, scale = case.tolerance.get(key, (0, None))
-        err = assert_matches(
-            got,
-            expected,
-            ulps=ulps,
-            scale=scale,
-            what=name,
-            call=call,
-            clause=how.clause,
-            repro=repro,
-        )
-        if record is not None:
-            record(op, dt.dtype_name(expected.dtype), key, err)
-        lines.append(
-            f"{name} matches expected.{key} within {ulps} ULP (largest error {err:.3g} ULP)"
-        )
+    lines = [
+        _judge_output(case, op, name, got, how, params, record, **where)
+        for name, got in outputs.items()
+    ]
+    lines = [line for line in lines if line]
     if not lines:
-        raise AssertionError(f"no expected output of {case.test_id} applies to {op} [{how.clause}]")
-    lines.append(assert_pure(arrays, args, outputs, call, repro))
-    return lines
+        fail(f"no expected output of {case.test_id} applies to {op}", call=call, clause=how.clause)
+    return [*lines, "inputs unchanged and no output aliases an input"]
 
 
-def _describe(result: Any) -> str:
-    if isinstance(result, np.ndarray):
-        try:
-            name = dt.dtype_name(result.dtype)
-        except (KeyError, ValueError, TypeError):
-            name = str(result.dtype)
-        return f"{name}{list(result.shape)}"
-    if isinstance(result, (tuple, list)):
-        return "(" + ", ".join(_describe(r) for r in result) + ")"
-    return type(result).__name__
+def _judge_output(
+    case: VectorCase,
+    op: str,
+    name: str,
+    got: Any,
+    how: Judgement,
+    params: Mapping[str, Any],
+    record: Callable[[str, str, str, float], None] | None,
+    *,
+    call: str,
+    clause: str,
+    repro: str,
+) -> str:
+    """Compare one output with the case's expected value (the empty string when the
+    case stores none for it, or the judgement leaves it out)."""
+    __tracebackhide__ = True
+    key = name
+    if name == "grad_input" and how.tie_routing == "all" and "grad_input_all" in case.expected:
+        key = "grad_input_all"
+    if key not in case.expected or name in how.ignore:
+        return ""
+    expected = case.expected[key]
+    if name == "indices" and how.free_indices:
+        assert_indices_select(
+            got, expected, case.op, case.inputs["x"], params, call=call, repro=repro
+        )
+        return "indices name one of their windows' maxima"
+    if name == "output" and how.free_zero_sign:
+        got, expected = zero_sign_free(got), zero_sign_free(expected)
+    ulps, scale = case.tolerance.get(key, (0, None))
+    err = assert_matches(
+        got, expected, ulps=ulps, scale=scale, what=name, call=call, clause=clause, repro=repro
+    )
+    if record is not None:
+        record(op, dt.dtype_name(expected.dtype), key, err)
+    return f"{name} matches expected.{key} within {ulps} ULP (largest error {err:.3g} ULP)"
 
 
 # ---------------------------------------------------------------------------

@@ -302,7 +302,7 @@ def cases_from_json(doc: Any, name: str) -> list[VectorCase]:
     groups = doc.get("testGroups")
     if not isinstance(groups, list):
         raise VectorError(f"{name}: testGroups must be a list")
-    cases = []
+    cases: list[VectorCase] = []
     for gi, group in enumerate(groups):
         if not isinstance(group, Mapping) or not isinstance(group.get("tests"), list):
             raise VectorError(f"{name}: testGroups[{gi}] must be an object with a tests list")

@@ -171,9 +171,7 @@ _FLAGS = (
             "https://github.com/sonos/tract/pull/2851",
         ),
     ),
-    Flag(
-        "KernelEqualsInput", "The window covers the whole input.", "POOL-GEOM-2", "EDGE_CASE"
-    ),
+    Flag("KernelEqualsInput", "The window covers the whole input.", "POOL-GEOM-2", "EDGE_CASE"),
     Flag(
         "UnevenAdaptive",
         "Adaptive windows of unequal size that overlap.",

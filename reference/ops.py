@@ -463,9 +463,9 @@ def _lp_grad_window(plane: list, flats: Sequence[int], gv: float, p: int, acc: l
 
     A zero norm gives 0; a non-finite input or upstream value gives NaN
     [POOL-GRAD-8]."""
-    vals = [dt.to_exact(plane[f]) for f in flats]
+    vals = [v for v in (dt.to_exact(plane[f]) for f in flats) if isinstance(v, Fraction)]
     ge = dt.to_exact(gv)
-    if not all(isinstance(v, Fraction) for v in vals) or not isinstance(ge, Fraction):
+    if len(vals) < len(flats) or not isinstance(ge, Fraction):
         for f in flats:
             acc[f].add(math.nan)
         return

@@ -78,7 +78,7 @@ class Budget:
 
 
 def budgets(
-    op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
+    op: str, inputs: Mapping[str, np.ndarray | None], params: Mapping[str, Any]
 ) -> dict[str, Budget]:
     """The ULP budget of every output of a (valid) case of forward op ``op`` and of its
     gradient [POOL-TOL-3].
@@ -86,7 +86,9 @@ def budgets(
     Keys are the output names of the vector format: ``output``, ``indices``,
     ``grad_input``, ``grad_weight``, ``grad_bias``."""
     o = catalog.op(op)
-    name = dt.dtype_name(inputs["x"].dtype)
+    x = inputs["x"]
+    assert x is not None
+    name = dt.dtype_name(x.dtype)
     if o.exact or not dt.is_float(name):
         result = {"output": Budget(0, 1), "indices": Budget(0, 1)}
         if o.grad is not None:
@@ -97,7 +99,8 @@ def budgets(
     windows = _window_lists(op, inputs, params)
     n, ov = _max_window(windows), _max_overlap(windows)
     if o.reduction == "dot":
-        x, w = inputs["x"], inputs["weight"]
+        w = inputs["weight"]
+        assert w is not None
         fwd = w.shape[1] * math.prod(w.shape[2:]) + (1 if inputs.get("bias") is not None else 0)
         per_input = ov * (w.shape[0] // params.get("groups", 1))
         n_out = x.shape[0] * len(windows)
@@ -116,7 +119,7 @@ def budgets(
         p = int(params.get("p", 2))
         fwd = n + 2 * p
         grad = (n + 3 * p) * max(ov, 1)
-        root = root_term(inputs["x"], windows, params.get("layout", "channels_first"), p, name)
+        root = root_term(x, windows, params.get("layout", "channels_first"), p, name)
         return {
             "output": Budget(sum_budget(fwd, name, 2) + root, fwd),
             "grad_input": Budget(sum_budget(grad, name, 4) + (p - 1) * root, (n + 3 * p) * ov),

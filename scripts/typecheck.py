@@ -16,6 +16,7 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - the dev extra installs tomli there
@@ -50,8 +51,7 @@ def main(argv: list[str]) -> int:
         proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, check=False)
         # mypy names the links; name the files they point at instead
         links = {
-            str(p.relative_to(tree)): os.path.relpath(p.resolve(), ROOT)
-            for p in tree.rglob("*.py")
+            str(p.relative_to(tree)): os.path.relpath(p.resolve(), ROOT) for p in tree.rglob("*.py")
         }
         for line in (proc.stdout + proc.stderr).splitlines():
             path, sep, rest = line.partition(":")

@@ -53,7 +53,7 @@ def test_reference_accepts_every_draw(case: S.PoolCase) -> None:
     and produce the shape the strategy predicts."""
     out = S.reference_forward(case.op, case.inputs, case.params)
     first = out[0] if isinstance(out, tuple) else out
-    assert first.shape == S.forward_output_shape(case.config, case.inputs)
+    assert first.shape == case.config.output_shape()
     assert case.x.size <= 200
     if case.grad_output is not None:
         grad = getattr(ref, cat.grad_of(case.op))
@@ -68,11 +68,15 @@ def test_draws_cover_the_parameter_space() -> None:
         seen.update([f"op:{c.op}", f"rank:{c.rank}", f"layout:{c.layout}", f"dtype:{c.dtype}"])
         if c.padding_kind:
             seen[f"padding:{c.padding_kind}"] += 1
-        if "ceil_mode" in c.params:
-            seen[f"ceil_mode:{c.params['ceil_mode']}"] += 1
+        if c.op in cat.forward_ops("window"):
+            seen[f"ceil_mode:{c.params.get('ceil_mode', False)}"] += 1
         if c.op == "avg_pool":
-            seen[f"count_include_pad:{c.params['count_include_pad']}"] += 1
-            seen[f"divisor_override:{c.params['divisor_override'] is not None}"] += 1
+            seen[f"count_include_pad:{c.params.get('count_include_pad', True)}"] += 1
+            seen[f"divisor_override:{c.params.get('divisor_override') is not None}"] += 1
+        # keywords left out so the backend's defaults apply [POOL-PARAM-*]
+        defaulted = {"ceil_mode", "dilation", "layout"} - set(c.params)
+        if c.op in cat.forward_ops("window") and defaulted:
+            seen["defaulted keywords left out"] += 1
         if any(d > 1 for d in c.params.get("dilation", (1,))):
             seen["dilation>1"] += 1
         if c.has_empty_window():
@@ -92,6 +96,7 @@ def test_draws_cover_the_parameter_space() -> None:
             "divisor_override:False",
             "dilation>1",
             "empty window",
+            "defaulted keywords left out",
         ]
     )
     missing = [w for w in wanted if not seen[w]]
@@ -119,7 +124,7 @@ def test_special_values_are_drawn() -> None:
 
 
 @FAST
-@given(S.pool_cases(mirror_symmetric=True, op=st.sampled_from(("max_pool", "avg_pool", "conv"))))
+@given(S.pool_cases(length_rule="mirror", op=st.sampled_from(("max_pool", "avg_pool", "conv"))))
 def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
     g = case.config.geometry()
     assert g is not None
@@ -127,7 +132,8 @@ def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
         eff = geo.effective_kernel(a.kernel, a.dilation)
         assert (a.length + a.pad_begin + a.pad_end - eff) % a.stride == 0
     assert not case.params.get("ceil_mode", False)
-    assert not isinstance(case.params["padding"], str) or case.params["padding"] == "valid"
+    padding = case.params.get("padding", 0)
+    assert not isinstance(padding, str) or padding == "valid"
 
 
 @FAST
@@ -146,7 +152,7 @@ def test_no_empty_windows_and_distinct_values(case: S.PoolCase) -> None:
 @FAST
 @given(
     S.pool_cases(
-        op=st.sampled_from(("max_pool", "avg_pool")), **S.profile_restrictions(get_profile("core"))
+        op=st.sampled_from(("max_pool", "avg_pool")), **get_profile("core").strategy_kwargs()
     )
 )
 def test_core_profile_draws_stay_in_core(case: S.PoolCase) -> None:

@@ -1430,7 +1430,7 @@ def unpool_edges() -> list[Case]:
 
     E = "edge"
     cases = []
-    trips = [
+    trips: list[tuple[str, tuple[int, ...], dict[str, Any], dict[str, Any], int]] = [
         (
             (
                 "unpool round trip 2D: values and indices from max_pool_with_indices(k=2) "

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-from poolconf.conformance.plugin import ONLY_KINDS, PACKAGE_DIR, THOROUGH_EXAMPLES
-from poolconf.conformance.profiles import PROFILE_NAMES
+from poolconf.conformance.options import OPTIONS
+from poolconf.conformance.plugin import PACKAGE_DIR
 
 DEFAULT_TIMEOUT = 60.0
 THOROUGH_TIMEOUT = 600.0
@@ -37,87 +37,53 @@ def _workers(value: str) -> str:
     return str(n)
 
 
-def _only(value: str) -> str:
-    kinds = [k.strip() for k in value.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in ONLY_KINDS]
-    if bad or not kinds:
-        raise argparse.ArgumentTypeError(f"--only {value!r}: choose from {', '.join(ONLY_KINDS)}")
-    return ",".join(kinds)
+def _timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{seconds:g} must be > 0 seconds")
+    return seconds
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "backend",
-        help="registered name (reference, numpy-strided, torch, ...), "
-        "module path, or module:attribute",
+        help="registered name (reference, numpy-strided, torch, ...), module path, or "
+        "module:attribute",
     )
-    parser.add_argument(
-        "--profile", choices=PROFILE_NAMES, default="full", help="spec profile (default: full)"
-    )
-    parser.add_argument(
-        "--examples",
-        type=int,
-        default=None,
-        metavar="N",
-        help="Hypothesis examples per property (default 25)",
-    )
-    parser.add_argument(
-        "--thorough",
-        action="store_true",
-        help=f"{THOROUGH_EXAMPLES} examples per property, timeout {THOROUGH_TIMEOUT:.0f} s",
-    )
-    parser.add_argument(
-        "-n",
-        dest="workers",
-        type=_workers,
-        default="1",
-        metavar="N|auto",
+    for option in OPTIONS:
+        option.add_to(parser.add_argument, option.cli_flag)
+    runner = parser.add_argument_group("how the run is carried out")
+    runner.add_argument(
+        "-n", dest="workers", type=_workers, default="1", metavar="N|auto",
         help="pytest-xdist workers (default 1; 0 runs in one process, without crash isolation)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=None,
-        metavar="S",
-        help=f"seconds per test before it fails (default {DEFAULT_TIMEOUT:.0f})",
-    )
-    parser.add_argument(
-        "--timeout-method",
-        choices=("signal", "thread"),
-        default="signal",
-        help="pytest-timeout method: signal fails the test; thread also stops a "
-        "hang inside native code, by killing the worker (default signal)",
-    )
-    parser.add_argument(
-        "--max-worker-restart",
-        type=int,
-        default=DEFAULT_MAX_WORKER_RESTART,
-        metavar="N",
-        help="worker crashes tolerated before the run stops "
-        f"(default {DEFAULT_MAX_WORKER_RESTART})",
-    )
-    parser.add_argument("--xfail-file", metavar="F", help="known failures: one test id per line")
-    parser.add_argument("--report-json", metavar="P", help="write the poolconf summary as JSON")
-    parser.add_argument("--junit-xml", metavar="P", help="write a JUnit XML report")
-    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
-    parser.add_argument(
-        "--only", type=_only, metavar="KINDS", help=f"comma list of {', '.join(ONLY_KINDS)}"
-    )
-    parser.add_argument(
-        "--vectors", metavar="DIR", help="golden vectors folder (default: installed)"
-    )
-    parser.add_argument(
-        "--pytest-arg",
-        dest="pytest_args",
-        action="append",
-        default=[],
-        metavar="ARG",
+    )  # fmt: skip
+    runner.add_argument(
+        "--timeout", type=_timeout, default=None, metavar="S",
+        help=f"seconds per test before it fails (default {DEFAULT_TIMEOUT:.0f}, "
+        f"{THOROUGH_TIMEOUT:.0f} with --thorough)",
+    )  # fmt: skip
+    runner.add_argument(
+        "--timeout-method", choices=("signal", "thread"), default="signal",
+        help="pytest-timeout method: signal fails the test; thread also stops a hang inside "
+        "native code, by killing the worker (default signal)",
+    )  # fmt: skip
+    runner.add_argument(
+        "--max-worker-restart", type=int, default=DEFAULT_MAX_WORKER_RESTART, metavar="N",
+        help=f"worker crashes tolerated before the run stops (default {DEFAULT_MAX_WORKER_RESTART})",
+    )  # fmt: skip
+    runner.add_argument("--junit-xml", metavar="P", help="write a JUnit XML report")
+    runner.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
+    runner.add_argument(
+        "--pytest-arg", dest="pytest_args", action="append", default=[], metavar="ARG",
         help="one more argument for pytest (repeatable), e.g. --pytest-arg=-x",
-    )
+    )  # fmt: skip
 
 
-def _abs(path: str | None) -> str | None:
-    return None if path is None else os.path.abspath(path)
+def _abs(path: str) -> str:
+    return os.path.abspath(path)
 
 
 def pytest_command(args: argparse.Namespace, ini: str) -> list[str]:
@@ -126,43 +92,27 @@ def pytest_command(args: argparse.Namespace, ini: str) -> list[str]:
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         cmd += ["-p", "poolconf.conformance.plugin", "-p", "xdist.plugin", "-p", "pytest_timeout"]
     cmd += [
-        "--pyargs",
-        "poolconf.conformance",
-        "-c",
-        ini,
-        "--rootdir",
-        str(PACKAGE_DIR),
-        "-p",
-        "no:cacheprovider",
+        "--pyargs", "poolconf.conformance",
+        "-c", ini, "--rootdir", str(PACKAGE_DIR),
+        "-p", "no:cacheprovider",
         "--tb=short",
-        "--poolconf-backend",
-        args.backend,
-        "--poolconf-profile",
-        args.profile,
-    ]
-    if args.examples is not None:
-        cmd += ["--poolconf-examples", str(args.examples)]
-    if args.thorough:
-        cmd.append("--poolconf-thorough")
+        "--poolconf-backend", args.backend,
+    ]  # fmt: skip
+    for option in OPTIONS:
+        value = getattr(args, option.dest)
+        if option.kind == "flag" and value:
+            cmd.append(option.pytest_flag)
+        elif option.kind != "flag" and value is not None:
+            path_like = option.metavar in ("FILE", "PATH", "DIR")
+            cmd += [option.pytest_flag, _abs(value) if path_like else str(value)]
     if args.workers != "0":
         cmd += ["-n", args.workers, "--max-worker-restart", str(args.max_worker_restart)]
-    timeout = (
-        args.timeout
-        if args.timeout is not None
-        else (THOROUGH_TIMEOUT if args.thorough else DEFAULT_TIMEOUT)
-    )
-    if timeout > 0:
-        cmd += ["--timeout", f"{timeout:g}", "--timeout-method", args.timeout_method]
-    for opt, value in (
-        ("--xfail-file", _abs(args.xfail_file)),
-        ("--poolconf-report-json", _abs(args.report_json)),
-        ("--junit-xml", _abs(args.junit_xml)),
-        ("--poolconf-vectors", _abs(args.vectors)),
-        ("-k", args.keyword),
-        ("--poolconf-only", args.only),
-    ):
-        if value:
-            cmd += [opt, value]
+    timeout = args.timeout or (THOROUGH_TIMEOUT if args.thorough else DEFAULT_TIMEOUT)
+    cmd += ["--timeout", f"{timeout:g}", "--timeout-method", args.timeout_method]
+    if args.junit_xml:
+        cmd += ["--junit-xml", _abs(args.junit_xml)]
+    if args.keyword:
+        cmd += ["-k", args.keyword]
     if args.junit_xml:
         cmd += ["-o", f"junit_suite_name=poolconf-{args.backend}"]
     return cmd + list(args.pytest_args or [])

@@ -68,8 +68,9 @@ def describe_case(case: VectorCase) -> list[str]:
                 ulps, scale = case.tolerance.get(name, (0, None))
                 tol = f"  (tolerance {ulps} ULP" + (", at scale" if scale is not None else "") + ")"
             lines.append(f"  {title}.{name}: {_array(a)}{tol}")
-            if title == "expected" and case.tolerance.get(name, (0, None))[1] is not None:
-                lines.append(f"  scale.{name}: {_array(case.tolerance[name][1])}")
+            scale = case.tolerance.get(name, (0, None))[1] if title == "expected" else None
+            if scale is not None:
+                lines.append(f"  scale.{name}: {_array(scale)}")
     return lines
 
 

@@ -48,9 +48,9 @@ Plan = tuple[int, int, list[tuple[Indexer, Indexer]]]
 
 
 def _pool_plans(w: cm.Window) -> list[Plan]:
-    plans = []
+    plans: list[Plan] = []
     for axis, a in zip(w.axes, w.geometry.axes):
-        taps = []
+        taps: list[tuple[Indexer, Indexer]] = []
         for j in range(a.kernel):
             lo, hi, start = cm.tap_range(a, j)
             if lo < hi:
@@ -689,6 +689,11 @@ max_unpool = cm.max_unpool
 zero_pad = cm.zero_pad
 
 
+def _weight_index(out_channels: slice, tap: Sequence[int]) -> tuple[Any, ...]:
+    """``weight[out_channels, :, *tap]``: the weights of one kernel tap."""
+    return (out_channels, slice(None), *tap)
+
+
 def _conv_window(
     x: np.ndarray,
     weight: np.ndarray,
@@ -765,7 +770,7 @@ def conv(
                 xs = x64[_with_chan(src, chan, slice(gi * cig, (gi + 1) * cig))]
                 part = np.tensordot(
                     xs,
-                    w64[(slice(gi * cog, (gi + 1) * cog), slice(None), *tuple(j))],
+                    w64[_weight_index(slice(gi * cog, (gi + 1) * cog), j)],
                     axes=([chan], [1]),
                 )
                 out[_with_chan(dst, chan, slice(gi * cog, (gi + 1) * cog))] += np.moveaxis(
@@ -804,10 +809,10 @@ def conv_grad(
             for gi in range(grp):
                 ci, co = slice(gi * cig, (gi + 1) * cig), slice(gi * cog, (gi + 1) * cog)
                 gs = g64[_with_chan(dst, chan, co)]
-                wk = w64[(co, slice(None), *j)]  # (cog, cig)
+                wk = w64[_weight_index(co, j)]  # (cog, cig)
                 part = np.tensordot(gs, wk, axes=([chan], [0]))
                 gx[_with_chan(src, chan, ci)] += np.moveaxis(part, -1, chan)
                 xs = x64[_with_chan(src, chan, ci)]
-                gw[(co, slice(None), *j)] += np.tensordot(gs, xs, axes=(other, other))
+                gw[_weight_index(co, j)] += np.tensordot(gs, xs, axes=(other, other))
         gb = None if bias is None else cm.finish(g64.sum(axis=tuple(other)), dtype)
     return cm.finish(gx, dtype), cm.finish(gw, dtype), gb

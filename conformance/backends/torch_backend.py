@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch  # importing this backend imports torch; the harness itself never does
@@ -300,7 +300,7 @@ def _max_call(t: Any, plan: _Plan, ceil_mode: Any, indices: bool) -> Any:
             f"127 elements (this one has {volume}) [POOL-MAX-6]"
         )
     if rank == 1 and integer:  # torch's max_pool1d has no integer kernel; use its 2-D one
-        out = F.max_pool2d(
+        out = cast(Any, F).max_pool2d(  # return_indices is a runtime bool, not a Literal
             t.unsqueeze(2),
             _lift(plan.kernel, 1),
             _lift(plan.stride, 1),
@@ -529,7 +529,7 @@ def _avg_forward(
             _lift(plan.pad, 0),
             ceil_mode,
             count_include_pad,
-            divisor_override,
+            int(divisor_override),
         )
         return out.squeeze(2)
     fn = _rank_fn("avg_pool", rank)
@@ -901,6 +901,9 @@ def max_unpool(
     spatial = _spatial(x, layout)
     torch_pad: Any = padding
     torch_size: Any = output_size
+    k: Any
+    s: Any
+    pads: Any
     try:
         k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
         s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
@@ -963,8 +966,8 @@ def _repeats_differ(x: Any, indices: Any, layout: str) -> bool:
     xf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
     idf = np.moveaxis(indices, -1, 1) if layout == "channels_last" else indices
     planes = xf.shape[0] * xf.shape[1]
-    bits = np.ascontiguousarray(xf).reshape(planes, -1)
-    bits = bits.view(np.uint8).reshape(planes, bits.shape[1], -1)
+    flat = np.ascontiguousarray(xf).reshape(planes, -1)
+    bits = flat.view(np.uint8).reshape(planes, flat.shape[1], -1)
     is_float = xf.dtype.kind == "f" or xf.dtype.name == "bfloat16"
     nan = np.isnan(xf.astype(np.float64)) if is_float else np.zeros(xf.shape, bool)
     nan = nan.reshape(planes, -1)
@@ -986,7 +989,9 @@ def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> 
     _, t = _tensor(x, layout)
     rank = _rank(x)
     if isinstance(padding, (tuple, list)) or geo.is_integer(padding):
-        pairs = [p if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)]
+        pairs: list[Any] = [
+            p if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)
+        ]
         if any(geo.is_integer(v) and v < 0 for pair in pairs for v in pair):
             raise Unsupported(
                 f"padding={padding!r}: torch F.pad crops for negative padding instead of "
