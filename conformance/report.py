@@ -28,7 +28,8 @@ from typing import Any
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed")
 NO_OP = "(no op)"
 NO_CLAUSE = "(no clause)"
-VECTOR_ID = re.compile(r"test_vector(?:_grad)?\[(?P<id>[^\]]+)\]$")
+# test_vector[<file stem>#<name>], the name being the case's stable identity
+VECTOR_ID = re.compile(r"test_vector(?:_grad)?\[(?P<id>[^\[\]#]+#[a-z][a-z0-9_]*)\]$")
 
 
 class UlpRecorder:

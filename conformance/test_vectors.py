@@ -1,9 +1,9 @@
 """Golden vectors: every case's forward output (and indices) and gradients.
 
-``test_vector[<file stem>#<tcId>]`` checks the forward part of a case,
-``test_vector_grad[<file stem>#<tcId>]`` its gradient part; see
+``test_vector[<file stem>#<name>]`` checks the forward part of a case,
+``test_vector_grad[<file stem>#<name>]`` its gradient part; see
 ``poolconf.conformance.vector_checks`` for how valid, invalid and acceptable cases
-are judged. ``poolconf explain <file stem>#<tcId> --backend B`` reruns one.
+are judged. ``poolconf explain <file stem>#<name> --backend B`` reruns one.
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def all_vector_test_names(cases: Iterable[VectorCase]) -> set[str]:
 
 
 def vector_params(directory: str | None, profile: Any, part: str) -> list[Any]:
-    """``pytest.param`` per case of ``part`` in ``profile``, id ``<file stem>#<tcId>``,
+    """``pytest.param`` per case of ``part`` in ``profile``, id ``<file stem>#<name>``,
     marked ``poolconf(op=..., clauses=...)``."""
     try:
         cases = load_vector_cases(directory)

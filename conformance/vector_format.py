@@ -145,6 +145,7 @@ class VectorCase:
 
     file: str
     tc_id: int
+    name: str
     op: str
     family: str
     comment: str
@@ -161,8 +162,9 @@ class VectorCase:
 
     @property
     def test_id(self) -> str:
-        """``"<file stem>#<tcId>"``, e.g. ``"max_pool_geometry_test#3"``."""
-        return f"{pathlib.PurePath(self.file).stem}#{self.tc_id}"
+        """``"<file stem>#<name>"``, e.g. ``"max_pool_edge_test#ceil_last_window_dropped"``:
+        the case's identity, stable across regenerations."""
+        return f"{pathlib.PurePath(self.file).stem}#{self.name}"
 
 
 def file_name(op: str, family: str) -> str:
@@ -256,6 +258,9 @@ def _case(test: Any, name: str, op: str, family: str) -> VectorCase:
     if not isinstance(tc, int) or isinstance(tc, bool):
         raise VectorError(f"{name}: tcId={tc!r} must be an integer")
     where = f"{name}#{tc}"
+    case_name = test.get("name")
+    if not isinstance(case_name, str) or not case_name:
+        raise VectorError(f"{where}: name={case_name!r} must be a non-empty string")
     result = test.get("result")
     if result not in RESULTS:
         raise VectorError(f"{where}: result={result!r} is not one of {RESULTS}")
@@ -275,6 +280,7 @@ def _case(test: Any, name: str, op: str, family: str) -> VectorCase:
     return VectorCase(
         file=name,
         tc_id=tc,
+        name=case_name,
         op=op,
         family=family,
         comment=str(test.get("comment", "")),
@@ -334,22 +340,17 @@ def load_cases(
 
 
 def find_case(test_id: str, directory: str | os.PathLike | None = None) -> VectorCase:
-    """The case ``"<file stem>#<tcId>"``; ``VectorError`` when there is none."""
-    stem, sep, tc = test_id.partition("#")
-    if (
-        not sep
-        or not tc.isdigit()
-        or not stem
-        or "/" in stem
-        or "\\" in stem
-        or stem.startswith(".")
-    ):
-        raise VectorError(f"{test_id}: a test id is '<file stem>#<tcId>'")
+    """The case ``"<file stem>#<name>"`` (or, as older ids were written,
+    ``"<file stem>#<tcId>"``); ``VectorError`` when there is none."""
+    stem, sep, key = test_id.partition("#")
+    if not sep or not key or not stem or "/" in stem or "\\" in stem or stem.startswith("."):
+        raise VectorError(f"{test_id}: a test id is '<file stem>#<name>' or '<file stem>#<tcId>'")
     root = pathlib.Path(directory) if directory is not None else vectors_dir()
     for case in load_file(root / f"{stem}.json", root=root):
-        if case.tc_id == int(tc):
+        if case.name == key or (key.isdigit() and case.tc_id == int(key)):
             return case
-    raise VectorError(f"{stem}.json#{tc}: no such tcId")
+    what = "tcId" if key.isdigit() else "name"
+    raise VectorError(f"{stem}.json#{key}: no such {what}")
 
 
 # ---------------------------------------------------------------------------
@@ -437,6 +438,7 @@ TOP_KEYS = (
 GROUP_KEYS = ("type", "source", "dtype", "layout", "rank", "tests")
 TEST_KEYS = (
     "tcId",
+    "name",
     "comment",
     "flags",
     "clauses",

@@ -3,12 +3,13 @@
 ::
 
     # torch: Lp pooling without the absolute value, POOL-LP-1, https://github.com/...
-    test_vector[lp_pool_special_test#4]   # negative inputs; POOL-LP-1
+    test_vector[lp_pool_edge_test#p1_sums_absolute_values]   # negative inputs; POOL-LP-1
     test_lp_pool_matches_reference        # the same, property test
 
 A line holds a test id, optionally followed by ``# comment``; lines that are
 blank or start with ``#`` are ignored. An id is a test's name as pytest prints
-it (``test_vector[max_pool_geometry_test#3]``), or its full node id, or a node
+it (``test_vector[max_pool_edge_test#ceil_last_window_dropped]``: a vector case's id is
+its file stem and its stable name), or its full node id, or a node
 id suffix (``test_vectors.py::test_vector[...]``). Listed tests run as strict
 xfail: a listed test that passes fails the run (XPASS(strict)). Ids that match
 no test of the suite are *stale*; they are reported and make the run fail.
@@ -55,7 +56,7 @@ def parse_xfail_text(text: str, source: str = "<xfail>") -> dict[str, KnownFailu
 
 def _split(raw: str) -> tuple[str, str, str]:
     """Split ``id  # comment`` at the first ``#`` preceded by whitespace, so ids that
-    contain ``#`` (``test_vector[max_pool_geometry_test#3]``) stay whole."""
+    contain ``#`` (``test_vector[max_pool_edge_test#padding_end_only]``) stay whole."""
     for i, ch in enumerate(raw):
         if ch == "#" and (i == 0 or raw[i - 1].isspace()):
             return raw[:i], "#", raw[i + 1 :]

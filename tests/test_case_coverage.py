@@ -28,7 +28,7 @@ from poolconf import reference as ref
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.tools import cases as C
-from poolconf.tools.casedef import Case
+from poolconf.tools.cases import Case
 
 DECLARED = C.declared_cases()
 ALL = C.all_cases()
@@ -481,7 +481,7 @@ EDGES: dict[str, Callable[[Case], bool]] = {
         and not isinstance(c.params.get("padding", 0), str)
         and any(
             (pb == 0) != (pe == 0)
-            for pb, pe in C._pads_of(c.params.get("padding", 0), spatial(c), c.params)
+            for pb, pe in C.pads_of(c.params.get("padding", 0), spatial(c), c.params)
         )
     ),
     "one NaN in a max window": lambda c: (

@@ -79,10 +79,13 @@ def test_reference_passes_core(vectors: pathlib.Path, tmp_path: pathlib.Path) ->
             [
                 "output[0,0,0,0]=0.0, but should be",
                 "[POOL-MAX-1]",
-                "poolconf explain max_pool_harness_test#2 --backend broken_pad_zero_max",
+                "poolconf explain max_pool_harness_test#negative_input_padded --backend broken_pad_zero_max",
             ],
         ),
-        ("broken_avg_counts_pad", ["test_vector[avg_pool_harness_test#2]", "[POOL-AVG-4]"]),
+        (
+            "broken_avg_counts_pad",
+            ["test_vector[avg_pool_harness_test#exclude_pad]", "[POOL-AVG-4]"],
+        ),
         ("broken_wrong_dtype", ["output.dtype=float64, but should be float32", "[POOL-MAX-1]"]),
         (
             "broken_raises",
@@ -91,7 +94,10 @@ def test_reference_passes_core(vectors: pathlib.Path, tmp_path: pathlib.Path) ->
                 "[POOL-MAX-1]",
             ],
         ),
-        ("tie_all_undeclared", ["test_vector_grad[max_pool_harness_test#5]", "[POOL-MAX-4]"]),
+        (
+            "tie_all_undeclared",
+            ["test_vector_grad[max_pool_harness_test#tied_maxima]", "[POOL-MAX-4]"],
+        ),
     ],
 )
 def test_broken_backend_fails_naming_the_clause(
@@ -112,12 +118,14 @@ def test_crash_fails_the_case_and_the_run_finishes(
     text = output(proc)
     assert proc.returncode == 1, text
     assert "crashed (the test killed its worker process" in text
-    assert "test_vector[avg_pool_harness_test#1] [avg_pool] [POOL-AVG-3, POOL-AVG-1]" in text
+    assert (
+        "test_vector[avg_pool_harness_test#include_pad] [avg_pool] [POOL-AVG-3, POOL-AVG-1]" in text
+    )
     data = json.loads(report.read_text())
     crashed = [f for f in data["failures"] if f["crashed"]]
     assert {f["id"].rsplit("::", 1)[-1] for f in crashed} == {
-        "test_vector[avg_pool_harness_test#1]",
-        "test_vector[avg_pool_harness_test#2]",
+        "test_vector[avg_pool_harness_test#include_pad]",
+        "test_vector[avg_pool_harness_test#exclude_pad]",
     }
     assert data["ops"]["max_pool"]["passed"] == 6  # the rest of the run still happened
 
@@ -168,7 +176,7 @@ def test_xfail_file_known_stale_and_xpass(vectors: pathlib.Path, tmp_path: pathl
     known = tmp_path / "known.txt"
     known.write_text(
         "# pads with zero; POOL-MAX-1\n"
-        "test_vector[max_pool_harness_test#2]   # pads with zero, POOL-MAX-1, https://example.org/1\n"
+        "test_vector[max_pool_harness_test#negative_input_padded]   # pads with zero, POOL-MAX-1, https://example.org/1\n"
     )
     report = tmp_path / "r.json"
     args = [
@@ -189,15 +197,15 @@ def test_xfail_file_known_stale_and_xpass(vectors: pathlib.Path, tmp_path: pathl
     assert data["totals"]["xfailed"] == 1 and data["stale_xfail_ids"] == []
     assert "pads with zero, POOL-MAX-1" in data["xfailed"][0]["reason"]
 
-    known.write_text(known.read_text() + "test_vector[max_pool_nosuch_test#9]  # gone\n")
+    known.write_text(known.read_text() + "test_vector[max_pool_nosuch_test#gone]  # gone\n")
     proc = check(vectors, "broken_pad_zero_max", *args)
     assert proc.returncode == 1, output(proc)
     assert "stale known-failure ids" in output(proc)
     assert json.loads(report.read_text())["stale_xfail_ids"] == [
-        "test_vector[max_pool_nosuch_test#9]"
+        "test_vector[max_pool_nosuch_test#gone]"
     ]
 
-    known.write_text("test_vector[max_pool_harness_test#1]  # it passes: strict xfail\n")
+    known.write_text("test_vector[max_pool_harness_test#no_padding]  # it passes: strict xfail\n")
     proc = check(vectors, "broken_pad_zero_max", *args)
     assert proc.returncode == 1, output(proc)
     assert "XPASS" in output(proc)
@@ -207,7 +215,7 @@ def test_xfail_ids_of_other_profiles_are_not_stale(
     vectors: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
     known = tmp_path / "known.txt"
-    known.write_text("test_vector[max_pool_harness_test#6]  # 1D: outside core\n")
+    known.write_text("test_vector[max_pool_harness_test#one_d_not_core]  # 1D: outside core\n")
     proc = check(
         vectors,
         "reference",
@@ -238,8 +246,8 @@ def test_junit_xml_is_readable(vectors: pathlib.Path, tmp_path: pathlib.Path) ->
     failed = [c for c in cases if c.find("failure") is not None]
     assert len(cases) == int(suite.get("tests", "0")) > 0
     assert [c.get("name") for c in failed] == [
-        "test_vector[max_pool_harness_test#2]",
-        "test_vector[max_pool_harness_test#6]",
+        "test_vector[max_pool_harness_test#negative_input_padded]",
+        "test_vector[max_pool_harness_test#one_d_not_core]",
     ]
     assert "[POOL-MAX-1]" in failed[0].find("failure").get("message", "")
 
@@ -309,14 +317,16 @@ def test_unknown_backend_is_a_usage_error(vectors: pathlib.Path) -> None:
 def test_explain_prints_and_reruns(
     vectors: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["explain", "max_pool_harness_test#2", "--vectors", str(vectors)])
+    code = cli.main(
+        ["explain", "max_pool_harness_test#negative_input_padded", "--vectors", str(vectors)]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "'padding': ((1, 1), (1, 1))" in out and "expected.output: float32[1, 1, 2, 2]" in out
     code = cli.main(
         [
             "explain",
-            "test_vector[max_pool_harness_test#2]",
+            "test_vector[max_pool_harness_test#negative_input_padded]",
             "--vectors",
             str(vectors),
             "--backend",
@@ -325,14 +335,33 @@ def test_explain_prints_and_reruns(
     )
     out = capsys.readouterr().out
     assert code == 1
-    assert "FAIL test_vector[max_pool_harness_test#2]" in out and "[POOL-MAX-1]" in out
+    assert (
+        "FAIL test_vector[max_pool_harness_test#negative_input_padded]" in out
+        and "[POOL-MAX-1]" in out
+    )
     assert "got.output: float32[1, 1, 2, 2]" in out and "test_vector_grad" not in out
     code = cli.main(
-        ["explain", "max_pool_harness_test#2", "--vectors", str(vectors), "--backend", "reference"]
+        [
+            "explain",
+            "max_pool_harness_test#negative_input_padded",
+            "--vectors",
+            str(vectors),
+            "--backend",
+            "reference",
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0 and "PASS test_vector[" in out and "PASS test_vector_grad[" in out
-    assert cli.main(["explain", "max_pool_harness_test#99", "--vectors", str(vectors)]) == 2
+    assert (
+        cli.main(["explain", "max_pool_harness_test#no_such_case", "--vectors", str(vectors)]) == 2
+    )
+    capsys.readouterr()
+    # an id written with the tcId, as before names, still finds the case
+    assert cli.main(["explain", "max_pool_harness_test#2", "--vectors", str(vectors)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "max_pool_harness_test#negative_input_padded  (max_pool_harness_test.json"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -343,20 +372,26 @@ def test_explain_prints_and_reruns(
 def test_xfail_file_parsing() -> None:
     known = parse_xfail_text(
         "# a comment line\n\n"
-        "test_vector[max_pool_geometry_test#3]   # reason, POOL-MAX-1\n"
-        "test_vectors.py::test_vector_grad[a_b_test#1]\n"
+        "test_vector[max_pool_geometry_test#rank1_channels_first_asymmetric]   # reason, POOL-MAX-1\n"
+        "test_vectors.py::test_vector_grad[a_b_test#some_case]\n"
     )
     assert list(known) == [
-        "test_vector[max_pool_geometry_test#3]",
-        "test_vectors.py::test_vector_grad[a_b_test#1]",
+        "test_vector[max_pool_geometry_test#rank1_channels_first_asymmetric]",
+        "test_vectors.py::test_vector_grad[a_b_test#some_case]",
     ]
-    assert known["test_vector[max_pool_geometry_test#3]"].reason == "reason, POOL-MAX-1"
-    nodeid = "conformance/test_vectors.py::test_vector_grad[a_b_test#1]"
-    assert match(known, "test_vector_grad[a_b_test#1]", nodeid) is not None
-    assert match(known, "test_vector[a_b_test#1]", "x::test_vector[a_b_test#1]") is None
-    assert stale_ids(known, {"test_vector[max_pool_geometry_test#3]"}, []) == [
-        "test_vectors.py::test_vector_grad[a_b_test#1]"
-    ]
+    assert (
+        known["test_vector[max_pool_geometry_test#rank1_channels_first_asymmetric]"].reason
+        == "reason, POOL-MAX-1"
+    )
+    nodeid = "conformance/test_vectors.py::test_vector_grad[a_b_test#some_case]"
+    assert match(known, "test_vector_grad[a_b_test#some_case]", nodeid) is not None
+    assert (
+        match(known, "test_vector[a_b_test#some_case]", "x::test_vector[a_b_test#some_case]")
+        is None
+    )
+    assert stale_ids(
+        known, {"test_vector[max_pool_geometry_test#rank1_channels_first_asymmetric]"}, []
+    ) == ["test_vectors.py::test_vector_grad[a_b_test#some_case]"]
     with pytest.raises(XfailFileError, match="listed twice"):
         parse_xfail_text("a\na\n")
     with pytest.raises(XfailFileError, match="not one test id"):

@@ -21,8 +21,8 @@ import pytest
 
 from poolconf import reference as ref
 from poolconf.reference import tolerance
-from poolconf.tools import seed_cases
-from poolconf.tools.casedef import Case
+from poolconf.tools.cases import Case
+from poolconf.tools.cases import seeds as seed_cases
 
 U64 = 2.0**-53
 ARRAY_ATOL = 5e-9 + 1e-13
@@ -31,7 +31,7 @@ ARRAY_ATOL = 5e-9 + 1e-13
 def _case(file: str, function: str, op: str | None = None) -> Case:
     found = [
         c
-        for c in seed_cases.all_cases()
+        for c in seed_cases.seed_cases()
         if c.source["file"] == file
         and c.source["function"] == function
         and (op is None or c.op == op)
@@ -402,7 +402,7 @@ def test_004_tf_argmax_index_mapping() -> None:
 
 
 def test_seed_cases_are_declared_with_provenance() -> None:
-    cases = seed_cases.all_cases()
+    cases = seed_cases.seed_cases()
     files = {c.source["file"] for c in cases}
     assert files == {
         seed_cases.SEED_000,
@@ -430,7 +430,7 @@ def test_seed_cases_are_declared_with_provenance() -> None:
 
 
 def test_seed_cases_are_deterministic() -> None:
-    a, b = seed_cases.all_cases(), seed_cases.all_cases()
+    a, b = seed_cases.seed_cases(), seed_cases.seed_cases()
     assert len(a) == len(b)
     for ca, cb in zip(a, b):
         assert ca.comment == cb.comment and ca.params == cb.params

@@ -20,7 +20,7 @@ from poolconf.reference.dtypes import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, nump
 from poolconf.tools import generate as gen
 from poolconf.tools import vectors_cli
 from poolconf.tools import verify as ver
-from poolconf.tools.casedef import Case
+from poolconf.tools.cases import Case, tcids
 
 # ---------------------------------------------------------------------------
 # arrays
@@ -101,27 +101,27 @@ def small_cases() -> list[Case]:
     tie = np.array([[[[1.0, 1.0, 0.5], [0.0, -2.0, 1.0], [3.0, 3.0, -1.0]]]], dtype=np.float32)
     return [
         Case(
-            op="max_pool", family="geometry", comment="tie, overlapping windows",
+            op="max_pool", family="geometry", name="tie_overlapping", comment="tie, overlapping windows",
             clauses=("POOL-MAX-4",), inputs={"x": tie}, seed=1,
             params={"kernel_size": [2, 2], "stride": [1, 1]},
         ),
         Case(
-            op="avg_pool", family="geometry", comment="avg with padding",
+            op="avg_pool", family="geometry", name="avg_with_padding", comment="avg with padding",
             clauses=("POOL-AVG-3",), inputs={"x": _x(2, (1, 1, 3, 3))}, seed=2,
             params={"kernel_size": [2, 2], "stride": [2, 2], "padding": [[1, 0], [0, 1]]},
         ),
         Case(
-            op="max_pool", family="geometry", comment="float16, channels_last",
+            op="max_pool", family="geometry", name="float16_channels_last", comment="float16, channels_last",
             clauses=("POOL-LAYOUT-1",), inputs={"x": _x(3, (1, 4, 2), "float16")}, seed=3,
             params={"kernel_size": [2], "layout": "channels_last"},
         ),
         Case(
-            op="max_pool", family="invalid", comment="stride 0",
+            op="max_pool", family="invalid", name="stride_zero", comment="stride 0",
             clauses=("POOL-PARAM-2",), inputs={"x": _x(4, (1, 1, 4))}, seed=4,
             params={"kernel_size": [2], "stride": [0]}, result="invalid", error_clause="POOL-PARAM-2",
         ),
         Case(
-            op="max_pool_with_indices", family="edge", comment="window entirely in padding",
+            op="max_pool_with_indices", family="edge", name="empty_window", comment="window entirely in padding",
             clauses=("POOL-EMPTY-1",), inputs={"x": _x(5, (1, 1, 2), "int8")}, seed=5,
             params={"kernel_size": [1], "padding": [[1, 0]]},
         ),
@@ -250,7 +250,7 @@ def test_interrupted_move_leaves_old_files(
 def test_failed_case_leaves_old_files(work_dir: pathlib.Path) -> None:
     before = _snapshot(work_dir)
     bad = Case(
-        op="max_pool", family="invalid", comment="declares the wrong clause",
+        op="max_pool", family="invalid", name="wrong_clause", comment="declares the wrong clause",
         clauses=("POOL-PARAM-1",), inputs={"x": _x(4, (1, 1, 4))}, seed=4,
         params={"kernel_size": [2], "stride": [0]}, result="invalid", error_clause="POOL-PARAM-1",
     )  # fmt: skip
@@ -272,7 +272,7 @@ def test_bad_declarations_fail_naming_the_case(change: dict, message: str) -> No
     case = dataclasses.replace(small_cases()[1], **change)
     with pytest.raises(gen.GenerationError, match=message) as e:
         gen.render_files([case])
-    assert "case #0 (avg_pool/geometry: 'avg with padding')" in str(e.value)
+    assert "case avg_pool_geometry_test#avg_with_padding (#0: 'avg with padding')" in str(e.value)
 
 
 def test_check_mode_names_differing_files(work_dir: pathlib.Path) -> None:
@@ -341,21 +341,25 @@ def test_flag_registry() -> None:
 def test_loader_reads_generated_cases(small_dir: pathlib.Path) -> None:
     cases = vf.load_cases(small_dir)
     assert [c.test_id for c in cases] == [
-        "avg_pool_geometry_test#1",
-        "max_pool_geometry_test#1",
-        "max_pool_geometry_test#2",
-        "max_pool_invalid_test#1",
-        "max_pool_with_indices_edge_test#1",
+        "avg_pool_geometry_test#avg_with_padding",
+        "max_pool_geometry_test#tie_overlapping",
+        "max_pool_geometry_test#float16_channels_last",
+        "max_pool_invalid_test#stride_zero",
+        "max_pool_with_indices_edge_test#empty_window",
     ]
-    c = vf.find_case("max_pool_geometry_test#2", small_dir)
+    assert [c.tc_id for c in cases] == [1, 1, 2, 1, 1]
+    c = vf.find_case("max_pool_geometry_test#float16_channels_last", small_dir)
+    assert vf.find_case("max_pool_geometry_test#2", small_dir).test_id == c.test_id  # by tcId
     assert (c.op, c.family, c.result) == ("max_pool", "geometry", "valid")
     assert c.params == {"kernel_size": [2], "layout": "channels_last"}
     assert c.inputs["x"].dtype == np.float16 and c.inputs["x"].shape == (1, 4, 2)
     assert c.tolerance["output"] == (0, None)
-    inv = vf.find_case("max_pool_invalid_test#1", small_dir)
+    inv = vf.find_case("max_pool_invalid_test#stride_zero", small_dir)
     assert inv.error_clause == "POOL-PARAM-2" and inv.expected == {}
     with pytest.raises(vf.VectorError, match=r"max_pool_geometry_test\.json#9: no such tcId"):
         vf.find_case("max_pool_geometry_test#9", small_dir)
+    with pytest.raises(vf.VectorError, match=r"max_pool_geometry_test\.json#gone: no such name"):
+        vf.find_case("max_pool_geometry_test#gone", small_dir)
     with pytest.raises(vf.VectorError, match="test id"):
         vf.find_case("../etc/passwd#1", small_dir)
 
@@ -504,8 +508,13 @@ def _cli(*argv: str) -> int:
     return vectors_cli.run(parser.parse_args(list(argv)))
 
 
-def test_cli(work_dir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_cli(
+    work_dir: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     monkeypatch.setattr(gen, "all_cases", small_cases)
+    registry = tmp_path / "tcids.json"
+    tcids.Registry.fresh(small_cases()).save(registry)
+    monkeypatch.setattr(tcids, "REGISTRY_PATH", registry)
     assert _cli("verify", "--dir", str(work_dir)) == 0
     assert "poolconf vectors verify: OK; 4 files, 5 tests" in capsys.readouterr().out
     assert _cli("generate", "--out", str(work_dir), "--check") == 0

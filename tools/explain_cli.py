@@ -1,8 +1,9 @@
 """``poolconf explain ID [--backend B]``: print a golden-vector case and rerun it.
 
-``ID`` is a vector test id, ``<file stem>#<tcId>`` (``max_pool_geometry_test#3``),
-or a test name as the suite prints it (``test_vector[max_pool_geometry_test#3]``,
-``test_vector_grad[...]``). With ``--backend`` the case is rerun on the backend
+``ID`` is a vector test id, ``<file stem>#<name>``
+(``max_pool_edge_test#ceil_last_window_dropped``), or a test name as the suite prints it
+(``test_vector[max_pool_edge_test#ceil_last_window_dropped]``, ``test_vector_grad[...]``).
+For ids written with the numeric tcId, ``<file stem>#<tcId>`` is accepted too. With ``--backend`` the case is rerun on the backend
 and judged exactly as ``poolconf check`` judges it. Exit status: 0 when every part
 passed or was skipped, 1 when one failed, 2 when the case cannot be found.
 """
@@ -27,7 +28,9 @@ ID_FORMS = re.compile(r"^(?:.*::)?(?:test_vector(?P<grad>_grad)?\[)?(?P<id>[^\[\
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("test_id", metavar="ID", help="<file stem>#<tcId> or test_vector[...]")
+    parser.add_argument(
+        "test_id", metavar="ID", help="<file stem>#<name> (or #<tcId>) or test_vector[...]"
+    )
     parser.add_argument("--backend", help="rerun the case on this backend and compare")
     parser.add_argument(
         "--vectors", metavar="DIR", help="golden vectors folder (default: installed)"

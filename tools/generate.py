@@ -1,7 +1,8 @@
 """The golden-vector generator: declared cases -> ``vectors/<op>_<family>_test.json``.
 
 Each ``Case`` (``poolconf.tools.cases.all_cases()``) is computed with the
-reference. The generator owns tcIds (1..N per file, in declaration order), the
+reference. The generator owns tcIds (each case name keeps the tcId the registry
+``poolconf.tools.cases.tcids`` gives it; tests stay in declaration order), the
 grouping (by dtype, layout, spatial rank, in order of first appearance), the
 drawn ``grad_output``, the detected implementation-defined flags and the
 canonical formatting, so a run is byte-identical to the last one. Files are
@@ -34,8 +35,8 @@ from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
 from poolconf.reference import flags as flagreg
 from poolconf.reference import tolerance as tol
-from poolconf.tools.casedef import Case
-from poolconf.tools.cases import all_cases
+from poolconf.tools.cases import Case, all_cases
+from poolconf.tools.cases.tcids import Registry
 
 GENERATOR_VERSION = f"poolconf {__version__}"
 GROUP_SOURCE = {"name": "poolconf-reference", "version": __version__}
@@ -187,6 +188,7 @@ class BuiltTest:
 
     op: str
     family: str
+    name: str
     group: tuple[str, str, int]
     test: dict
 
@@ -194,9 +196,13 @@ class BuiltTest:
     def file(self) -> str:
         return vf.file_name(self.op, self.family)
 
+    @property
+    def stem(self) -> str:
+        return pathlib.PurePath(self.file).stem
+
 
 def describe(case: Case, index: int) -> str:
-    return f"case #{index} ({case.op}/{case.family}: {case.comment!r})"
+    return f"case {case.test_id} (#{index}: {case.comment!r})"
 
 
 def _json_copy(value: Any, what: str) -> Any:
@@ -264,7 +270,7 @@ def _build_test(case: Case) -> BuiltTest:
     if unknown:
         raise GenerationError(f"flags {unknown} are not in the registry (poolconf.reference.flags)")
 
-    test: dict[str, Any] = {"tcId": 0, "comment": case.comment}
+    test: dict[str, Any] = {"tcId": 0, "name": case.name, "comment": case.comment}
     if case.result == "invalid":
         clause = None
         try:
@@ -292,7 +298,7 @@ def _build_test(case: Case) -> BuiltTest:
             test["gradParams"] = grad_params
         test["inputs"] = {k: vf.encode_array(v) for k, v in inputs.items()}
         test["errorClause"] = case.error_clause
-        return BuiltTest(op, case.family, group, test)
+        return BuiltTest(op, case.family, case.name, group, test)
 
     if has_grad and "grad_output" not in inputs:
         shape = forward(op, inputs, params)["output"].shape
@@ -322,7 +328,7 @@ def _build_test(case: Case) -> BuiltTest:
     test["inputs"] = {k: vf.encode_array(v) for k, v in inputs.items()}
     test["expected"] = {k: vf.encode_array(v) for k, v in expected.items()}
     test["tolerance"] = tolerance
-    return BuiltTest(op, case.family, group, test)
+    return BuiltTest(op, case.family, case.name, group, test)
 
 
 # ---------------------------------------------------------------------------
@@ -338,9 +344,10 @@ def header_lines(op: str, family: str) -> list[str]:
     ]
 
 
-def assemble(built: Sequence[BuiltTest]) -> dict[str, dict]:
-    """Vector documents by file name: tcIds 1..N per file in declaration order,
-    tests grouped by (dtype, layout, rank) in order of first appearance."""
+def assemble(built: Sequence[BuiltTest], registry: Registry) -> dict[str, dict]:
+    """Vector documents by file name: each test keeps its name's tcId from ``registry``,
+    tests in declaration order, grouped by (dtype, layout, rank) in order of first
+    appearance."""
     per_file: dict[str, list[BuiltTest]] = {}
     for b in built:
         per_file.setdefault(b.file, []).append(b)
@@ -356,7 +363,10 @@ def assemble(built: Sequence[BuiltTest]) -> dict[str, dict]:
         ttype = TEST_TYPES[op]
         groups: dict[tuple[str, str, int], list[dict]] = {}
         used: set[str] = set()
-        for tc_id, b in enumerate(items, start=1):
+        for b in items:
+            tc_id = registry.tc_id(b.stem, b.name)
+            if tc_id is None:
+                raise GenerationError(f"{b.stem}#{b.name}: no tcId registered")
             test = {**b.test, "tcId": tc_id}
             groups.setdefault(b.group, []).append(test)
             used.update(test["flags"])
@@ -396,11 +406,48 @@ def build_all(cases: Sequence[Case], jobs: int = 1) -> list[BuiltTest]:
         return list(pool.map(_build_one, work, chunksize=max(1, len(work) // (8 * jobs))))
 
 
-def render_files(cases: Sequence[Case] | None = None, jobs: int = 1) -> dict[str, bytes]:
-    """Every vector file's bytes and the manifest, by file name."""
+def declared(
+    cases: Sequence[Case] | None, registry: Registry | None
+) -> tuple[Sequence[Case], Registry]:
+    """The cases to generate and their tcIds: by default every declared case with the
+    shipped registry; given ``cases`` without a registry are numbered 1..N per file.
+    ``GenerationError`` listing every name used twice in a file, declared without a
+    tcId, or registered but no longer declared."""
+    if registry is None:
+        registry = Registry.load() if cases is None else Registry.fresh(cases)
     if cases is None:
         cases = all_cases()
-    docs = assemble(build_all(cases, jobs))
+    seen: dict[str, int] = {}
+    for c in cases:
+        seen[c.test_id] = seen.get(c.test_id, 0) + 1
+    errors = [f"{t}: name used by {n} cases of the file" for t, n in seen.items() if n > 1]
+    errors += registry.check(cases)
+    if errors:
+        raise GenerationError("\n".join(errors))
+    return cases, registry
+
+
+def assign_ids(
+    cases: Sequence[Case] | None = None, path: str | os.PathLike | None = None
+) -> list[str]:
+    """Give every declared name without a tcId the next id of its file and save the
+    registry (default: the shipped ``tcids.json``); the ids given, as messages."""
+    registry = Registry.load(path)
+    try:
+        grown, added = registry.assign(all_cases() if cases is None else cases)
+    except ValueError as e:
+        raise GenerationError(str(e)) from None
+    if added:
+        grown.save(path)
+    return added
+
+
+def render_files(
+    cases: Sequence[Case] | None = None, jobs: int = 1, registry: Registry | None = None
+) -> dict[str, bytes]:
+    """Every vector file's bytes and the manifest, by file name."""
+    cases, registry = declared(cases, registry)
+    docs = assemble(build_all(cases, jobs), registry)
     files = {name: vf.dumps(doc).encode("ascii") for name, doc in docs.items()}
     files[MANIFEST] = manifest_text(files).encode("ascii")
     return files
@@ -478,23 +525,29 @@ class GenerateReport:
 
 
 def generate(
-    out: str | os.PathLike | None = None, cases: Sequence[Case] | None = None, jobs: int = 1
+    out: str | os.PathLike | None = None,
+    cases: Sequence[Case] | None = None,
+    jobs: int = 1,
+    registry: Registry | None = None,
 ) -> GenerateReport:
     """Generate every vector file into ``out`` (default: the package's vectors folder)."""
     target = pathlib.Path(out) if out is not None else vf.vectors_dir()
-    files = render_files(cases, jobs)
+    files = render_files(cases, jobs, registry)
     changed = write_atomic(target, files)
     tests = sum(json.loads(d)["numberOfTests"] for n, d in files.items() if n != MANIFEST)
     return GenerateReport(len(files) - 1, tests, changed, sum(len(d) for d in files.values()))
 
 
 def check(
-    out: str | os.PathLike | None = None, cases: Sequence[Case] | None = None, jobs: int = 1
+    out: str | os.PathLike | None = None,
+    cases: Sequence[Case] | None = None,
+    jobs: int = 1,
+    registry: Registry | None = None,
 ) -> list[str]:
     """The files of ``out`` that differ from a fresh generation (missing, stale or
     changed), sorted; empty when the folder is up to date."""
     target = pathlib.Path(out) if out is not None else vf.vectors_dir()
-    files = render_files(cases, jobs)
+    files = render_files(cases, jobs, registry)
     present = {p.name for p in target.glob(PATTERN)}
     if (target / MANIFEST).exists():
         present.add(MANIFEST)

@@ -24,10 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--out", metavar="DIR", help="target folder (default: the installed poolconf.vectors)"
     )
-    g.add_argument(
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument(
         "--check",
         action="store_true",
         help="write nothing; exit 1 naming the files that differ from a fresh generation",
+    )
+    mode.add_argument(
+        "--assign-ids",
+        action="store_true",
+        help="first give every new case name the next tcId of its file and record it in the "
+        "registry (poolconf.tools.cases, tcids.json), then generate",
     )
     g.add_argument(
         "-j", "--jobs", type=_jobs, default=1, metavar="N", help="worker processes (0: all CPUs)"
@@ -54,6 +61,9 @@ def _generate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
+        if args.assign_ids:
+            for line in gen.assign_ids():
+                print(f"registered: {line}")
         if args.check:
             diffs = gen.check(args.out, jobs=args.jobs)
             for name in diffs:

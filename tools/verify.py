@@ -1,7 +1,7 @@
 """The golden-vector verifier: ``poolconf vectors verify``.
 
 Checks a vectors folder against ``spec/vector-format.md``: every file against its
-strict JSON Schema, unique tcIds and ``numberOfTests``, every flag known and
+strict JSON Schema, unique tcIds, unique names and ``numberOfTests``, every flag known and
 described in ``notes``, groups consistent with their tests, canonical formatting
 (re-serialising gives the same bytes), the ``MANIFEST.sha256`` hashes (no
 missing or unlisted files), and, unless ``recompute=False``, every case
@@ -134,8 +134,10 @@ def _check_structure(doc: dict, name: str, errors: list[str]) -> list[dict]:
     for tc, n in sorted(ids.items()):
         if n > 1:
             errors.append(f"{name}#{tc}: tcId used {n} times")
-    if set(ids) != set(range(1, len(tests) + 1)):
-        errors.append(f"{name}: tcIds are not 1..{len(tests)}")
+    names = Counter(t["name"] for t in tests)
+    for case_name, n in sorted(names.items()):
+        if n > 1:
+            errors.append(f"{name}: name {case_name!r} used {n} times")
     ttype = gen.TEST_TYPES[op]
     used: set[str] = set()
     for g in doc["testGroups"]:

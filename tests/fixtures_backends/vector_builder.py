@@ -31,6 +31,7 @@ def _test(tc_id: int, op: str, spec: dict[str, Any]) -> dict[str, Any]:
     grad_params = spec.get("grad_params", {})
     test: dict[str, Any] = {
         "tcId": tc_id,
+        "name": spec["name"],
         "comment": spec["comment"],
         "flags": list(spec.get("flags", ())),
         "clauses": list(spec["clauses"]),
@@ -113,24 +114,28 @@ def build(folder: pathlib.Path) -> pathlib.Path:
         "harness",
         [
             {
+                "name": "no_padding",
                 "comment": "k2 s2 no padding",
                 "clauses": ["POOL-MAX-1", "POOL-GEOM-2"],
                 "inputs": {"x": _x(1, (1, 2, 4, 4))},
                 "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
             },
             {
+                "name": "negative_input_padded",
                 "comment": "negative input, padding 1: padding never takes part",
                 "clauses": ["POOL-MAX-1"],
                 "inputs": {"x": neg},
                 "params": pad1,
             },
             {
+                "name": "ceil_mode",
                 "comment": "ceil mode",
                 "clauses": ["POOL-GEOM-3", "POOL-MAX-1"],
                 "inputs": {"x": _x(2, (1, 1, 5, 5))},
                 "params": {**pad1, "ceil_mode": True},
             },
             {
+                "name": "stride_zero",
                 "comment": "stride 0 is invalid",
                 "clauses": ["POOL-PARAM-2"],
                 "result": "invalid",
@@ -139,6 +144,7 @@ def build(folder: pathlib.Path) -> pathlib.Path:
                 "params": {"kernel_size": [2, 2], "stride": [0, 1]},
             },
             {
+                "name": "tied_maxima",
                 "comment": "tied maxima",
                 "clauses": ["POOL-MAX-4"],
                 "flags": ["Tie"],
@@ -147,6 +153,7 @@ def build(folder: pathlib.Path) -> pathlib.Path:
                 "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
             },
             {
+                "name": "one_d_not_core",
                 "comment": "1D, not in core",
                 "clauses": ["POOL-MAX-1"],
                 "inputs": {"x": _x(4, (1, 1, 6))},
@@ -160,12 +167,14 @@ def build(folder: pathlib.Path) -> pathlib.Path:
         "harness",
         [
             {
+                "name": "include_pad",
                 "comment": "k3 s1 padding 1, count_include_pad",
                 "clauses": ["POOL-AVG-3", "POOL-AVG-1"],
                 "inputs": {"x": _x(6, (1, 2, 4, 4))},
                 "params": {**pad1, "stride": [1, 1], "count_include_pad": True},
             },
             {
+                "name": "exclude_pad",
                 "comment": "k3 s1 padding 1, exclude padding",
                 "clauses": ["POOL-AVG-4", "POOL-AVG-1"],
                 "inputs": {"x": _x(7, (1, 2, 4, 4))},
@@ -179,6 +188,7 @@ def build(folder: pathlib.Path) -> pathlib.Path:
         "harness",
         [
             {
+                "name": "indices_not_core",
                 "comment": "indices, not in core",
                 "clauses": ["POOL-IDX-1"],
                 "inputs": {"x": _x(8, (1, 1, 4, 4))},

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from poolconf.reference import ops as ref
-from poolconf.tools.casedef import Case
+from poolconf.tools.cases.case import Case, case
 
 SEED_000 = "000_337f27bad17161b1.txt"
 SEED_001 = "001_7c2e83e318201444.txt"
@@ -34,6 +34,7 @@ SEED_004 = "004_2b5c0b613600971d.txt"
 
 FAMILY = "seed"
 CL = "channels_last"
+tutorial = functools.partial(case, family=FAMILY)
 
 
 def _source(file: str, function: str) -> dict[str, str]:
@@ -65,112 +66,109 @@ def step_by_step_conv_inputs() -> dict[str, np.ndarray]:
 
 
 STEP_BY_STEP_CONV_PARAMS: Mapping[str, Any] = {"stride": [2, 2], "padding": [2, 2], "layout": CL}
+STEP_BY_STEP_CONV = (
+    "A_prev randn(10,4,4,3), W randn(2,2,3,8) -> (8,3,2,2), b randn(1,1,1,8) -> (8,), "
+    "pad 2, stride 2, channels_last: Z is (10,4,4,8). The tutorial's conv_forward slices "
+    "vert_end = vert_start + stride (a bug: it should add f), harmless here since "
+    "f == stride == 2"
+)
 
 
-def _seed_001() -> list[Case]:
-    cases = []
+def _step_by_step_conv() -> list[Case]:
     src = functools.partial(_source, SEED_001)
-
     (x,) = _legacy_randn((4, 3, 3, 2))
-    cases.append(
-        Case(
+    a_slice, w, b = _legacy_randn((4, 4, 3), (4, 4, 3), (1, 1, 1))
+    conv_inputs = step_by_step_conv_inputs()
+    z = ref.conv(
+        conv_inputs["x"], conv_inputs["weight"], conv_inputs["bias"], **STEP_BY_STEP_CONV_PARAMS
+    )
+    return [
+        tutorial(
+            name="step_by_step_zero_pad",
             op="zero_pad",
-            family=FAMILY,
             comment="zero_pad(x, 2) on randn(4,3,3,2), channels_last: pads H and W by 2 on "
             "both sides, giving (4,7,7,2)",
-            clauses=("POOL-PAD-1", "POOL-LAYOUT-1"),
-            inputs={"x": x},
+            focus=["POOL-PAD-1", "POOL-LAYOUT-1"],
+            x=x,
             params={"padding": [[2, 2], [2, 2]], "layout": CL},
             seed=1,
             source=src("zero_pad"),
             grad=False,
-        )
-    )
-
-    a_slice, w, b = _legacy_randn((4, 4, 3), (4, 4, 3), (1, 1, 1))
-    cases.append(
-        Case(
+        ),
+        tutorial(
+            name="step_by_step_conv_single_step",
             op="conv",
-            family=FAMILY,
             comment="conv_single_step: sum(a_slice_prev * W) + b over one (4,4,3) slice, as a "
             "conv of a (1,4,4,3) channels_last input with one 4x4 filter; prints Z",
-            clauses=("POOL-CONV-1", "POOL-CONV-4", "POOL-DTYPE-3"),
-            inputs={
-                "x": a_slice.reshape(1, 4, 4, 3),
-                "weight": conv_weight_from_hwio(w.reshape(4, 4, 3, 1)),
-                "bias": b.reshape(1),
-            },
+            focus=["POOL-CONV-1", "POOL-CONV-4", "POOL-DTYPE-3"],
+            x=a_slice.reshape(1, 4, 4, 3),
+            weight=conv_weight_from_hwio(w.reshape(4, 4, 3, 1)),
+            bias=b.reshape(1),
             params={"layout": CL},
             seed=1,
             source=src("conv_single_step"),
-        )
-    )
-
-    conv_inputs = step_by_step_conv_inputs()
-    conv_comment = (
-        "A_prev randn(10,4,4,3), W randn(2,2,3,8) -> (8,3,2,2), b randn(1,1,1,8) -> (8,), "
-        "pad 2, stride 2, channels_last: Z is (10,4,4,8). The tutorial's conv_forward slices "
-        "vert_end = vert_start + stride (a bug: it should add f), harmless here since "
-        "f == stride == 2"
-    )
-    cases.append(
-        Case(
+        ),
+        tutorial(
+            name="step_by_step_conv_forward",
             op="conv",
-            family=FAMILY,
-            comment=f"conv_forward: {conv_comment}",
-            clauses=("POOL-CONV-1", "POOL-CONV-4", "POOL-PARAM-4", "POOL-GEOM-2"),
-            inputs=conv_inputs,
-            params=dict(STEP_BY_STEP_CONV_PARAMS),
+            comment=f"conv_forward: {STEP_BY_STEP_CONV}",
+            focus=["POOL-CONV-1", "POOL-CONV-4", "POOL-PARAM-4", "POOL-GEOM-2"],
+            x=conv_inputs["x"],
+            weight=conv_inputs["weight"],
+            bias=conv_inputs["bias"],
+            params=STEP_BY_STEP_CONV_PARAMS,
             seed=1,
             source=src("conv_forward"),
-        )
-    )
-    z = ref.conv(
-        conv_inputs["x"], conv_inputs["weight"], conv_inputs["bias"], **STEP_BY_STEP_CONV_PARAMS
-    )
-    cases.append(
-        Case(
+        ),
+        tutorial(
+            name="step_by_step_conv_backward",
             op="conv",
-            family=FAMILY,
             comment="conv_backward(Z, cache): the gradients of conv_forward with dZ = Z, "
-            "conv_forward's own output (the reference's Z, float64). " + conv_comment,
-            clauses=("POOL-GRAD-5", "POOL-GRAD-3", "POOL-CONV-1"),
-            inputs={**conv_inputs, "grad_output": z},
-            params=dict(STEP_BY_STEP_CONV_PARAMS),
+            "conv_forward's own output (the reference's Z, float64). " + STEP_BY_STEP_CONV,
+            focus=["POOL-GRAD-5", "POOL-GRAD-3", "POOL-CONV-1"],
+            x=conv_inputs["x"],
+            weight=conv_inputs["weight"],
+            bias=conv_inputs["bias"],
+            grad_output=z,
+            params=STEP_BY_STEP_CONV_PARAMS,
             seed=1,
             source=src("conv_backward"),
-        )
-    )
+        ),
+    ]
 
+
+def _step_by_step_pool() -> list[Case]:
+    src = functools.partial(_source, SEED_001)
+    cases = []
     (a_prev,) = _legacy_randn((2, 4, 4, 3))
     for mode, op, clauses in (
         ("max", "max_pool", ("POOL-MAX-1", "POOL-GEOM-2")),
         ("average", "avg_pool", ("POOL-AVG-1", "POOL-GEOM-2")),
     ):
         cases.append(
-            Case(
+            tutorial(
+                name=f"step_by_step_pool_forward_{mode}",
                 op=op,
-                family=FAMILY,
                 comment=f"pool_forward(A_prev, f=3, stride=2, mode={mode!r}) on randn(2,4,4,3), "
                 "channels_last, no padding: one 3x3 window per plane, A is (2,1,1,3)",
-                clauses=(*clauses, "POOL-LAYOUT-1"),
-                inputs={"x": a_prev},
+                focus=[*clauses, "POOL-LAYOUT-1"],
+                x=a_prev,
                 params={"kernel_size": [3, 3], "stride": [2, 2], "layout": CL},
                 seed=1,
                 source=src(f"pool_forward(mode={mode!r})"),
             )
         )
-
     (window,) = _legacy_randn((2, 3))
     cases.append(
-        Case(
+        tutorial(
+            name="step_by_step_create_mask_from_window",
             op="max_pool",
-            family=FAMILY,
             comment="create_mask_from_window(x) = (x >= max(x)) on randn(2,3): the max gradient "
             "of one 2x3 window with upstream 1 under the tutorial's mask policy (tie_policy "
             "'all': every maximal element gets the full value)",
-            clauses=("POOL-GRAD-2", "POOL-MAX-1"),
-            inputs={"x": window.reshape(1, 2, 3, 1), "grad_output": np.ones((1, 1, 1, 1))},
+            focus=["POOL-GRAD-2", "POOL-MAX-1"],
+            x=window.reshape(1, 2, 3, 1),
+            grad_output=np.ones((1, 1, 1, 1)),
             params={"kernel_size": [2, 3], "layout": CL},
             seed=1,
             source=src("create_mask_from_window"),
@@ -178,20 +176,20 @@ def _seed_001() -> list[Case]:
         )
     )
     cases.append(
-        Case(
+        tutorial(
+            name="step_by_step_distribute_value",
             op="avg_pool",
-            family=FAMILY,
             comment="distribute_value(2, (2,2)): the average gradient of one 2x2 window with "
             "upstream 2 is 0.5 everywhere (x is zeros: the tutorial gives no x, and the average "
             "gradient does not depend on it)",
-            clauses=("POOL-GRAD-1", "POOL-AVG-1"),
-            inputs={"x": np.zeros((1, 2, 2, 1)), "grad_output": np.full((1, 1, 1, 1), 2.0)},
+            focus=["POOL-GRAD-1", "POOL-AVG-1"],
+            x=np.zeros((1, 2, 2, 1)),
+            grad_output=np.full((1, 1, 1, 1), 2.0),
             params={"kernel_size": [2, 2], "layout": CL},
             seed=1,
             source=src("distribute_value"),
         )
     )
-
     a_prev, d_a = _legacy_randn((5, 5, 3, 2), (5, 4, 2, 2))
     for mode, op, clauses, grad_params in (
         ("max", "max_pool", ("POOL-GRAD-2", "POOL-GRAD-3"), {"tie_policy": "all"}),
@@ -199,14 +197,15 @@ def _seed_001() -> list[Case]:
     ):
         policy = " with the tutorial's mask policy (tie_policy 'all')" if grad_params else ""
         cases.append(
-            Case(
+            tutorial(
+                name=f"step_by_step_pool_backward_{mode}",
                 op=op,
-                family=FAMILY,
                 comment=f"pool_backward(dA, cache, mode={mode!r}){policy}: A_prev randn(5,5,3,2), "
                 "f=2, stride 1, channels_last; dA is the next draw, randn(5,4,2,2); "
                 "overlapping windows accumulate",
-                clauses=(*clauses, "POOL-LAYOUT-1"),
-                inputs={"x": a_prev, "grad_output": d_a},
+                focus=[*clauses, "POOL-LAYOUT-1"],
+                x=a_prev,
+                grad_output=d_a,
                 params={"kernel_size": [2, 2], "stride": [1, 1], "layout": CL},
                 seed=1,
                 source=src(f"pool_backward(mode={mode!r})"),
@@ -220,6 +219,12 @@ def _seed_001() -> list[Case]:
 # 000: ML-From-Scratch PoolingLayer (im2col)
 # ---------------------------------------------------------------------------
 
+ML_FROM_SCRATCH = (
+    "ML-From-Scratch PoolingLayer defaults: pool_shape (2,2), stride 1, no padding, "
+    "(N, C, H, W); each (N, C) plane goes through image_to_column, whose rows are the "
+    "window offsets in row-major order"
+)
+
 
 def _seed_000() -> list[Case]:
     seed = 1000
@@ -227,43 +232,39 @@ def _seed_000() -> list[Case]:
     x = rng.standard_normal((2, 2, 4, 4))
     ties = rng.integers(0, 3, size=(1, 2, 4, 4)).astype(np.float64)
     src = functools.partial(_source, SEED_000)
-    common = (
-        "ML-From-Scratch PoolingLayer defaults: pool_shape (2,2), stride 1, no padding, "
-        "(N, C, H, W); each (N, C) plane goes through image_to_column, whose rows are the "
-        "window offsets in row-major order"
-    )
+    params = {"kernel_size": [2, 2], "stride": [1, 1], "padding": "valid"}
     return [
-        Case(
+        tutorial(
+            name="ml_from_scratch_max_pooling_2d",
             op="max_pool",
-            family=FAMILY,
-            comment=f"MaxPooling2D: np.argmax over the im2col column; backward routes the "
-            f"upstream value to that argmax. {common}",
-            clauses=("POOL-MAX-1", "POOL-GRAD-2", "POOL-GRAD-3", "POOL-GEOM-2"),
-            inputs={"x": x},
-            params={"kernel_size": [2, 2], "stride": [1, 1], "padding": "valid"},
+            comment="MaxPooling2D: np.argmax over the im2col column; backward routes the "
+            f"upstream value to that argmax. {ML_FROM_SCRATCH}",
+            focus=["POOL-MAX-1", "POOL-GRAD-2", "POOL-GRAD-3", "POOL-GEOM-2"],
+            x=x,
+            params=params,
             seed=seed,
             source=src("MaxPooling2D"),
         ),
-        Case(
+        tutorial(
+            name="ml_from_scratch_average_pooling_2d",
             op="avg_pool",
-            family=FAMILY,
-            comment=f"AveragePooling2D: np.mean over the im2col column; backward spreads "
-            f"1/(kh*kw) of the upstream value over the window. {common}",
-            clauses=("POOL-AVG-1", "POOL-GRAD-1", "POOL-GRAD-3", "POOL-GEOM-2"),
-            inputs={"x": x},
-            params={"kernel_size": [2, 2], "stride": [1, 1], "padding": "valid"},
+            comment="AveragePooling2D: np.mean over the im2col column; backward spreads "
+            f"1/(kh*kw) of the upstream value over the window. {ML_FROM_SCRATCH}",
+            focus=["POOL-AVG-1", "POOL-GRAD-1", "POOL-GRAD-3", "POOL-GEOM-2"],
+            x=x,
+            params=params,
             seed=seed,
             source=src("AveragePooling2D"),
         ),
-        Case(
+        tutorial(
+            name="ml_from_scratch_argmax_ties",
             op="max_pool_with_indices",
-            family=FAMILY,
             comment="MaxPooling2D on integer-valued input with ties: np.argmax returns the first "
             "maximum in row-major window order, which is the reference's tie rule; other "
-            f"implementations may pick another tied element. {common}",
-            clauses=("POOL-MAX-4", "POOL-IDX-1", "POOL-GRAD-2"),
-            inputs={"x": ties},
-            params={"kernel_size": [2, 2], "stride": [1, 1], "padding": "valid"},
+            f"implementations may pick another tied element. {ML_FROM_SCRATCH}",
+            focus=["POOL-MAX-4", "POOL-IDX-1", "POOL-GRAD-2"],
+            x=ties,
+            params=params,
             seed=seed,
             source=src("MaxPooling2D"),
             flags=("Tie",),
@@ -276,24 +277,25 @@ def _seed_000() -> list[Case]:
 # 002: PyTorch Pool2D module
 # ---------------------------------------------------------------------------
 
+POOL2D_BUGS = (
+    "The tutorial's module sizes the output (L - k + 1) // stride (equal to the spec's "
+    "(L - k) // stride + 1 only at stride 1), takes .max()/.mean() over the whole batch "
+    "and all channels instead of per (N, C) plane, and swaps h and w in its slices "
+    "(harmless for a square kernel); the case follows the spec"
+)
+
 
 def _seed_002() -> list[Case]:
     seed = 1002
     x = np.random.default_rng(seed).random((3, 2, 5, 5), dtype=np.float32)
-    bugs = (
-        "The tutorial's module sizes the output (L - k + 1) // stride (equal to the spec's "
-        "(L - k) // stride + 1 only at stride 1), takes .max()/.mean() over the whole batch "
-        "and all channels instead of per (N, C) plane, and swaps h and w in its slices "
-        "(harmless for a square kernel); the case follows the spec"
-    )
     return [
-        Case(
+        tutorial(
+            name=f"pytorch_pool2d_{mode}",
             op=op,
-            family=FAMILY,
             comment=f"Pool2D(size=(2,2), mode={mode!r}, stride=1) on torch.rand((3,2,5,5)), "
-            f"float32, (N, C, H, W): prints torch.Size([3, 2, 4, 4]). {bugs}",
-            clauses=(clause, "POOL-GEOM-2", "POOL-SHAPE-1"),
-            inputs={"x": x},
+            f"float32, (N, C, H, W): prints torch.Size([3, 2, 4, 4]). {POOL2D_BUGS}",
+            focus=[clause, "POOL-GEOM-2", "POOL-SHAPE-1"],
+            x=x,
             params={"kernel_size": [2, 2], "stride": [1, 1]},
             seed=seed,
             source=_source(SEED_002, f"Pool2D(mode={mode!r})"),
@@ -316,14 +318,14 @@ def _seed_003() -> list[Case]:
     x = rng.standard_normal((1, 5, 5, 3))
     feature = rng.standard_normal((1, 11, 11, 2))
     cases = [
-        Case(
+        tutorial(
+            name=f"numpy_{fn}",
             op=op,
-            family=FAMILY,
             comment=f"{fn}(x, (2,2)) on one (5,5,3) image (H, W, C) with a batch dim added: "
             "stride = pool size, output height // 2 by width // 2 (floor: the last row and "
             "column are dropped), giving (1,2,2,3)",
-            clauses=(clause, "POOL-GEOM-2", "POOL-LAYOUT-1"),
-            inputs={"x": x},
+            focus=[clause, "POOL-GEOM-2", "POOL-LAYOUT-1"],
+            x=x,
             params={"kernel_size": [2, 2], "layout": CL},
             seed=seed,
             source=_source(SEED_003, fn),
@@ -334,13 +336,13 @@ def _seed_003() -> list[Case]:
         )
     ]
     cases.append(
-        Case(
+        tutorial(
+            name="numpy_mnist_max_pooling_2d",
             op="max_pool",
-            family=FAMILY,
             comment="MaxPooling2D((2, 2)) after the second Conv2D of the tutorial's MNIST model: "
             "an 11x11 feature map (channels_last, 2 channels here) pools to 5x5",
-            clauses=("POOL-MAX-1", "POOL-GEOM-2", "POOL-LAYOUT-1"),
-            inputs={"x": feature},
+            focus=["POOL-MAX-1", "POOL-GEOM-2", "POOL-LAYOUT-1"],
+            x=feature,
             params={"kernel_size": [2, 2], "padding": "valid", "layout": CL},
             seed=seed,
             source=_source(SEED_003, "MaxPooling2D"),
@@ -353,6 +355,8 @@ def _seed_003() -> list[Case]:
 # 004: TensorFlow pooling API tour (NHWC / NDHWC, SAME padding)
 # ---------------------------------------------------------------------------
 
+TF_SAME = "TensorFlow SAME is same_upper (out = ceil(L/s), the odd padding element at the end)"
+
 
 def _seed_004() -> list[Case]:
     seed = 1004
@@ -364,92 +368,100 @@ def _seed_004() -> list[Case]:
     filt3 = rng.random((2, 3, 3, 1, 3), dtype=np.float32)
     y3 = rng.random((1, 1, 3, 5, 3), dtype=np.float32)
     src = functools.partial(_source, SEED_004)
-    same = "TensorFlow SAME is same_upper (out = ceil(L/s), the odd padding element at the end)"
     pool2d = {"kernel_size": [2, 2], "stride": [1, 1], "padding": "same_upper", "layout": CL}
     pool3d = {"kernel_size": [1, 2, 2], "stride": [2, 2, 1], "padding": "same_upper", "layout": CL}
     return [
-        Case(
+        tutorial(
+            name="tf_conv2d_same",
             op="conv",
-            family=FAMILY,
             comment="tf.nn.conv2d(rand(10,9,9,3), rand(2,2,3,2), strides 1, SAME) -> "
-            f"shape=(10, 9, 9, 2); the filter HWIO -> (C_out, C_in, kh, kw). {same}",
-            clauses=("POOL-CONV-1", "POOL-GEOM-5", "POOL-LAYOUT-1"),
-            inputs={"x": img, "weight": conv_weight_from_hwio(filt)},
+            f"shape=(10, 9, 9, 2); the filter HWIO -> (C_out, C_in, kh, kw). {TF_SAME}",
+            focus=["POOL-CONV-1", "POOL-GEOM-5", "POOL-LAYOUT-1"],
+            x=img,
+            weight=conv_weight_from_hwio(filt),
             params={"stride": [1, 1], "padding": "same_upper", "layout": CL},
             seed=seed,
             source=src("tf.nn.conv2d"),
         ),
-        Case(
+        tutorial(
+            name="tf_avg_pool_same",
             op="avg_pool",
-            family=FAMILY,
             comment="tf.nn.avg_pool(y, ksize 2, strides 1, SAME) on a (10,9,9,2) NHWC tensor -> "
-            f"shape=(10, 9, 9, 2); TensorFlow divides by the in-bounds count. {same}",
-            clauses=("POOL-AVG-1", "POOL-AVG-4", "POOL-GEOM-5", "POOL-LAYOUT-1"),
-            inputs={"x": y},
+            f"shape=(10, 9, 9, 2); TensorFlow divides by the in-bounds count. {TF_SAME}",
+            focus=["POOL-AVG-1", "POOL-AVG-4", "POOL-GEOM-5", "POOL-LAYOUT-1"],
+            x=y,
             params={**pool2d, "count_include_pad": False},
             seed=seed,
             source=src("tf.nn.avg_pool"),
         ),
-        Case(
+        tutorial(
+            name="tf_max_pool_same",
             op="max_pool",
-            family=FAMILY,
             comment="tf.nn.max_pool(y, ksize 2, strides 1, SAME) on a (10,9,9,2) NHWC tensor -> "
-            f"shape=(10, 9, 9, 2); padding never wins the max. {same}",
-            clauses=("POOL-MAX-1", "POOL-GEOM-5", "POOL-LAYOUT-1"),
-            inputs={"x": y},
-            params=dict(pool2d),
+            f"shape=(10, 9, 9, 2); padding never wins the max. {TF_SAME}",
+            focus=["POOL-MAX-1", "POOL-GEOM-5", "POOL-LAYOUT-1"],
+            x=y,
+            params=pool2d,
             seed=seed,
             source=src("tf.nn.max_pool"),
         ),
-        Case(
+        tutorial(
+            name="tf_max_pool_with_argmax_same",
             op="max_pool_with_indices",
-            family=FAMILY,
             comment="tf.nn.max_pool_with_argmax(y, ksize 2, strides 1, SAME) -> values and int64 "
             "argmax, both (10, 9, 9, 2). The indices here are flat per (N, C) plane "
             "(h*W + w); TensorFlow's argmax is ((b*H + h)*W + w)*C + c with "
-            f"include_batch_in_index, (h*W + w)*C + c without. {same}",
-            clauses=("POOL-IDX-1", "POOL-IDX-3", "POOL-IDX-4", "POOL-GEOM-5"),
-            inputs={"x": y},
-            params=dict(pool2d),
+            f"include_batch_in_index, (h*W + w)*C + c without. {TF_SAME}",
+            focus=["POOL-IDX-1", "POOL-IDX-3", "POOL-IDX-4", "POOL-GEOM-5"],
+            x=y,
+            params=pool2d,
             seed=seed,
             source=src("tf.nn.max_pool_with_argmax"),
         ),
-        Case(
+        tutorial(
+            name="tf_conv3d_same",
             op="conv",
-            family=FAMILY,
             comment="tf.nn.conv3d(rand(1,2,5,5,1), rand(2,3,3,1,3), strides [2,2,1], SAME) -> "
-            f"shape=(1, 1, 3, 5, 3); the filter DHWIO -> (C_out, C_in, kd, kh, kw). {same}",
-            clauses=("POOL-CONV-1", "POOL-GEOM-5", "POOL-LAYOUT-1"),
-            inputs={"x": vol, "weight": conv_weight_from_hwio(filt3)},
+            f"shape=(1, 1, 3, 5, 3); the filter DHWIO -> (C_out, C_in, kd, kh, kw). {TF_SAME}",
+            focus=["POOL-CONV-1", "POOL-GEOM-5", "POOL-LAYOUT-1"],
+            x=vol,
+            weight=conv_weight_from_hwio(filt3),
             params={"stride": [2, 2, 1], "padding": "same_upper", "layout": CL},
             seed=seed,
             source=src("tf.nn.conv3d"),
         ),
-        Case(
+        tutorial(
+            name="tf_avg_pool3d_same",
             op="avg_pool",
-            family=FAMILY,
             comment="tf.nn.avg_pool3d(y, ksize [1,2,2], strides [2,2,1], SAME) on a (1,1,3,5,3) "
-            "NDHWC tensor -> shape=(1, 1, 2, 5, 3); divides by the in-bounds count. " + same,
-            clauses=("POOL-AVG-1", "POOL-AVG-4", "POOL-GEOM-5", "POOL-LAYOUT-1"),
-            inputs={"x": y3},
+            "NDHWC tensor -> shape=(1, 1, 2, 5, 3); divides by the in-bounds count. " + TF_SAME,
+            focus=["POOL-AVG-1", "POOL-AVG-4", "POOL-GEOM-5", "POOL-LAYOUT-1"],
+            x=y3,
             params={**pool3d, "count_include_pad": False},
             seed=seed,
             source=src("tf.nn.avg_pool3d"),
         ),
-        Case(
+        tutorial(
+            name="tf_max_pool3d_same",
             op="max_pool",
-            family=FAMILY,
             comment="tf.nn.max_pool3d(y, ksize [1,2,2], strides [2,2,1], SAME) on a (1,1,3,5,3) "
-            f"NDHWC tensor -> shape=(1, 1, 2, 5, 3). {same}",
-            clauses=("POOL-MAX-1", "POOL-GEOM-5", "POOL-LAYOUT-1"),
-            inputs={"x": y3},
-            params=dict(pool3d),
+            f"NDHWC tensor -> shape=(1, 1, 2, 5, 3). {TF_SAME}",
+            focus=["POOL-MAX-1", "POOL-GEOM-5", "POOL-LAYOUT-1"],
+            x=y3,
+            params=pool3d,
             seed=seed,
             source=src("tf.nn.max_pool3d"),
         ),
     ]
 
 
-def all_cases() -> list[Case]:
+def seed_cases() -> list[Case]:
     """Every seeded tutorial case, in a fixed order (001 first: it prints numbers)."""
-    return [*_seed_001(), *_seed_000(), *_seed_002(), *_seed_003(), *_seed_004()]
+    return [
+        *_step_by_step_conv(),
+        *_step_by_step_pool(),
+        *_seed_000(),
+        *_seed_002(),
+        *_seed_003(),
+        *_seed_004(),
+    ]
