@@ -429,7 +429,6 @@ def dumps(doc: Any) -> str:
 TOP_KEYS = (
     "algorithm",
     "schema",
-    "generatorVersion",
     "numberOfTests",
     "header",
     "notes",
@@ -453,7 +452,7 @@ TEST_KEYS = (
 )
 INPUT_NAMES = ("x", "indices", "weight", "bias", "grad_output")
 OUTPUT_NAMES = ("output", "indices", "grad_input", "grad_input_all", "grad_weight", "grad_bias")
-NOTE_KEYS = ("description", "clause")
+NOTE_KEYS = ("description", "clause", "bugType", "effect", "links")
 TOLERANCE_KEYS = ("ulps", "scale")
 
 

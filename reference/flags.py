@@ -199,10 +199,20 @@ DEFAULT_DECLARATIONS: Mapping[str, str] = {k: v[0] for k, v in ALLOWED_DECLARATI
 FLAG_DECLARATION: Mapping[str, str] = {f.name: f.declaration for f in _FLAGS if f.declaration}
 
 
-def note(name: str) -> dict[str, str]:
-    """The ``notes`` entry of a flag in a vector file."""
+def note(name: str) -> dict[str, Any]:
+    """The ``notes`` entry of a flag in a vector file: ``description``, ``clause``,
+    ``bugType`` and, where the flag has them, ``effect`` and ``links``."""
     f = FLAGS[name]
-    return {"description": f.description, "clause": f.clause}
+    entry: dict[str, Any] = {
+        "description": f.description,
+        "clause": f.clause,
+        "bugType": f.bug_type,
+    }
+    if f.effect:
+        entry["effect"] = f.effect
+    if f.links:
+        entry["links"] = list(f.links)
+    return entry
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import json
 import math
 import pathlib
 import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -25,6 +26,7 @@ import pytest
 
 from poolconf import SpecError
 from poolconf import reference as ref
+from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.tools import cases as C
@@ -160,10 +162,27 @@ def test_comments_are_unique() -> None:
     assert [k for k, n in seen.items() if n > 1] == []
 
 
-def test_seeds_are_explicit_and_unique() -> None:
-    seeds = [c.seed for c in DECLARED]
-    assert all(isinstance(s, int) and s >= 0 for s in seeds)
+def test_seeds_derive_from_names() -> None:
+    """No hand-numbered seeds: a case's grad_output seed is the CRC-32 of its test id."""
+    for c in ALL:
+        assert c.seed == zlib.crc32(c.test_id.encode()), c.test_id
+    seeds = [c.seed for c in ALL]
     assert len(seeds) == len(set(seeds))
+
+
+def test_clauses_include_what_op_params_and_dtype_imply() -> None:
+    """Derived clauses cannot be forgotten: channels_last cites POOL-LAYOUT-1, a float
+    case carrying a gradient cites that gradient's clause."""
+    for c in ALL:
+        if c.result == "invalid":
+            assert c.clauses == (c.error_clause,), c.test_id
+            continue
+        assert list(c.clauses) == sorted(set(c.clauses)), c.test_id
+        if layout_of(c) == "channels_last":
+            assert "POOL-LAYOUT-1" in c.clauses, c.test_id
+        grad = catalog.op(c.op).grad
+        if grad and c.grad and dt.is_float(dtype_of(c)):
+            assert catalog.op(grad).clause in c.clauses, c.test_id
 
 
 def test_families_and_ops_are_known() -> None:

@@ -18,6 +18,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from poolconf.conformance import report
+from poolconf.conformance import vector_format as vf
 from poolconf.tools import generate as gen
 from poolconf.tools import vectors_cli
 from poolconf.tools.cases import Case, all_cases, case, tcids
@@ -157,3 +159,14 @@ def test_cli_assigns_ids_only_when_asked(
     assert "registered: max_pool_edge_test#new_one -> tcId 3" in capsys.readouterr().out
     assert tcids.Registry.load(registry).ids["max_pool_edge_test"]["new_one"] == 3
     assert _cli("generate", "--out", str(out), "--check") == 0
+
+
+def test_harness_ids_are_the_declared_names() -> None:
+    """The suite's vector test ids are ``<file stem>#<name>`` of the declared cases, and
+    the report recognises them (a crashed worker's test is looked up by its id)."""
+    loaded = vf.load_cases()
+    assert sorted(c.test_id for c in loaded) == sorted(c.test_id for c in ALL)
+    for c in loaded:
+        m = report.VECTOR_ID.search(f"test_vector_grad[{c.test_id}]")
+        assert m is not None and m.group("id") == c.test_id
+    assert report.VECTOR_ID.search("test_vector[max_pool_edge_test#7]") is None

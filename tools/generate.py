@@ -38,7 +38,6 @@ from poolconf.reference import tolerance as tol
 from poolconf.tools.cases import Case, all_cases
 from poolconf.tools.cases.tcids import Registry
 
-GENERATOR_VERSION = f"poolconf {__version__}"
 GROUP_SOURCE = {"name": "poolconf-reference", "version": __version__}
 MANIFEST = "MANIFEST.sha256"
 PATTERN = "*_test.json"
@@ -373,7 +372,6 @@ def assemble(built: Sequence[BuiltTest], registry: Registry) -> dict[str, dict]:
         docs[name] = {
             "algorithm": op,
             "schema": ttype.schema,
-            "generatorVersion": GENERATOR_VERSION,
             "numberOfTests": len(items),
             "header": header_lines(op, family),
             "notes": {f: flagreg.note(f) for f in sorted(used)},

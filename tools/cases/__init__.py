@@ -4,7 +4,8 @@
 file (``<op>_<family>_test.json``) and keeps the tcId the registry ``tcids.json`` gives
 its name (``poolconf.tools.cases.tcids``). ``params`` are exactly the reference op's
 keyword arguments, JSON-serialisable (lists, never tuples); inputs are written out
-literally or drawn from explicitly seeded generators.
+literally or drawn from generators seeded by names, never by hand-numbered integers
+(``poolconf.tools.cases.inputs``).
 
 The modules, one table each:
 
@@ -13,7 +14,9 @@ The modules, one table each:
 * ``special``: special values, ties, overflow and accumulation precision;
 * ``invalid``: arguments the spec forbids, one row per line;
 * ``seeds``: what the tutorial seeds compute;
-* ``case``: the ``Case`` value and its one constructor; ``inputs``: array helpers.
+* ``case``: the ``Case`` value and its one constructor; ``clauses``: the clauses a case's
+  op, params and dtype imply; ``inputs``: array helpers and name-derived seeds;
+* ``tcids``: the append-only tcId registry ``tcids.json``.
 
 To add a case: add a row (with a ``name``) to the module of its family, then run
 ``poolconf vectors generate --assign-ids``, which gives the new name the next tcId of its

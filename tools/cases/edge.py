@@ -12,15 +12,15 @@ import functools
 import math
 
 from poolconf.tools.cases.case import Case, case
-from poolconf.tools.cases.inputs import random_values, to_layout, x1
+from poolconf.tools.cases.inputs import draw, random_values, x1
 
 edge = functools.partial(case, family="edge")
+X5 = random_values("x5", (1, 1, 5), "float32")  # shared by several cases
+X6 = random_values("x6", (1, 1, 6), "float32")
 
 
-def ceil_mode_cases() -> list[Case]:
-    """The ceil-mode last-window rule and windows overhanging the end padding."""
-    x5 = random_values(101, (1, 1, 5), "float32")
-    x6 = random_values(102, (1, 1, 6), "float32")
+def ceil_last_window_cases() -> list[Case]:
+    """The ceil-mode last-window rule [POOL-GEOM-4]."""
     return [
         edge(
             name="ceil_last_window_dropped",
@@ -28,9 +28,8 @@ def ceil_mode_cases() -> list[Case]:
             comment="ceil mode: L=5, k=2, s=2, pad (1,1): ceil((5+2-2)/2)+1 = 4, but the 4th "
             "window would start at 6 = L+pb, entirely in the end padding, and is dropped: 3",
             focus=["POOL-GEOM-3", "POOL-GEOM-4", "POOL-MAX-1"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [2], "stride": [2], "padding": [[1, 1]], "ceil_mode": True},
-            seed=101,
         ),
         edge(
             name="ceil_last_window_dropped_2d",
@@ -38,9 +37,8 @@ def ceil_mode_cases() -> list[Case]:
             comment="ceil mode 2D: 5x5, k=2, s=2, pad 1 gives 3x3, not 4x4: the window starting "
             "in the end padding is dropped in both dims (count_include_pad)",
             focus=["POOL-AVG-3", "POOL-GEOM-3", "POOL-GEOM-4"],
-            x=random_values(103, (1, 1, 5, 5), "float64"),
+            x=draw((1, 1, 5, 5), "float64"),
             params={"kernel_size": [2, 2], "stride": [2, 2], "padding": 1, "ceil_mode": True},
-            seed=103,
         ),
         edge(
             name="ceil_last_window_dropped",
@@ -48,17 +46,22 @@ def ceil_mode_cases() -> list[Case]:
             comment="ceil mode with indices: L=5, k=2, s=2, pad (1,1); the dropped 4th "
             "window would have no in-bounds element (it would report index -1)",
             focus=["POOL-GEOM-3", "POOL-GEOM-4", "POOL-IDX-1"],
-            x=random_values(104, (1, 2, 5), "float32"),
+            x=draw((1, 2, 5), "float32"),
             params={"kernel_size": [2], "stride": [2], "padding": [[1, 1]], "ceil_mode": True},
-            seed=104,
         ),
+    ]
+
+
+def ceil_overhang_cases() -> list[Case]:
+    """Ceil-mode windows overhanging the end padding: overhang taps never count."""
+    return [
         edge(
             name="ceil_overhang_include_pad",
             op="avg_pool",
             comment="ceil-mode overhang, count_include_pad: L=6, k=3, s=2, pad (1,1); the last "
             "window covers x[5], one end-pad tap and one overhang tap: divisor 2, not 3",
             focus=["POOL-AVG-3", "POOL-GEOM-3"],
-            x=x6,
+            x=X6,
             params={
                 "kernel_size": [3],
                 "stride": [2],
@@ -66,7 +69,6 @@ def ceil_mode_cases() -> list[Case]:
                 "ceil_mode": True,
                 "count_include_pad": True,
             },
-            seed=105,
         ),
         edge(
             name="ceil_overhang_no_padding",
@@ -74,9 +76,8 @@ def ceil_mode_cases() -> list[Case]:
             comment="ceil-mode overhang without padding, count_include_pad: L=5, k=2, s=2; the "
             "last window holds x[4] and an overhang tap: divisor 1",
             focus=["POOL-AVG-3", "POOL-GEOM-3"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [2], "stride": [2], "padding": 0, "ceil_mode": True},
-            seed=106,
         ),
         edge(
             name="ceil_overhang_exclude_pad",
@@ -84,7 +85,7 @@ def ceil_mode_cases() -> list[Case]:
             comment="ceil-mode overhang, count_include_pad False: L=6, k=3, s=2, pad (1,1); "
             "divisor counts in-bounds taps only",
             focus=["POOL-AVG-4", "POOL-GEOM-3"],
-            x=x6,
+            x=X6,
             params={
                 "kernel_size": [3],
                 "stride": [2],
@@ -92,7 +93,6 @@ def ceil_mode_cases() -> list[Case]:
                 "ceil_mode": True,
                 "count_include_pad": False,
             },
-            seed=107,
         ),
         edge(
             name="ceil_overhang_asymmetric_padding_2d",
@@ -100,14 +100,13 @@ def ceil_mode_cases() -> list[Case]:
             comment="ceil-mode overhang 2D with asymmetric padding (0,1),(1,0), k=2x3, s=2, "
             "count_include_pad: overhang taps never count",
             focus=["POOL-AVG-3", "POOL-GEOM-3", "POOL-PARAM-4"],
-            x=random_values(108, (1, 1, 4, 5), "float32"),
+            x=draw((1, 1, 4, 5), "float32"),
             params={
                 "kernel_size": [2, 3],
                 "stride": [2, 2],
                 "padding": [[0, 1], [1, 0]],
                 "ceil_mode": True,
             },
-            seed=108,
         ),
         edge(
             name="ceil_overhang_divisor_override",
@@ -115,18 +114,16 @@ def ceil_mode_cases() -> list[Case]:
             comment="ceil-mode overhang with divisor_override 3: the override wins over the "
             "clipped window",
             focus=["POOL-AVG-2", "POOL-GEOM-3"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [2], "stride": [2], "ceil_mode": True, "divisor_override": 3},
-            seed=109,
         ),
         edge(
             name="ceil_overhang",
             op="lp_pool",
             comment="ceil-mode overhang in Lp: L=5, k=2, s=2, p=2; the overhang adds nothing",
             focus=["POOL-GEOM-3", "POOL-LP-1"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [2], "stride": [2], "ceil_mode": True, "p": 2},
-            seed=110,
         ),
     ]
 
@@ -140,36 +137,32 @@ def kernel_size_cases() -> list[Case]:
             op="max_pool",
             comment="kernel equal to the input (4x5): one window over everything",
             focus=["POOL-GEOM-2", "POOL-MAX-1"],
-            x=random_values(111, (1, 2, 4, 5), "float32"),
+            x=draw((1, 2, 4, 5), "float32"),
             params={"kernel_size": [4, 5]},
-            seed=111,
         ),
         edge(
             name="kernel_equals_input",
             op="avg_pool",
             comment="kernel equal to the input (4x5), no padding",
             focus=["POOL-AVG-1", "POOL-GEOM-2"],
-            x=random_values(112, (1, 2, 4, 5), "float32"),
+            x=draw((1, 2, 4, 5), "float32"),
             params={"kernel_size": [4, 5]},
-            seed=112,
         ),
         edge(
             name="kernel_equals_input",
             op="lp_pool",
             comment="kernel equal to the input (4x5), p=2",
             focus=["POOL-GEOM-2", "POOL-LP-1"],
-            x=random_values(113, (1, 2, 4, 5), "float32"),
+            x=draw((1, 2, 4, 5), "float32"),
             params={"kernel_size": [4, 5], "p": 2},
-            seed=113,
         ),
         edge(
             name="kernel_equals_input_3d_channels_last",
             op="max_pool_with_indices",
             comment="kernel equal to the 3D input (2x3x3), channels_last",
             focus=["POOL-GEOM-2", "POOL-IDX-1", "POOL-LAYOUT-1"],
-            x=to_layout(random_values(114, (1, 2, 2, 3, 3), "float32"), "channels_last"),
+            x=draw((1, 2, 2, 3, 3), layout="channels_last"),
             params={"kernel_size": [2, 3, 3], "layout": "channels_last"},
-            seed=114,
         ),
         edge(
             name="kernel_larger_than_input_ceil",
@@ -179,7 +172,6 @@ def kernel_size_cases() -> list[Case]:
             focus=["POOL-GEOM-3", "POOL-GEOM-4", "POOL-MAX-1"],
             x=x3,
             params={"kernel_size": [4], "stride": [2], "ceil_mode": True},
-            seed=115,
         ),
         edge(
             name="kernel_larger_than_input_include_pad",
@@ -189,7 +181,6 @@ def kernel_size_cases() -> list[Case]:
             focus=["POOL-AVG-3", "POOL-GEOM-3"],
             x=x3,
             params={"kernel_size": [5], "stride": [2], "padding": [[1, 0]], "ceil_mode": True},
-            seed=116,
         ),
         edge(
             name="kernel_larger_than_input_exclude_pad",
@@ -205,7 +196,6 @@ def kernel_size_cases() -> list[Case]:
                 "ceil_mode": True,
                 "count_include_pad": False,
             },
-            seed=117,
         ),
     ]
 
@@ -223,7 +213,6 @@ def empty_window_cases() -> list[Case]:
             focus=["POOL-EMPTY-1", "POOL-MAX-1"],
             x=x3,
             params=pad2,
-            seed=118,
         ),
         edge(
             name="windows_entirely_in_padding",
@@ -233,7 +222,6 @@ def empty_window_cases() -> list[Case]:
             focus=["POOL-EMPTY-1", "POOL-IDX-1"],
             x=x3,
             params=pad2,
-            seed=119,
         ),
         edge(
             name="int8_windows_entirely_in_padding",
@@ -243,7 +231,6 @@ def empty_window_cases() -> list[Case]:
             focus=["POOL-EMPTY-1", "POOL-MAX-6"],
             x=x1([5, -7, 100], "int8"),
             params=pad2,
-            seed=120,
         ),
         edge(
             name="windows_entirely_in_padding_include_pad",
@@ -253,7 +240,6 @@ def empty_window_cases() -> list[Case]:
             focus=["POOL-AVG-3", "POOL-EMPTY-1"],
             x=x3,
             params={**pad2, "count_include_pad": True},
-            seed=121,
         ),
         edge(
             name="windows_entirely_in_padding_exclude_pad",
@@ -263,7 +249,6 @@ def empty_window_cases() -> list[Case]:
             focus=["POOL-AVG-4", "POOL-EMPTY-1"],
             x=x3,
             params={**pad2, "count_include_pad": False},
-            seed=122,
         ),
         edge(
             name="windows_entirely_in_padding",
@@ -273,7 +258,6 @@ def empty_window_cases() -> list[Case]:
             focus=["POOL-EMPTY-1", "POOL-GRAD-8", "POOL-LP-1"],
             x=x3,
             params={**pad2, "p": 2},
-            seed=123,
         ),
         edge(
             name="windows_entirely_in_padding_dilated_2d",
@@ -281,22 +265,19 @@ def empty_window_cases() -> list[Case]:
             comment="2D windows entirely in padding with dilation: k=2, d=2 (eff 3), pad 3 on "
             "one side of each dim",
             focus=["POOL-EMPTY-1", "POOL-GEOM-1", "POOL-GEOM-8"],
-            x=random_values(124, (1, 1, 3, 3), "float32"),
+            x=draw((1, 1, 3, 3), "float32"),
             params={
                 "kernel_size": [2, 2],
                 "stride": [1, 1],
                 "padding": [[3, 0], [0, 3]],
                 "dilation": [2, 2],
             },
-            seed=124,
         ),
     ]
 
 
-def spacing_cases() -> list[Case]:
-    """Dilation, gaps between windows, one-sided, mixed and same_* padding."""
-    x5 = random_values(101, (1, 1, 5), "float32")
-    x6 = random_values(102, (1, 1, 6), "float32")
+def dilation_and_gap_cases() -> list[Case]:
+    """Dilation with padding, and strides that leave gaps between windows."""
     dilated = {"kernel_size": [3], "stride": [1], "padding": [[2, 2]], "dilation": [2]}
     return [
         edge(
@@ -305,9 +286,8 @@ def spacing_cases() -> list[Case]:
             comment="dilation 2 with count_include_pad: L=6, k=3, pad (2,2); only the dilated "
             "taps inside the padded extent count, not the holes",
             focus=["POOL-AVG-3", "POOL-AVG-5", "POOL-GEOM-1", "POOL-GEOM-8"],
-            x=x6,
+            x=X6,
             params={**dilated, "count_include_pad": True},
-            seed=125,
         ),
         edge(
             name="dilation_exclude_pad",
@@ -315,117 +295,110 @@ def spacing_cases() -> list[Case]:
             comment="dilation 2 without count_include_pad: L=6, k=3, pad (2,2); divisor = "
             "in-bounds dilated taps",
             focus=["POOL-AVG-4", "POOL-AVG-5", "POOL-GEOM-1"],
-            x=x6,
+            x=X6,
             params={**dilated, "count_include_pad": False},
-            seed=126,
         ),
         edge(
             name="dilation_per_dim_include_pad_2d",
             op="avg_pool",
             comment="2D dilation (2,1) with count_include_pad and padding 1, 5x5",
             focus=["POOL-AVG-3", "POOL-AVG-5", "POOL-GEOM-1"],
-            x=random_values(127, (1, 1, 5, 5), "float32"),
+            x=draw((1, 1, 5, 5), "float32"),
             params={"kernel_size": [2, 2], "stride": [1, 2], "padding": [1, 1], "dilation": [2, 1]},
-            seed=127,
         ),
         edge(
             name="stride_larger_than_kernel",
             op="max_pool",
             comment="stride 3 > kernel 2: elements between windows are never read",
             focus=["POOL-GEOM-2", "POOL-GEOM-8"],
-            x=random_values(128, (1, 1, 8), "float32"),
+            x=draw((1, 1, 8), "float32"),
             params={"kernel_size": [2], "stride": [3]},
-            seed=128,
         ),
         edge(
             name="stride_larger_than_kernel_2d",
             op="avg_pool",
             comment="2D stride (3,2) > kernel (2,1): gaps in both dims",
             focus=["POOL-AVG-1", "POOL-GEOM-2"],
-            x=random_values(129, (1, 1, 7, 5), "float32"),
+            x=draw((1, 1, 7, 5), "float32"),
             params={"kernel_size": [2, 1], "stride": [3, 2]},
-            seed=129,
         ),
+    ]
+
+
+def padding_form_cases() -> list[Case]:
+    """One-sided, mixed, plain-int and same_* padding."""
+    return [
         edge(
             name="padding_end_only",
             op="max_pool",
             comment="padding on one side only: pad (0,2), k=3, s=1, L=5",
             focus=["POOL-MAX-1", "POOL-PARAM-4"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [3], "stride": [1], "padding": [[0, 2]]},
-            seed=130,
         ),
         edge(
             name="padding_begin_only_include_pad",
             op="avg_pool",
             comment="padding on the begin side only, count_include_pad: pad (2,0), k=3, L=5",
             focus=["POOL-AVG-3", "POOL-PARAM-4"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [3], "stride": [1], "padding": [[2, 0]]},
-            seed=131,
         ),
         edge(
             name="padding_one_side_per_dim_2d",
             op="lp_pool",
             comment="2D padding on one side per dim: (0,1),(1,0), k=2, p=3",
             focus=["POOL-LP-1", "POOL-PARAM-4"],
-            x=random_values(132, (1, 1, 4, 4), "float32"),
+            x=draw((1, 1, 4, 4), "float32"),
             params={"kernel_size": [2, 2], "stride": [1, 1], "padding": [[0, 1], [1, 0]], "p": 3},
-            seed=132,
         ),
         edge(
             name="padding_mixed_int_and_pair",
             op="max_pool",
             comment="padding written mixed per dim: [1, [0, 2]] (int for dim 0, pair for dim 1)",
             focus=["POOL-PARAM-4", "POOL-PARAM-5"],
-            x=random_values(133, (1, 1, 4, 4), "float32"),
+            x=draw((1, 1, 4, 4), "float32"),
             params={"kernel_size": [3, 3], "stride": [1, 2], "padding": [1, [0, 2]]},
-            seed=133,
         ),
         edge(
             name="plain_int_arguments_2d",
             op="max_pool",
             comment="kernel_size, stride and dilation written as plain ints in 2D",
             focus=["POOL-PARAM-1", "POOL-PARAM-2", "POOL-PARAM-3", "POOL-PARAM-5"],
-            x=random_values(134, (1, 1, 6, 6), "float32"),
+            x=draw((1, 1, 6, 6), "float32"),
             params={"kernel_size": 2, "stride": 2, "dilation": 2, "padding": 1},
-            seed=134,
         ),
         edge(
             name="same_lower_even_kernel",
             op="avg_pool",
             comment="same_lower with even kernel: the odd padding element goes to the start",
             focus=["POOL-AVG-3", "POOL-GEOM-5"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [2], "stride": [1], "padding": "same_lower"},
-            seed=135,
         ),
         edge(
             name="same_upper_even_kernel",
             op="avg_pool",
             comment="same_upper with even kernel: the odd padding element goes to the end",
             focus=["POOL-AVG-3", "POOL-GEOM-5"],
-            x=x5,
+            x=X5,
             params={"kernel_size": [2], "stride": [1], "padding": "same_upper"},
-            seed=136,
         ),
         edge(
             name="same_upper_stride_2_ceil",
             op="max_pool",
             comment="same_upper with stride 2 and ceil mode on L=6, k=3",
             focus=["POOL-GEOM-3", "POOL-GEOM-5"],
-            x=x6,
+            x=X6,
             params={"kernel_size": [3], "stride": [2], "padding": "same_upper", "ceil_mode": True},
-            seed=137,
         ),
         edge(
             name="divisor_override_larger_than_window",
             op="avg_pool",
             comment="divisor_override 7 larger than the window (k=2x2)",
             focus=["POOL-AVG-2"],
-            x=random_values(138, (1, 1, 4, 4), "float32"),
+            x=draw((1, 1, 4, 4), "float32"),
             params={"kernel_size": [2, 2], "divisor_override": 7},
-            seed=138,
         ),
         edge(
             name="indices_flat_per_plane_channels_last",
@@ -433,9 +406,8 @@ def spacing_cases() -> list[Case]:
             comment="indices are flat per (N, C) plane: N=2, C=2, channels_last "
             "(the index is row-major over the spatial dims, whatever the layout)",
             focus=["POOL-IDX-1", "POOL-IDX-4", "POOL-LAYOUT-1"],
-            x=to_layout(random_values(139, (2, 2, 4, 4), "float32"), "channels_last"),
+            x=draw((2, 2, 4, 4), layout="channels_last"),
             params={"kernel_size": [2, 2], "stride": [2, 2], "layout": "channels_last"},
-            seed=139,
         ),
     ]
 
@@ -451,7 +423,6 @@ def lp_cases() -> list[Case]:
             focus=["POOL-LP-1"],
             x=negatives,
             params={"kernel_size": [2], "stride": [1], "p": 1},
-            seed=140,
         ),
         edge(
             name="p3_cubes_absolute_values",
@@ -460,7 +431,6 @@ def lp_cases() -> list[Case]:
             focus=["POOL-LP-1"],
             x=negatives,
             params={"kernel_size": [2], "stride": [1], "p": 3},
-            seed=141,
         ),
         edge(
             name="window_of_zeros",
@@ -470,7 +440,6 @@ def lp_cases() -> list[Case]:
             focus=["POOL-GRAD-8", "POOL-LP-1"],
             x=x1([0.0, 0.0, 1.0, -2.0]),
             params={"kernel_size": [2], "stride": [2]},
-            seed=142,
         ),
         edge(
             name="p2_exact_root_3_4_5",
@@ -479,14 +448,12 @@ def lp_cases() -> list[Case]:
             focus=["POOL-DTYPE-3", "POOL-LP-1"],
             x=x1([3.0, -4.0, 0.0, 12.0, 5.0, 0.0]),
             params={"kernel_size": [3], "stride": [3], "p": 2},
-            seed=143,
         ),
     ]
 
 
 def adaptive_cases() -> list[Case]:
     """Uneven, overlapping and growing adaptive windows."""
-    x5 = random_values(101, (1, 1, 5), "float32")
     x3 = x1([1.0, -2.0, 0.5])
     focus = ["POOL-ADAPT-1", "POOL-GRAD-6"]
     return [
@@ -495,18 +462,16 @@ def adaptive_cases() -> list[Case]:
             op="adaptive_avg_pool",
             comment="adaptive L=5 -> O=3: windows [0,2), [1,4), [3,5) overlap unevenly",
             focus=focus,
-            x=x5,
+            x=X5,
             params={"output_size": [3]},
-            seed=144,
         ),
         edge(
             name="uneven_7_to_4",
             op="adaptive_max_pool",
             comment="adaptive L=7 -> O=4: windows [0,2), [1,4), [3,6), [5,7)",
             focus=focus,
-            x=random_values(145, (1, 2, 7), "float32"),
+            x=draw((1, 2, 7), "float32"),
             params={"output_size": [4]},
-            seed=145,
         ),
         edge(
             name="grow_3_to_5",
@@ -515,7 +480,6 @@ def adaptive_cases() -> list[Case]:
             focus=focus,
             x=x3,
             params={"output_size": [5]},
-            seed=146,
         ),
         edge(
             name="grow_3_to_5",
@@ -524,34 +488,30 @@ def adaptive_cases() -> list[Case]:
             focus=focus,
             x=x3,
             params={"output_size": [5]},
-            seed=147,
         ),
         edge(
             name="uneven_2d",
             op="adaptive_max_pool",
             comment="adaptive 2D (5,7) -> (3,4), uneven overlaps in both dims",
             focus=focus,
-            x=random_values(148, (1, 1, 5, 7), "float64"),
+            x=draw((1, 1, 5, 7), "float64"),
             params={"output_size": [3, 4]},
-            seed=148,
         ),
         edge(
             name="shrink_and_grow_3d",
             op="adaptive_avg_pool",
             comment="adaptive 3D (3,4,2) -> (2,3,3): shrink, shrink and grow",
             focus=focus,
-            x=random_values(149, (1, 1, 3, 4, 2), "float32"),
+            x=draw((1, 1, 3, 4, 2), "float32"),
             params={"output_size": [2, 3, 3]},
-            seed=149,
         ),
         edge(
             name="output_size_1_is_global",
             op="adaptive_avg_pool",
             comment="adaptive output_size 1 equals global average",
             focus=["POOL-ADAPT-1", "POOL-GLOBAL-1"],
-            x=random_values(150, (2, 1, 4, 3), "float32"),
+            x=draw((2, 1, 4, 3), "float32"),
             params={"output_size": 1},
-            seed=150,
         ),
     ]
 
@@ -564,53 +524,46 @@ def conv_cases() -> list[Case]:
             op="conv",
             comment="depthwise conv: groups = C_in = C_out = 4, 2D, padding 1",
             focus=["POOL-CONV-1", "POOL-CONV-2", "POOL-GRAD-5"],
-            x=random_values(151, (1, 4, 4, 4), "float32", distinct=False),
-            weight=random_values(1151, (4, 1, 3, 3), "float32", distinct=False),
+            x=draw((1, 4, 4, 4), "float32", distinct=False),
+            weight=draw((4, 1, 3, 3), "float32", distinct=False),
             params={"padding": 1, "groups": 4},
-            seed=151,
         ),
         edge(
             name="pointwise_bias_channels_last",
             op="conv",
             comment="conv 1x1 kernel, C_in 3 -> C_out 2, with bias, channels_last",
             focus=["POOL-CONV-1", "POOL-CONV-4", "POOL-GRAD-5", "POOL-LAYOUT-1"],
-            x=to_layout(
-                random_values(152, (2, 3, 3, 3), "float64", distinct=False), "channels_last"
-            ),
-            weight=random_values(1152, (2, 3, 1, 1), "float64", distinct=False),
-            bias=random_values(2152, (2,), "float64", distinct=False),
+            x=draw((2, 3, 3, 3), "float64", distinct=False, layout="channels_last"),
+            weight=draw((2, 3, 1, 1), "float64", distinct=False),
+            bias=draw((2,), "float64", distinct=False),
             params={"layout": "channels_last"},
-            seed=152,
         ),
         edge(
             name="dilation_same_lower_even_kernel",
             op="conv",
             comment="conv dilation 2 with same_lower and an even kernel (odd padding at the start)",
             focus=["POOL-CONV-1", "POOL-GEOM-1", "POOL-GEOM-5", "POOL-GRAD-5"],
-            x=random_values(153, (1, 1, 6), "float32", distinct=False),
-            weight=random_values(1153, (1, 1, 2), "float32", distinct=False),
+            x=draw((1, 1, 6), "float32", distinct=False),
+            weight=draw((1, 1, 2), "float32", distinct=False),
             params={"padding": "same_lower", "dilation": 2},
-            seed=153,
         ),
         edge(
             name="stride_2_same_upper_odd_padding",
             op="conv",
             comment="conv stride 2 with same_upper where the total padding is odd",
             focus=["POOL-CONV-1", "POOL-GEOM-5", "POOL-GRAD-5"],
-            x=random_values(154, (1, 2, 6, 5), "float32", distinct=False),
-            weight=random_values(1154, (2, 2, 2, 3), "float32", distinct=False),
+            x=draw((1, 2, 6, 5), "float32", distinct=False),
+            weight=draw((2, 2, 2, 3), "float32", distinct=False),
             params={"stride": 2, "padding": "same_upper"},
-            seed=154,
         ),
         edge(
             name="kernel_equals_input",
             op="conv",
             comment="conv kernel equal to the input: one output per channel",
             focus=["POOL-CONV-1", "POOL-GRAD-5"],
-            x=random_values(155, (2, 2, 3, 3), "float32", distinct=False),
-            weight=random_values(1155, (3, 2, 3, 3), "float32", distinct=False),
-            bias=random_values(2155, (3,), "float32", distinct=False),
-            seed=155,
+            x=draw((2, 2, 3, 3), "float32", distinct=False),
+            weight=draw((3, 2, 3, 3), "float32", distinct=False),
+            bias=draw((3,), "float32", distinct=False),
         ),
     ]
 
@@ -625,16 +578,14 @@ def zero_pad_cases() -> list[Case]:
             focus=["POOL-PAD-1"],
             x=x1([1.0, -1.0]),
             params={"padding": [[3, 4]]},
-            seed=156,
         ),
         edge(
             name="zero_padding_is_identity",
             op="zero_pad",
             comment="zero_pad with padding 0 is the identity (int16)",
             focus=["POOL-PAD-1"],
-            x=random_values(157, (1, 2, 2, 3), "int16"),
+            x=draw((1, 2, 2, 3), "int16"),
             params={"padding": 0},
-            seed=157,
         ),
         edge(
             name="keeps_special_values",
@@ -643,7 +594,6 @@ def zero_pad_cases() -> list[Case]:
             focus=["POOL-MAX-3", "POOL-PAD-1"],
             x=x1([-0.0, math.nan, math.inf, -math.inf]),
             params={"padding": [[1, 1]]},
-            seed=158,
         ),
     ]
 
@@ -651,10 +601,12 @@ def zero_pad_cases() -> list[Case]:
 def edge_cases() -> list[Case]:
     """Every geometry edge but unpooling's, in a fixed order."""
     return [
-        *ceil_mode_cases(),
+        *ceil_last_window_cases(),
+        *ceil_overhang_cases(),
         *kernel_size_cases(),
         *empty_window_cases(),
-        *spacing_cases(),
+        *dilation_and_gap_cases(),
+        *padding_form_cases(),
         *lp_cases(),
         *adaptive_cases(),
         *conv_cases(),

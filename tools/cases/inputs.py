@@ -1,15 +1,21 @@
 """Input arrays of the declared cases: random draws, literals, layouts, unpooling indices.
 
-Every array is either written out literally (``literal``, ``x1``) or drawn from an
-explicitly seeded ``np.random.default_rng`` (``random_values``), so a case's inputs are
-the same on every machine and in every run.
+Every array is either written out literally (``literal``, ``x1``) or drawn from a seeded
+``np.random.default_rng``, so a case's inputs are the same on every machine and in every
+run. Seeds are names, never hand-numbered integers: ``seed_of(label)`` is the CRC-32 of
+the label. An input of one case is a ``draw(shape, dtype)``, which the case constructor
+draws from the label ``<file stem>#<name>/<input>`` (``max_pool_edge_test#p1/x``); an
+input shared by several cases is drawn once from a label of its own
+(``random_values("x5", ...)``).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,16 +30,22 @@ def _key(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float64)
 
 
+def seed_of(label: str) -> int:
+    """The seed a label names: ``zlib.crc32`` of its UTF-8 bytes."""
+    return zlib.crc32(label.encode("utf-8"))
+
+
 def random_values(
-    seed: int, shape: Sequence[int], dtype: str, *, distinct: bool = True
+    seed: int | str, shape: Sequence[int], dtype: str, *, distinct: bool = True
 ) -> np.ndarray:
-    """An array of ``dtype`` drawn from ``np.random.default_rng(seed)``.
+    """An array of ``dtype`` drawn from ``np.random.default_rng(seed)`` (a string seed
+    is a label: ``seed_of(seed)``).
 
     Floats: standard normal values rounded to the dtype. Integers: uniform over
     the whole range of the dtype (so values near the int64/uint64 limits, which
     no float64 holds exactly, do occur). With ``distinct`` every value differs
     from every other: duplicates are redrawn from the same generator."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_of(seed) if isinstance(seed, str) else seed)
     npdt = dt.numpy_dtype(dtype)
     n = math.prod(shape)
     if dt.is_float(dtype):
@@ -59,6 +71,33 @@ def random_values(
     else:
         raise RuntimeError(f"could not draw {n} distinct {dtype} values")
     return flat.reshape(tuple(shape))
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A random input not drawn yet: the case constructor draws it from the case's own
+    label (``random_values(label, shape, dtype, distinct=distinct)``), channels-first,
+    then moves it to ``layout``."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    distinct: bool = True
+    layout: str = "channels_first"
+
+    def array(self, label: str) -> np.ndarray:
+        values = random_values(label, self.shape, self.dtype, distinct=self.distinct)
+        return to_layout(values, self.layout) if values.ndim >= 3 else values
+
+
+def draw(
+    shape: Sequence[int],
+    dtype: str = "float32",
+    *,
+    distinct: bool = True,
+    layout: str = "channels_first",
+) -> Draw:
+    """A random input of one case (see ``Draw``); ``shape`` is channels-first."""
+    return Draw(tuple(shape), dtype, distinct, layout)
 
 
 def literal(values: Any, dtype: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from poolconf.tools.cases.case import Case, case
-from poolconf.tools.cases.inputs import literal, random_values, x1
+from poolconf.tools.cases.inputs import Draw, draw, literal, random_values, x1
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Bad:
     op: str
     clause: str
     what: str
-    inputs: dict[str, np.ndarray]
+    inputs: dict[str, np.ndarray | Draw]
     params: dict[str, Any]
 
 
@@ -37,12 +37,12 @@ def bad(
     op: str,
     clause: str,
     what: str,
-    x: np.ndarray,
+    x: np.ndarray | Draw,
     /,
     *,
-    indices: np.ndarray | None = None,
-    weight: np.ndarray | None = None,
-    bias: np.ndarray | None = None,
+    indices: np.ndarray | Draw | None = None,
+    weight: np.ndarray | Draw | None = None,
+    bias: np.ndarray | Draw | None = None,
     **params: Any,
 ) -> Bad:
     arrays = {"x": x, "indices": indices, "weight": weight, "bias": bias}
@@ -51,12 +51,9 @@ def bad(
 
 
 def rows() -> list[Bad]:
-    x_2d = random_values(801, (1, 1, 4, 4), "float32")
-    x_1d = random_values(802, (1, 1, 5), "float32")
+    x_2d = random_values("x_2d", (1, 1, 4, 4), "float32")
+    x_1d = random_values("x_1d", (1, 1, 5), "float32")
     x3 = x1([1.0, 2.0, 3.0])
-
-    def f32(seed: int, shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
-        return random_values(seed, shape, dtype)
 
     def idx(*values: int) -> np.ndarray:
         return literal([[list(values)]], "int64")
@@ -92,21 +89,21 @@ def rows() -> list[Bad]:
         bad("output_size_too_short", "adaptive_max_pool", "POOL-PARAM-5", "output_size with 1 entry for a 2D input", x_2d, output_size=[2]),
         bad("layout_nhwc", "max_pool", "POOL-LAYOUT-1", "unknown layout 'NHWC'", x_2d, kernel_size=[2, 2], layout="NHWC"),
         bad("layout_unknown", "global_avg_pool", "POOL-LAYOUT-1", "unknown layout 'channels_middle'", x_2d, layout="channels_middle"),
-        bad("no_spatial_dim", "max_pool", "POOL-SHAPE-1", "input without a spatial dim (shape (2, 5))", f32(803, (2, 5)), kernel_size=[2]),
+        bad("no_spatial_dim", "max_pool", "POOL-SHAPE-1", "input without a spatial dim (shape (2, 5))", draw((2, 5)), kernel_size=[2]),
         bad("empty_spatial_dim", "avg_pool", "POOL-SHAPE-1", "input with an empty spatial dim (shape (1, 1, 0))", np.zeros((1, 1, 0), dtype=np.float32), kernel_size=[1]),
-        bad("integer_input_int32", "avg_pool", "POOL-DTYPE-1", "integer input (int32) for average pooling", f32(804, (1, 1, 4, 4), "int32"), kernel_size=[2, 2]),
-        bad("integer_input_int8", "lp_pool", "POOL-DTYPE-1", "integer input (int8) for Lp pooling", f32(805, (1, 1, 5), "int8"), kernel_size=[2]),
-        bad("integer_input_uint8", "adaptive_avg_pool", "POOL-DTYPE-1", "integer input (uint8) for adaptive average", f32(806, (1, 1, 5), "uint8"), output_size=[2]),
-        bad("integer_input_int64", "global_avg_pool", "POOL-DTYPE-1", "integer input (int64) for global average", f32(807, (1, 1, 5), "int64")),
-        bad("integer_input_uint16", "global_lp_pool", "POOL-DTYPE-1", "integer input (uint16) for global Lp", f32(808, (1, 1, 5), "uint16"), p=2),
-        bad("integer_input_int16", "conv", "POOL-DTYPE-1", "integer input (int16) for convolution", f32(809, (1, 1, 5), "int16"), weight=f32(810, (1, 1, 2), "int16")),
-        bad("groups_not_dividing_channels", "conv", "POOL-CONV-2", "groups 3 does not divide C_in 4", f32(811, (1, 4, 5)), weight=f32(812, (3, 1, 2)), groups=3),
-        bad("groups_zero", "conv", "POOL-CONV-2", "groups 0", f32(813, (1, 2, 5)), weight=f32(814, (2, 2, 2)), groups=0),
-        bad("weight_channels_mismatch", "conv", "POOL-CONV-3", "weight C_in/groups 3 does not match the input's 4 channels", f32(815, (1, 4, 5)), weight=f32(816, (2, 3, 2))),
-        bad("weight_dtype_mismatch", "conv", "POOL-CONV-3", "weight dtype float64 for a float32 input", f32(817, (1, 2, 5)), weight=f32(818, (2, 2, 2), "float64")),
-        bad("weight_rank_mismatch", "conv", "POOL-CONV-3", "weight of rank 4 for a 1D input", f32(819, (1, 2, 5)), weight=f32(820, (2, 2, 2, 2))),
-        bad("bias_shape_mismatch", "conv", "POOL-CONV-4", "bias of shape (3,) for C_out 2", f32(821, (1, 2, 5)), weight=f32(822, (2, 2, 2)), bias=f32(823, (3,))),
-        bad("stride_zero", "conv", "POOL-PARAM-2", "conv stride 0", f32(824, (1, 2, 5)), weight=f32(825, (2, 2, 2)), stride=0),
+        bad("integer_input_int32", "avg_pool", "POOL-DTYPE-1", "integer input (int32) for average pooling", draw((1, 1, 4, 4), "int32"), kernel_size=[2, 2]),
+        bad("integer_input_int8", "lp_pool", "POOL-DTYPE-1", "integer input (int8) for Lp pooling", draw((1, 1, 5), "int8"), kernel_size=[2]),
+        bad("integer_input_uint8", "adaptive_avg_pool", "POOL-DTYPE-1", "integer input (uint8) for adaptive average", draw((1, 1, 5), "uint8"), output_size=[2]),
+        bad("integer_input_int64", "global_avg_pool", "POOL-DTYPE-1", "integer input (int64) for global average", draw((1, 1, 5), "int64")),
+        bad("integer_input_uint16", "global_lp_pool", "POOL-DTYPE-1", "integer input (uint16) for global Lp", draw((1, 1, 5), "uint16"), p=2),
+        bad("integer_input_int16", "conv", "POOL-DTYPE-1", "integer input (int16) for convolution", draw((1, 1, 5), "int16"), weight=draw((1, 1, 2), "int16")),
+        bad("groups_not_dividing_channels", "conv", "POOL-CONV-2", "groups 3 does not divide C_in 4", draw((1, 4, 5)), weight=draw((3, 1, 2)), groups=3),
+        bad("groups_zero", "conv", "POOL-CONV-2", "groups 0", draw((1, 2, 5)), weight=draw((2, 2, 2)), groups=0),
+        bad("weight_channels_mismatch", "conv", "POOL-CONV-3", "weight C_in/groups 3 does not match the input's 4 channels", draw((1, 4, 5)), weight=draw((2, 3, 2))),
+        bad("weight_dtype_mismatch", "conv", "POOL-CONV-3", "weight dtype float64 for a float32 input", draw((1, 2, 5)), weight=draw((2, 2, 2), "float64")),
+        bad("weight_rank_mismatch", "conv", "POOL-CONV-3", "weight of rank 4 for a 1D input", draw((1, 2, 5)), weight=draw((2, 2, 2, 2))),
+        bad("bias_shape_mismatch", "conv", "POOL-CONV-4", "bias of shape (3,) for C_out 2", draw((1, 2, 5)), weight=draw((2, 2, 2)), bias=draw((3,))),
+        bad("stride_zero", "conv", "POOL-PARAM-2", "stride 0", draw((1, 2, 5)), weight=draw((2, 2, 2)), stride=0),
         bad("index_past_default_output", "max_unpool", "POOL-UNPOOL-3", "index 6 outside the default output of 6 elements", x3, indices=idx(1, 2, 6), kernel_size=[2]),
         bad("index_negative", "max_unpool", "POOL-UNPOOL-3", "negative index -1", x3, indices=idx(-1, 2, 5), kernel_size=[2]),
         bad("indices_shape_mismatch", "max_unpool", "POOL-UNPOOL-3", "indices shape differs from x", x3, indices=idx(1, 2), kernel_size=[2]),
@@ -133,9 +130,8 @@ def invalid_cases() -> list[Case]:
             weight=r.inputs.get("weight"),
             bias=r.inputs.get("bias"),
             params=r.params,
-            seed=800 + i,
             result="invalid",
             error_clause=r.clause,
         )
-        for i, r in enumerate(rows())
+        for r in rows()
     ]

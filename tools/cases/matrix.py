@@ -15,10 +15,12 @@
 axis fastest), and for the ``i``-th combination each ``Cycle`` picks
 ``values[((i + offset) // every) % len(values)]``.
 
-Random inputs of the max family hold pairwise distinct values (``-0.0`` and ``+0.0``
-count as equal), so the matrix cases are tie-free. The builders check their geometry
-eagerly (pure integer arithmetic): no matrix case has a window entirely in padding,
-so none of them turns ``acceptable``.
+A matrix case is named after its full axes (``rank2_channels_last_same_upper``,
+``rank1_int8``), draws its inputs from that name, and names no focus: its clauses are
+the ones its op, params and dtype imply. Random inputs of the max family hold pairwise
+distinct values (``-0.0`` and ``+0.0`` count as equal), so the matrix cases are
+tie-free. The builders check their geometry eagerly (pure integer arithmetic): no
+matrix case has a window entirely in padding, so none of them turns ``acceptable``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ import numpy as np
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
-from poolconf.tools.cases.case import GRAD_OPS, Case, case
-from poolconf.tools.cases.inputs import random_values, to_layout, window_indices
+from poolconf.tools.cases.case import Case, case, vector_id
+from poolconf.tools.cases.inputs import draw, seed_of, to_layout, window_indices
 
 FLOATS = dt.FLOAT_DTYPES
 ALL_DTYPES = dt.ALL_DTYPES
@@ -71,12 +73,10 @@ def rotate(
     full: Mapping[str, Sequence[Any]], cycles: Mapping[str, Cycle] | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every combination of the ``full`` axes, in order (the last axis fastest), with
-    each ``Cycle`` of ``cycles`` picked at the combination's position ``i`` (the row's
-    ``"i"``)."""
+    each ``Cycle`` of ``cycles`` picked at the combination's position."""
     for i, combo in enumerate(itertools.product(*full.values())):
         row = dict(zip(full, combo))
         row.update({name: c.at(i, row) for name, c in (cycles or {}).items()})
-        row["i"] = i
         yield row
 
 
@@ -155,52 +155,6 @@ def _checked(c: Case) -> Case:
 
 def _desc(v: Any) -> str:
     return json.dumps(v)
-
-
-def _windowed_clauses(op: str, dtype: str, params: Mapping[str, Any], kind: str) -> list[str]:
-    """The clauses a windowed case exercises, read off its parameters."""
-    c = ["POOL-SHAPE-1", "POOL-PARAM-4", "POOL-GEOM-8", "POOL-DTYPE-2"]
-    c.append("POOL-GEOM-3" if params.get("ceil_mode") else "POOL-GEOM-2")
-    if params.get("ceil_mode"):
-        c.append("POOL-GEOM-4")
-    if params.get("layout") == "channels_last":
-        c.append("POOL-LAYOUT-1")
-    if kind in ("same_upper", "same_lower"):
-        c.append("POOL-GEOM-5")
-    if params.get("padding") == "valid":
-        c.append("POOL-GEOM-6")
-    if params.get("dilation", 1) != 1:
-        c.append("POOL-GEOM-1")
-    if op in ("max_pool", "max_pool_with_indices"):
-        c.append("POOL-MAX-1")
-        if not dt.is_float(dtype):
-            c.append("POOL-MAX-6")
-    if op == "max_pool_with_indices":
-        c += ["POOL-IDX-1", "POOL-IDX-4"]
-    if op == "avg_pool":
-        c.append("POOL-AVG-1")
-        if params.get("divisor_override") is not None:
-            c.append("POOL-AVG-2")
-        else:
-            c.append("POOL-AVG-3" if params.get("count_include_pad", True) else "POOL-AVG-4")
-        if params.get("dilation", 1) != 1:
-            c.append("POOL-AVG-5")
-    if op == "lp_pool":
-        c += ["POOL-LP-1", "POOL-LP-2"]
-    if dt.is_float(dtype):
-        c.append("POOL-DTYPE-3")
-        if op in GRAD_OPS:
-            c += {
-                "max_pool": ["POOL-GRAD-2", "POOL-GRAD-3"],
-                "avg_pool": ["POOL-GRAD-1", "POOL-GRAD-3"],
-                "lp_pool": ["POOL-GRAD-4", "POOL-GRAD-3"],
-            }[op]
-    return sorted(set(c))
-
-
-def _focus(*clauses: str, layout: str) -> list[str]:
-    """``clauses``, plus POOL-LAYOUT-1 for a channels_last case, sorted."""
-    return sorted({*clauses, *(["POOL-LAYOUT-1"] if layout == "channels_last" else [])})
 
 
 # ---------------------------------------------------------------------------
@@ -282,20 +236,17 @@ def _windowed_comment(prefix: str, op: str, row: Mapping[str, Any], params: Mapp
     return ", ".join(parts)
 
 
-def _windowed_case(family: str, op: str, row: Mapping[str, Any], name: str, seed: int) -> Case:
+def _windowed_case(family: str, op: str, row: Mapping[str, Any], name: str) -> Case:
     shape = WINDOW_SETUP[row["rank"]][0]
     params = _windowed_params(op, row)
-    x = random_values(seed, shape, row["dtype"], distinct=op in MAX_OPS)
     return _checked(
         case(
             name=name,
             op=op,
             family=family,
             comment=_windowed_comment(family, op, row, params),
-            focus=_windowed_clauses(op, row["dtype"], params, row["padding"]),
-            x=to_layout(x, row["layout"]),
+            x=draw(shape, row["dtype"], distinct=op in MAX_OPS, layout=row["layout"]),
             params=params,
-            seed=seed,
         )
     )
 
@@ -310,8 +261,7 @@ def geometry_matrix() -> list[Case]:
         cycles = {**window_cycles(), "dtype": Cycle(FLOATS, every=3, offset=3 * oi)}
         for row in rotate(full, cycles):
             name = f"rank{row['rank']}_{row['layout']}_{row['padding']}"
-            seed = 10_000 + 100 * oi + row["i"]
-            cases.append(_windowed_case("geometry", op, row, name, seed))
+            cases.append(_windowed_case("geometry", op, row, name))
     return cases
 
 
@@ -319,7 +269,7 @@ def dtype_sweep() -> list[Case]:
     """Every windowed op x rank x supported dtype; layout, padding kind and the other
     axes rotate (layout and padding kind shifted by the rank)."""
     cases = []
-    for oi, op in enumerate(WINDOWED_OPS):
+    for op in WINDOWED_OPS:
         full = {"rank": RANKS, "dtype": OP_DTYPES[op]}
         cycles = {
             **window_cycles(offset=7),
@@ -327,9 +277,7 @@ def dtype_sweep() -> list[Case]:
             "padding": Cycle(PADDING_KINDS, offset=lambda row: 2 * row["rank"]),
         }
         for row in rotate(full, cycles):
-            name = f"rank{row['rank']}_{row['dtype']}"
-            seed = 20_000 + 100 * oi + row["i"]
-            cases.append(_windowed_case("dtype", op, row, name, seed))
+            cases.append(_windowed_case("dtype", op, row, f"rank{row['rank']}_{row['dtype']}"))
     return cases
 
 
@@ -362,19 +310,12 @@ def adaptive_matrix() -> list[Case]:
     """Adaptive max/avg: rank x layout x dtype; output_size rotates through smaller
     (uneven overlapping windows), equal, larger, mixed and the plain-int form."""
     cases = []
-    for oi, op in enumerate(("adaptive_max_pool", "adaptive_avg_pool")):
+    for op in ("adaptive_max_pool", "adaptive_avg_pool"):
         for row in rotate(_rank_layout_dtype(op), {"size": Cycle(range(5))}):
             rank, layout, dtype = row["rank"], row["layout"], row["dtype"]
             shape, sizes = ADAPTIVE_SETUP[rank]
             out = sizes[row["size"]]
-            seed = 30_000 + 1000 * oi + row["i"]
-            x = random_values(seed, shape, dtype, distinct=op in MAX_OPS)
             rel = _size_relation(out if isinstance(out, list) else [out] * rank, shape[2:])
-            clauses = ["POOL-ADAPT-1", "POOL-ADAPT-2", "POOL-DTYPE-2", "POOL-SHAPE-1"]
-            if op == "adaptive_max_pool" and not dt.is_float(dtype):
-                clauses.append("POOL-MAX-6")
-            if dt.is_float(dtype):
-                clauses += ["POOL-DTYPE-3", "POOL-GRAD-6"]
             cases.append(
                 case(
                     name=_name(row),
@@ -382,10 +323,8 @@ def adaptive_matrix() -> list[Case]:
                     family="geometry",
                     comment=f"geometry: {rank}D {op} {dtype} {layout}, input "
                     f"{list(shape[2:])} -> output_size {_desc(out)} ({rel})",
-                    focus=_focus(*clauses, layout=layout),
-                    x=to_layout(x, layout),
+                    x=draw(shape, dtype, distinct=op in MAX_OPS, layout=layout),
                     params={"output_size": out, "layout": layout},
-                    seed=seed,
                 )
             )
     return cases
@@ -397,24 +336,11 @@ GLOBAL_SHAPES = {1: (1, 2, 9), 2: (2, 1, 4, 5), 3: (1, 2, 3, 3, 4)}
 def global_matrix() -> list[Case]:
     """Global max/avg/Lp: rank x layout x dtype (p rotating for Lp)."""
     cases = []
-    for oi, op in enumerate(("global_max_pool", "global_avg_pool", "global_lp_pool")):
+    for op in ("global_max_pool", "global_avg_pool", "global_lp_pool"):
         for row in rotate(_rank_layout_dtype(op), {"p": Cycle((1, 2, 3))}):
             rank, layout, dtype = row["rank"], row["layout"], row["dtype"]
-            seed = 40_000 + 1000 * oi + row["i"]
-            x = random_values(seed, GLOBAL_SHAPES[rank], dtype, distinct=op in MAX_OPS)
-            params: dict[str, Any] = {}
-            clauses = ["POOL-GLOBAL-1", "POOL-DTYPE-2", "POOL-SHAPE-1"]
-            extra = ""
-            if op == "global_lp_pool":
-                params["p"] = row["p"]
-                clauses += ["POOL-LP-1", "POOL-LP-2"]
-                extra = f", p {params['p']}"
-            if op == "global_max_pool":
-                clauses.append("POOL-MAX-1" if dt.is_float(dtype) else "POOL-MAX-6")
-            if op == "global_avg_pool":
-                clauses.append("POOL-AVG-1")
-            if dt.is_float(dtype):
-                clauses.append("POOL-DTYPE-3")
+            params: dict[str, Any] = {"p": row["p"]} if op == "global_lp_pool" else {}
+            extra = f", p {row['p']}" if params else ""
             params["layout"] = layout
             cases.append(
                 case(
@@ -423,10 +349,8 @@ def global_matrix() -> list[Case]:
                     family="dtype",
                     comment=f"dtype: {rank}D {op} {dtype} {layout}, "
                     f"input {list(GLOBAL_SHAPES[rank][2:])}{extra}",
-                    focus=_focus(*clauses, layout=layout),
-                    x=to_layout(x, layout),
+                    x=draw(GLOBAL_SHAPES[rank], dtype, distinct=op in MAX_OPS, layout=layout),
                     params=params,
-                    seed=seed,
                 )
             )
     return cases
@@ -489,25 +413,20 @@ def unpool_matrix() -> list[Case]:
     for row in rotate(_rank_layout_dtype("max_unpool", ALL_DTYPES), {"setup": Cycle(range(4))}):
         rank, layout, dtype = row["rank"], row["layout"], row["dtype"]
         spec = UNPOOL_SETUP[rank][row["setup"]]
-        seed = 50_000 + row["i"]
-        pooled = random_values(seed, spec[0], dtype)
-        indices = _unpool_indices(spec, np.random.default_rng([seed, 2]))
+        name = _name(row)
+        rng = np.random.default_rng(seed_of(f"{vector_id('max_unpool', 'geometry', name)}/indices"))
         stride = spec[2] if spec[2] is not None else "default"
         out = f"output_size {_desc(spec[4])}" if spec[4] else "default output size"
         cases.append(
             case(
-                name=_name(row),
+                name=name,
                 op="max_unpool",
                 family="geometry",
                 comment=f"geometry: {rank}D max_unpool {dtype} {layout}, kernel "
                 f"{_desc(spec[1])}, stride {_desc(stride)}, padding {_desc(spec[3])}, {out}",
-                focus=_focus(
-                    "POOL-UNPOOL-1", "POOL-UNPOOL-2", "POOL-DTYPE-2", "POOL-SHAPE-1", layout=layout
-                ),
-                x=to_layout(pooled, layout),
-                indices=to_layout(indices, layout),
+                x=draw(spec[0], dtype, layout=layout),
+                indices=to_layout(_unpool_indices(spec, rng), layout),
                 params=_unpool_params(spec, layout),
-                seed=seed,
             )
         )
     return cases
@@ -531,7 +450,6 @@ def zero_pad_matrix() -> list[Case]:
         rank, layout, dtype = row["rank"], row["layout"], row["dtype"]
         shape, pads = ZERO_PAD_SETUP[rank]
         padding = pads[row["pads"]]
-        seed = 60_000 + row["i"]
         cases.append(
             case(
                 name=_name(row),
@@ -539,12 +457,8 @@ def zero_pad_matrix() -> list[Case]:
                 family="padding",
                 comment=f"padding: {rank}D zero_pad {dtype} {layout}, input {list(shape[2:])}, "
                 f"padding {_desc(padding)}",
-                focus=_focus(
-                    "POOL-PAD-1", "POOL-PARAM-4", "POOL-DTYPE-2", "POOL-SHAPE-1", layout=layout
-                ),
-                x=to_layout(random_values(seed, shape, dtype, distinct=False), layout),
+                x=draw(shape, dtype, distinct=False, layout=layout),
                 params={"padding": padding, "layout": layout},
-                seed=seed,
             )
         )
     return cases
@@ -580,22 +494,6 @@ CONV_CYCLES = {
 }
 
 
-def _conv_clauses(row: Mapping[str, Any], padding: Any) -> list[str]:
-    clauses = ["POOL-CONV-1", "POOL-CONV-3", "POOL-PARAM-4", "POOL-GEOM-8", "POOL-DTYPE-2"]
-    clauses += ["POOL-DTYPE-3", "POOL-GRAD-5"]
-    if row["groups"] > 1:
-        clauses.append("POOL-CONV-2")
-    if row["bias"]:
-        clauses.append("POOL-CONV-4")
-    if padding in ("same_upper", "same_lower"):
-        clauses.append("POOL-GEOM-5")
-    if padding == "valid":
-        clauses.append("POOL-GEOM-6")
-    if row["dilation"] != 1:
-        clauses.append("POOL-GEOM-1")
-    return _focus(*clauses, layout=row["layout"])
-
-
 def conv_matrix() -> list[Case]:
     """Convolution: rank x layout x float dtype; groups, bias, stride, dilation and the
     padding form rotate."""
@@ -605,24 +503,18 @@ def conv_matrix() -> list[Case]:
         shape, kernel = CONV_SETUP[rank]
         stride = [1, 2, 1, [1] * (rank - 1) + [2]][row["stride"]]
         padding = CONV_PADDINGS[rank][row["padding"]]
-        seed = 70_000 + row["i"]
-        rng = np.random.default_rng(seed)
-        npdt = dt.numpy_dtype(dtype)
-        x = rng.standard_normal(shape).astype(npdt)
-        w = rng.standard_normal((row["c_out"], 2 // groups, *kernel)).astype(npdt)
-        bias = rng.standard_normal(row["c_out"]).astype(npdt) if row["bias"] else None
+        w_shape = [row["c_out"], 2 // groups, *kernel]
         cases.append(
             case(
                 name=_name(row),
                 op="conv",
                 family="geometry",
                 comment=f"geometry: {rank}D conv {dtype} {layout}, x {list(shape)}, weight "
-                f"{list(w.shape)}, {'bias' if row['bias'] else 'no bias'}, groups {groups}, "
+                f"{w_shape}, {'bias' if row['bias'] else 'no bias'}, groups {groups}, "
                 f"stride {_desc(stride)}, padding {_desc(padding)}, dilation {row['dilation']}",
-                focus=_conv_clauses(row, padding),
-                x=to_layout(x, layout),
-                weight=w,
-                bias=bias,
+                x=draw(shape, dtype, distinct=False, layout=layout),
+                weight=draw(w_shape, dtype, distinct=False),
+                bias=draw((row["c_out"],), dtype, distinct=False) if row["bias"] else None,
                 params={
                     "stride": stride,
                     "padding": padding,
@@ -630,7 +522,6 @@ def conv_matrix() -> list[Case]:
                     "groups": groups,
                     "layout": layout,
                 },
-                seed=seed,
             )
         )
     return cases

@@ -25,6 +25,7 @@ import numpy as np
 
 from poolconf.reference import ops as ref
 from poolconf.tools.cases.case import Case, case
+from poolconf.tools.cases.inputs import seed_of
 
 SEED_000 = "000_337f27bad17161b1.txt"
 SEED_001 = "001_7c2e83e318201444.txt"
@@ -91,7 +92,6 @@ def _step_by_step_conv() -> list[Case]:
             focus=["POOL-PAD-1", "POOL-LAYOUT-1"],
             x=x,
             params={"padding": [[2, 2], [2, 2]], "layout": CL},
-            seed=1,
             source=src("zero_pad"),
             grad=False,
         ),
@@ -105,7 +105,6 @@ def _step_by_step_conv() -> list[Case]:
             weight=conv_weight_from_hwio(w.reshape(4, 4, 3, 1)),
             bias=b.reshape(1),
             params={"layout": CL},
-            seed=1,
             source=src("conv_single_step"),
         ),
         tutorial(
@@ -117,7 +116,6 @@ def _step_by_step_conv() -> list[Case]:
             weight=conv_inputs["weight"],
             bias=conv_inputs["bias"],
             params=STEP_BY_STEP_CONV_PARAMS,
-            seed=1,
             source=src("conv_forward"),
         ),
         tutorial(
@@ -131,7 +129,6 @@ def _step_by_step_conv() -> list[Case]:
             bias=conv_inputs["bias"],
             grad_output=z,
             params=STEP_BY_STEP_CONV_PARAMS,
-            seed=1,
             source=src("conv_backward"),
         ),
     ]
@@ -154,7 +151,6 @@ def _step_by_step_pool() -> list[Case]:
                 focus=[*clauses, "POOL-LAYOUT-1"],
                 x=a_prev,
                 params={"kernel_size": [3, 3], "stride": [2, 2], "layout": CL},
-                seed=1,
                 source=src(f"pool_forward(mode={mode!r})"),
             )
         )
@@ -170,7 +166,6 @@ def _step_by_step_pool() -> list[Case]:
             x=window.reshape(1, 2, 3, 1),
             grad_output=np.ones((1, 1, 1, 1)),
             params={"kernel_size": [2, 3], "layout": CL},
-            seed=1,
             source=src("create_mask_from_window"),
             grad_params={"tie_policy": "all"},
         )
@@ -186,7 +181,6 @@ def _step_by_step_pool() -> list[Case]:
             x=np.zeros((1, 2, 2, 1)),
             grad_output=np.full((1, 1, 1, 1), 2.0),
             params={"kernel_size": [2, 2], "layout": CL},
-            seed=1,
             source=src("distribute_value"),
         )
     )
@@ -207,7 +201,6 @@ def _step_by_step_pool() -> list[Case]:
                 x=a_prev,
                 grad_output=d_a,
                 params={"kernel_size": [2, 2], "stride": [1, 1], "layout": CL},
-                seed=1,
                 source=src(f"pool_backward(mode={mode!r})"),
                 grad_params=grad_params,
             )
@@ -227,8 +220,7 @@ ML_FROM_SCRATCH = (
 
 
 def _seed_000() -> list[Case]:
-    seed = 1000
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_of(SEED_000))
     x = rng.standard_normal((2, 2, 4, 4))
     ties = rng.integers(0, 3, size=(1, 2, 4, 4)).astype(np.float64)
     src = functools.partial(_source, SEED_000)
@@ -242,7 +234,6 @@ def _seed_000() -> list[Case]:
             focus=["POOL-MAX-1", "POOL-GRAD-2", "POOL-GRAD-3", "POOL-GEOM-2"],
             x=x,
             params=params,
-            seed=seed,
             source=src("MaxPooling2D"),
         ),
         tutorial(
@@ -253,7 +244,6 @@ def _seed_000() -> list[Case]:
             focus=["POOL-AVG-1", "POOL-GRAD-1", "POOL-GRAD-3", "POOL-GEOM-2"],
             x=x,
             params=params,
-            seed=seed,
             source=src("AveragePooling2D"),
         ),
         tutorial(
@@ -265,7 +255,6 @@ def _seed_000() -> list[Case]:
             focus=["POOL-MAX-4", "POOL-IDX-1", "POOL-GRAD-2"],
             x=ties,
             params=params,
-            seed=seed,
             source=src("MaxPooling2D"),
             flags=("Tie",),
             result="acceptable",
@@ -286,8 +275,7 @@ POOL2D_BUGS = (
 
 
 def _seed_002() -> list[Case]:
-    seed = 1002
-    x = np.random.default_rng(seed).random((3, 2, 5, 5), dtype=np.float32)
+    x = np.random.default_rng(seed_of(SEED_002)).random((3, 2, 5, 5), dtype=np.float32)
     return [
         tutorial(
             name=f"pytorch_pool2d_{mode}",
@@ -297,7 +285,6 @@ def _seed_002() -> list[Case]:
             focus=[clause, "POOL-GEOM-2", "POOL-SHAPE-1"],
             x=x,
             params={"kernel_size": [2, 2], "stride": [1, 1]},
-            seed=seed,
             source=_source(SEED_002, f"Pool2D(mode={mode!r})"),
         )
         for mode, op, clause in (
@@ -313,8 +300,7 @@ def _seed_002() -> list[Case]:
 
 
 def _seed_003() -> list[Case]:
-    seed = 1003
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_of(SEED_003))
     x = rng.standard_normal((1, 5, 5, 3))
     feature = rng.standard_normal((1, 11, 11, 2))
     cases = [
@@ -327,7 +313,6 @@ def _seed_003() -> list[Case]:
             focus=[clause, "POOL-GEOM-2", "POOL-LAYOUT-1"],
             x=x,
             params={"kernel_size": [2, 2], "layout": CL},
-            seed=seed,
             source=_source(SEED_003, fn),
         )
         for fn, op, clause in (
@@ -344,7 +329,6 @@ def _seed_003() -> list[Case]:
             focus=["POOL-MAX-1", "POOL-GEOM-2", "POOL-LAYOUT-1"],
             x=feature,
             params={"kernel_size": [2, 2], "padding": "valid", "layout": CL},
-            seed=seed,
             source=_source(SEED_003, "MaxPooling2D"),
         )
     )
@@ -359,8 +343,7 @@ TF_SAME = "TensorFlow SAME is same_upper (out = ceil(L/s), the odd padding eleme
 
 
 def _seed_004() -> list[Case]:
-    seed = 1004
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_of(SEED_004))
     img = rng.random((10, 9, 9, 3), dtype=np.float32)
     filt = rng.random((2, 2, 3, 2), dtype=np.float32)
     y = rng.random((10, 9, 9, 2), dtype=np.float32)
@@ -380,7 +363,6 @@ def _seed_004() -> list[Case]:
             x=img,
             weight=conv_weight_from_hwio(filt),
             params={"stride": [1, 1], "padding": "same_upper", "layout": CL},
-            seed=seed,
             source=src("tf.nn.conv2d"),
         ),
         tutorial(
@@ -391,7 +373,6 @@ def _seed_004() -> list[Case]:
             focus=["POOL-AVG-1", "POOL-AVG-4", "POOL-GEOM-5", "POOL-LAYOUT-1"],
             x=y,
             params={**pool2d, "count_include_pad": False},
-            seed=seed,
             source=src("tf.nn.avg_pool"),
         ),
         tutorial(
@@ -402,7 +383,6 @@ def _seed_004() -> list[Case]:
             focus=["POOL-MAX-1", "POOL-GEOM-5", "POOL-LAYOUT-1"],
             x=y,
             params=pool2d,
-            seed=seed,
             source=src("tf.nn.max_pool"),
         ),
         tutorial(
@@ -415,7 +395,6 @@ def _seed_004() -> list[Case]:
             focus=["POOL-IDX-1", "POOL-IDX-3", "POOL-IDX-4", "POOL-GEOM-5"],
             x=y,
             params=pool2d,
-            seed=seed,
             source=src("tf.nn.max_pool_with_argmax"),
         ),
         tutorial(
@@ -427,7 +406,6 @@ def _seed_004() -> list[Case]:
             x=vol,
             weight=conv_weight_from_hwio(filt3),
             params={"stride": [2, 2, 1], "padding": "same_upper", "layout": CL},
-            seed=seed,
             source=src("tf.nn.conv3d"),
         ),
         tutorial(
@@ -438,7 +416,6 @@ def _seed_004() -> list[Case]:
             focus=["POOL-AVG-1", "POOL-AVG-4", "POOL-GEOM-5", "POOL-LAYOUT-1"],
             x=y3,
             params={**pool3d, "count_include_pad": False},
-            seed=seed,
             source=src("tf.nn.avg_pool3d"),
         ),
         tutorial(
@@ -449,7 +426,6 @@ def _seed_004() -> list[Case]:
             focus=["POOL-MAX-1", "POOL-GEOM-5", "POOL-LAYOUT-1"],
             x=y3,
             params=pool3d,
-            seed=seed,
             source=src("tf.nn.max_pool3d"),
         ),
     ]

@@ -14,7 +14,7 @@ import numpy as np
 
 from poolconf.reference import dtypes as dt
 from poolconf.tools.cases.case import Case, case
-from poolconf.tools.cases.inputs import fmax, literal, min_subnormal, random_values, x1
+from poolconf.tools.cases.inputs import draw, fmax, literal, min_subnormal, x1
 
 special = functools.partial(case, family="special")
 NAN, INF = math.nan, math.inf
@@ -33,7 +33,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-MAX-2"],
             x=one_nan,
             params=K3S1,
-            seed=301,
         ),
         special(
             name="several_nans_in_window",
@@ -43,7 +42,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-GRAD-2", "POOL-MAX-2", "POOL-MAX-7"],
             x=x1([NAN, 5.0, NAN, -1.0, 0.5, 3.0]),
             params={"kernel_size": [3], "stride": [3]},
-            seed=302,
         ),
         special(
             name="nan_index_selected",
@@ -52,7 +50,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-IDX-1", "POOL-MAX-2"],
             x=x1([1.0, 9.0, NAN, -1.0, 0.5, 3.0]),
             params=K3S1,
-            seed=303,
         ),
         special(
             name="two_nans_first_selected",
@@ -62,7 +59,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-IDX-1", "POOL-MAX-2", "POOL-MAX-7"],
             x=x1([0.0, NAN, 2.0, NAN, -1.0, 4.0]),
             params={"kernel_size": [4], "stride": [2]},
-            seed=304,
         ),
         special(
             name="nan_among_negatives_padded_2d",
@@ -71,7 +67,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-MAX-1", "POOL-MAX-2"],
             x=literal([[[[-3.0, -2.0, -1.5], [-4.0, NAN, -0.5], [-1.0, -2.5, -6.0]]]], "float32"),
             params={"kernel_size": [2, 2], "stride": [1, 1], "padding": 1},
-            seed=305,
         ),
         special(
             name="nan_propagates",
@@ -80,7 +75,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-AVG-6"],
             x=one_nan,
             params=K3S1,
-            seed=306,
         ),
         special(
             name="nan_propagates",
@@ -90,7 +84,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-AVG-6", "POOL-LP-1"],
             x=one_nan,
             params={**K3S1, "p": 2},
-            seed=307,
             grad=False,
         ),
         special(
@@ -100,7 +93,6 @@ def nan_cases() -> list[Case]:
             focus=["POOL-ADAPT-1", "POOL-MAX-2"],
             x=x1([1.0, 2.0, NAN, -1.0, 0.5]),
             params={"output_size": [3]},
-            seed=308,
         ),
         special(
             name="nan_propagates",
@@ -108,7 +100,6 @@ def nan_cases() -> list[Case]:
             comment="global max with a NaN",
             focus=["POOL-GLOBAL-1", "POOL-MAX-2"],
             x=literal([[[1.0, NAN, 3.0]], [[1.0, 2.0, 3.0]]], "float64"),
-            seed=309,
         ),
         special(
             name="inf_minus_inf_is_nan",
@@ -116,7 +107,6 @@ def nan_cases() -> list[Case]:
             comment="global average of +inf and -inf is NaN",
             focus=["POOL-AVG-6", "POOL-GLOBAL-1"],
             x=literal([[[1.0, INF, -INF]], [[1.0, INF, 3.0]]], "float32"),
-            seed=310,
         ),
     ]
 
@@ -133,7 +123,6 @@ def infinity_cases() -> list[Case]:
             focus=["POOL-MAX-3"],
             x=x1([-INF, 1.0, -INF, INF, -2.0, -INF]),
             params=K2S1,
-            seed=311,
         ),
         special(
             name="infinities",
@@ -142,7 +131,6 @@ def infinity_cases() -> list[Case]:
             focus=["POOL-IDX-1", "POOL-MAX-3"],
             x=x1([-INF, 1.0, 7.0, INF, -2.0, -3.0]),
             params=K2S1,
-            seed=312,
         ),
         special(
             name="window_of_only_neg_inf",
@@ -152,7 +140,6 @@ def infinity_cases() -> list[Case]:
             focus=["POOL-MAX-3"],
             x=x1([-INF, -INF, 2.0, -1.0]),
             params={"kernel_size": [2]},
-            seed=313,
             grad=False,
         ),
         special(
@@ -162,7 +149,6 @@ def infinity_cases() -> list[Case]:
             focus=["POOL-AVG-6"],
             x=x1([1.0, INF, 2.0, -INF, 3.0, 4.0, 5.0]),
             params=K3S1,
-            seed=314,
         ),
         special(
             name="neg_inf_is_pos_inf",
@@ -171,7 +157,6 @@ def infinity_cases() -> list[Case]:
             focus=["POOL-AVG-6", "POOL-LP-1"],
             x=with_neg_inf,
             params={**K2S1, "p": 3},
-            seed=315,
             grad=False,
         ),
         special(
@@ -181,7 +166,6 @@ def infinity_cases() -> list[Case]:
             focus=["POOL-GRAD-4", "POOL-GRAD-8"],
             x=with_neg_inf,
             params={**K2S1, "p": 2},
-            seed=325,
         ),
     ]
 
@@ -200,7 +184,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-MAX-4", "POOL-MAX-5"],
             x=x1([-0.0, 0.0, -0.0, -1.0]),
             params=K2S1,
-            seed=316,
         ),
         special(
             name="signed_zero_tie",
@@ -209,7 +192,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-IDX-1", "POOL-MAX-4", "POOL-MAX-5"],
             x=x1([0.0, -0.0, -2.0, -0.0]),
             params=K2S1,
-            seed=317,
         ),
         special(
             name="negative_zero_among_negatives",
@@ -219,7 +201,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-MAX-1", "POOL-MAX-5"],
             x=x1([-0.0, -1.0, -3.0, -0.0]),
             params={"kernel_size": [2]},
-            seed=318,
         ),
         special(
             name="tie_gradient_to_first",
@@ -229,7 +210,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-GRAD-2", "POOL-MAX-4"],
             x=ties,
             params=K3S1,
-            seed=319,
         ),
         special(
             name="tie_index_of_first",
@@ -238,7 +218,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-IDX-1", "POOL-MAX-4"],
             x=ties,
             params=K3S1,
-            seed=320,
         ),
         special(
             name="tie_policy_all_2d",
@@ -248,7 +227,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-GRAD-2", "POOL-GRAD-3", "POOL-MAX-4"],
             x=ties_2d,
             params=k2s1_2d,
-            seed=321,
             grad_params={"tie_policy": "all"},
         ),
         special(
@@ -258,7 +236,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-GRAD-2", "POOL-GRAD-3", "POOL-MAX-4"],
             x=ties_2d,
             params=k2s1_2d,
-            seed=322,
             grad_params={"tie_policy": "first"},
         ),
         special(
@@ -268,7 +245,6 @@ def tie_cases() -> list[Case]:
             focus=["POOL-GRAD-2", "POOL-GRAD-6", "POOL-MAX-4"],
             x=x1([2.0, 2.0, 1.0, 2.0, 0.0]),
             params={"output_size": [2]},
-            seed=323,
             grad_params={"tie_policy": "all"},
         ),
         special(
@@ -277,7 +253,6 @@ def tie_cases() -> list[Case]:
             comment="ties in global max (forward value only)",
             focus=["POOL-GLOBAL-1", "POOL-MAX-4"],
             x=x1([5.0, 1.0, 5.0]),
-            seed=324,
         ),
     ]
 
@@ -285,9 +260,8 @@ def tie_cases() -> list[Case]:
 def subnormal_cases() -> list[Case]:
     """Subnormals of every reduced float dtype [POOL-DTYPE-3]."""
     cases = []
-    for j, dtype in enumerate(("float16", "bfloat16", "float32")):
+    for dtype in ("float16", "bfloat16", "float32"):
         s = min_subnormal(dtype)
-        seed = 400 + 10 * j
         cases += [
             special(
                 name=f"{dtype}_subnormals",
@@ -296,7 +270,6 @@ def subnormal_cases() -> list[Case]:
                 focus=["POOL-DTYPE-3", "POOL-MAX-1"],
                 x=x1([s, -s, 2 * s, 0.0, -3 * s, 5 * s], dtype),
                 params=K2S1,
-                seed=seed,
             ),
             special(
                 name=f"{dtype}_subnormals",
@@ -306,7 +279,6 @@ def subnormal_cases() -> list[Case]:
                 focus=["POOL-AVG-1", "POOL-DTYPE-3"],
                 x=x1([s, 0.0, 3 * s, 0.0, 5 * s, 0.0], dtype),
                 params={"kernel_size": [2], "stride": [2]},
-                seed=seed + 1,
             ),
             special(
                 name=f"{dtype}_subnormals",
@@ -316,7 +288,6 @@ def subnormal_cases() -> list[Case]:
                 focus=["POOL-DTYPE-3", "POOL-LP-1"],
                 x=x1([3 * s, -4 * s, 6 * s, 8 * s], dtype),
                 params={"kernel_size": [2], "stride": [2], "p": 2},
-                seed=seed + 2,
             ),
             special(
                 name=f"{dtype}_subnormals",
@@ -324,7 +295,6 @@ def subnormal_cases() -> list[Case]:
                 comment=f"{dtype} subnormals: global average of tiny values",
                 focus=["POOL-DTYPE-3", "POOL-GLOBAL-1"],
                 x=x1([s, 2 * s, 2 * s, -s], dtype),
-                seed=seed + 3,
             ),
         ]
     return cases
@@ -333,9 +303,8 @@ def subnormal_cases() -> list[Case]:
 def large_value_cases() -> list[Case]:
     """Values near the dtype maximum: exact sums that a dtype sum would overflow."""
     cases = []
-    for j, dtype in enumerate(dt.FLOAT_DTYPES):
+    for dtype in dt.FLOAT_DTYPES:
         m = fmax(dtype)
-        seed = 500 + 10 * j
         cases += [
             special(
                 name=f"{dtype}_near_max",
@@ -345,7 +314,6 @@ def large_value_cases() -> list[Case]:
                 focus=["POOL-AVG-1", "POOL-DTYPE-3", "POOL-DTYPE-4"],
                 x=x1([m, m, m / 2, m / 2, -m, -m], dtype),
                 params={"kernel_size": [4], "stride": [2]},
-                seed=seed,
             ),
             special(
                 name=f"{dtype}_near_max",
@@ -355,7 +323,6 @@ def large_value_cases() -> list[Case]:
                 focus=["POOL-DTYPE-3", "POOL-LP-1"],
                 x=x1([m / 4, -m / 4, m / 4, m / 4], dtype),
                 params={"kernel_size": [4], "p": 2},
-                seed=seed + 1,
             ),
             special(
                 name=f"{dtype}_near_max",
@@ -364,7 +331,6 @@ def large_value_cases() -> list[Case]:
                 focus=["POOL-MAX-1", "POOL-MAX-3"],
                 x=x1([m, -m, 1.0, -m], dtype),
                 params=K2S1,
-                seed=seed + 2,
             ),
         ]
     return [
@@ -376,7 +342,6 @@ def large_value_cases() -> list[Case]:
             focus=["POOL-DTYPE-3", "POOL-LP-1"],
             x=x1([fmax("float32"), fmax("float32")], "float32"),
             params={"kernel_size": [2]},
-            seed=541,
         ),
         special(
             name="float16_squares_overflow",
@@ -386,7 +351,6 @@ def large_value_cases() -> list[Case]:
             focus=["POOL-DTYPE-4", "POOL-GLOBAL-1", "POOL-LP-1"],
             x=literal(np.full((1, 1, 4, 4), 256.0), "float16"),
             params={"p": 2},
-            seed=542,
         ),
     ]
 
@@ -402,7 +366,6 @@ def accumulation_cases() -> list[Case]:
             focus=["POOL-AVG-1", "POOL-DTYPE-4"],
             x=literal(np.ones((1, 1, 64, 64)), "float16"),
             params={"kernel_size": [64, 64]},
-            seed=601,
         ),
         special(
             name="float16_average_4096_ones",
@@ -411,7 +374,6 @@ def accumulation_cases() -> list[Case]:
             "stalls at 2048)",
             focus=["POOL-DTYPE-4", "POOL-GLOBAL-1"],
             x=literal(np.ones((1, 1, 4096)), "float16"),
-            seed=602,
         ),
         special(
             name="bfloat16_average_1024_ones",
@@ -420,7 +382,6 @@ def accumulation_cases() -> list[Case]:
             "stalls at 256)",
             focus=["POOL-DTYPE-4", "POOL-GLOBAL-1"],
             x=literal(np.ones((1, 1, 32, 32)), "bfloat16"),
-            seed=603,
         ),
         special(
             name="float32_rounded_once",
@@ -430,16 +391,14 @@ def accumulation_cases() -> list[Case]:
             focus=["POOL-AVG-1", "POOL-DTYPE-3"],
             x=x1([1.0, 2.0**-24, 2.0**-24, 0.0], "float32"),
             params={"kernel_size": [4]},
-            seed=604,
         ),
         special(
             name="bfloat16_mean_of_300",
             op="adaptive_avg_pool",
             comment="bfloat16 adaptive average over 300 elements to 1 (exact mean, rounded once)",
             focus=["POOL-ADAPT-1", "POOL-DTYPE-3", "POOL-DTYPE-4"],
-            x=random_values(605, (1, 1, 300), "bfloat16", distinct=False),
+            x=draw((1, 1, 300), "bfloat16", distinct=False),
             params={"output_size": [1]},
-            seed=605,
         ),
     ]
 
@@ -455,8 +414,7 @@ INT_EXTREMES = {
 def int_extreme_cases() -> list[Case]:
     """Integer extremes, exact where float64 is not [POOL-MAX-6]."""
     cases = []
-    for j, (dtype, values) in enumerate(INT_EXTREMES.items()):
-        seed = 700 + 10 * j
+    for dtype, values in INT_EXTREMES.items():
         cases += [
             special(
                 name=f"{dtype}_extremes",
@@ -466,7 +424,6 @@ def int_extreme_cases() -> list[Case]:
                 focus=["POOL-MAX-6"],
                 x=x1(values, dtype),
                 params=K2S1,
-                seed=seed,
             ),
             special(
                 name=f"{dtype}_extremes",
@@ -475,7 +432,6 @@ def int_extreme_cases() -> list[Case]:
                 focus=["POOL-IDX-1", "POOL-MAX-6"],
                 x=x1(values, dtype),
                 params=K3S1,
-                seed=seed + 1,
             ),
         ]
     return [
@@ -487,7 +443,6 @@ def int_extreme_cases() -> list[Case]:
             focus=["POOL-MAX-1", "POOL-MAX-6"],
             x=x1([-128, -128, -128, -128], "int8"),
             params={**K3S1, "padding": 1},
-            seed=741,
         ),
         special(
             name="uint8_zeros",
@@ -495,7 +450,6 @@ def int_extreme_cases() -> list[Case]:
             comment="uint8 global max of zeros is 0",
             focus=["POOL-GLOBAL-1", "POOL-MAX-6"],
             x=literal(np.zeros((1, 2, 3)), "uint8"),
-            seed=742,
         ),
     ]
 

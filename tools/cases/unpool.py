@@ -10,13 +10,13 @@ import functools
 from typing import Any
 
 from poolconf.reference import max_pool_with_indices
-from poolconf.tools.cases.case import Case, case
+from poolconf.tools.cases.case import Case, case, vector_id
 from poolconf.tools.cases.inputs import literal, random_values, x1
 
 unpool = functools.partial(case, op="max_unpool", family="edge")
 
-# name, comment, input shape, pooling params, extra unpooling params, seed
-ROUND_TRIPS: list[tuple[str, str, tuple[int, ...], dict[str, Any], dict[str, Any], int]] = [
+# name, comment, input shape, pooling params, extra unpooling params
+ROUND_TRIPS: list[tuple[str, str, tuple[int, ...], dict[str, Any], dict[str, Any]]] = [
     (
         "round_trip_2d",
         "unpool round trip 2D: values and indices from max_pool_with_indices(k=2) "
@@ -24,7 +24,6 @@ ROUND_TRIPS: list[tuple[str, str, tuple[int, ...], dict[str, Any], dict[str, Any
         (1, 2, 4, 4),
         {"kernel_size": [2, 2]},
         {},
-        201,
     ),
     (
         "round_trip_output_size",
@@ -33,7 +32,6 @@ ROUND_TRIPS: list[tuple[str, str, tuple[int, ...], dict[str, Any], dict[str, Any
         (1, 1, 5),
         {"kernel_size": [2]},
         {"output_size": [5]},
-        202,
     ),
     (
         "round_trip_padding",
@@ -42,7 +40,6 @@ ROUND_TRIPS: list[tuple[str, str, tuple[int, ...], dict[str, Any], dict[str, Any
         (1, 2, 5),
         {"kernel_size": [3], "stride": [2], "padding": [[1, 1]]},
         {},
-        203,
     ),
     (
         "round_trip_odd_input_2d",
@@ -51,17 +48,17 @@ ROUND_TRIPS: list[tuple[str, str, tuple[int, ...], dict[str, Any], dict[str, Any
         (1, 1, 5, 5),
         {"kernel_size": [2, 2]},
         {"output_size": [5, 5]},
-        204,
     ),
 ]
 
 
 def round_trip_cases() -> list[Case]:
     cases = []
-    for name, comment, shape, pool_params, extra, seed in ROUND_TRIPS:
-        values, indices = max_pool_with_indices(
-            random_values(seed, shape, "float32"), **pool_params
+    for name, comment, shape, pool_params, extra in ROUND_TRIPS:
+        pool_input = random_values(
+            f"{vector_id('max_unpool', 'edge', name)}/pool_input", shape, "float32"
         )
+        values, indices = max_pool_with_indices(pool_input, **pool_params)
         cases.append(
             unpool(
                 name=name,
@@ -70,7 +67,6 @@ def round_trip_cases() -> list[Case]:
                 x=values,
                 indices=indices,
                 params={**pool_params, **extra},
-                seed=seed,
             )
         )
     return cases
@@ -87,7 +83,6 @@ def scatter_cases() -> list[Case]:
             x=x3,
             indices=literal([[[1, 3, 7]]], "int64"),
             params={"kernel_size": [2], "stride": [3]},
-            seed=205,
         ),
         unpool(
             name="adjacent_windows",
@@ -97,7 +92,6 @@ def scatter_cases() -> list[Case]:
             x=x3,
             indices=literal([[[1, 2, 5]]], "int64"),
             params={"kernel_size": [2], "stride": [2]},
-            seed=206,
         ),
         unpool(
             name="output_size_beyond_default",
@@ -107,7 +101,6 @@ def scatter_cases() -> list[Case]:
             x=x3,
             indices=literal([[[0, 3, 4]]], "int64"),
             params={"kernel_size": [2], "stride": [2], "output_size": [7]},
-            seed=207,
         ),
         unpool(
             name="repeated_index_last_write_wins",
@@ -117,7 +110,6 @@ def scatter_cases() -> list[Case]:
             x=x1([1.0, 2.0, 3.0]),
             indices=literal([[[2, 2, 4]]], "int64"),
             params={"kernel_size": [3], "stride": [1]},
-            seed=208,
         ),
         unpool(
             name="int8_extremes",
@@ -126,7 +118,6 @@ def scatter_cases() -> list[Case]:
             x=x1([-128, 127, 0], "int8"),
             indices=literal([[[0, 3, 5]]], "int64"),
             params={"kernel_size": [2], "stride": [2]},
-            seed=209,
         ),
     ]
 
