@@ -42,13 +42,13 @@ def special_values(dtype: str) -> list[float | int]:
 
 
 def _float_array(
-    dtype: str, shape: tuple[int, ...], elements: st.SearchStrategy[float]
+    dtype: str, shape: tuple[int, ...], elements: st.SearchStrategy[float], fill: Any
 ) -> st.SearchStrategy[np.ndarray]:
     if dtype == "bfloat16":  # drawn as float32 values that bfloat16 holds, then cast
-        return hnp.arrays(np.float32, shape, elements=elements).map(
+        return hnp.arrays(np.float32, shape, elements=elements, fill=fill).map(
             lambda a: a.astype(ml_dtypes.bfloat16)
         )
-    return hnp.arrays(dt.numpy_dtype(dtype), shape, elements=elements)
+    return hnp.arrays(dt.numpy_dtype(dtype), shape, elements=elements, fill=fill)
 
 
 def _distinct(
@@ -117,13 +117,21 @@ def _arrays(
         if min_magnitude > 0:
             ordinary = ordinary.filter(lambda v: abs(v) >= min_magnitude)
         pool: list[Any] = [*special_values(dtype), 1.0, -1.0, 2.0, 0.0, -0.0]
-        elements = st.one_of(ordinary, st.sampled_from(pool)) if special else ordinary
-        return _float_array(dtype, shape, elements)
+        # the non-finite values get a branch of their own: they decide most NaN and
+        # infinity rules (a NaN anywhere in a window, inf - inf, ...) [POOL-MAX-2, POOL-AVG-6]
+        nonfinite = st.sampled_from([math.nan, math.inf, -math.inf])
+        elements = st.one_of(ordinary, st.sampled_from(pool), nonfinite) if special else ordinary
+        # special values: every element drawn on its own (no background fill value), so
+        # NaN, infinities and ties land anywhere in a window, not only where a few
+        # elements differ from the fill
+        return _float_array(dtype, shape, elements, st.nothing() if special else None)
     info = np.iinfo(dt.numpy_dtype(dtype))
     ints = st.integers(max(int(info.min), -100), min(int(info.max), 100))
     if special:
         ints = st.one_of(ints, st.sampled_from(special_values(dtype)))
-    return hnp.arrays(dt.numpy_dtype(dtype), shape, elements=ints)
+    return hnp.arrays(
+        dt.numpy_dtype(dtype), shape, elements=ints, fill=st.nothing() if special else None
+    )
 
 
 def seeded_values(
