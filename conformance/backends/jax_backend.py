@@ -1,0 +1,429 @@
+"""The ``jax`` backend: ``jax.lax`` window reductions and convolution on the CPU, gradients
+through ``jax.vjp``.
+
+Importing this backend turns on ``jax_enable_x64`` (float64, int64 and uint64 arrays
+would otherwise be silently narrowed to 32 bits). Arrays go in and out as NumPy
+arrays of the input dtype. The ops and how they map:
+
+* ``max_pool``: ``lax.reduce_window(x, init, lax.max, ...)`` with ``init`` = ``-inf``
+  (integer dtypes: the dtype's minimum). ``reduce_window`` fills its padding with
+  ``init``. Proof of equivalence with POOL-MAX-1 and POOL-EMPTY-1: the max of a
+  non-empty set ``S`` of dtype values together with copies of the smallest value of
+  the dtype is ``max(S)`` (XLA's max propagates NaN, and ``max(z, -inf) = z`` for
+  either zero ``z``); for an empty ``S`` it is ``-inf`` (integers: the minimum), which
+  is the spec's value for a window entirely in padding.
+* ``avg_pool``: ``reduce_window(x, 0, lax.add)`` divided by a divisor computed with the
+  same ``reduce_window`` over a mask of ones, the idiom of ``flax.linen.avg_pool`` and
+  ``jax.example_libraries.stax.AvgPool``. Padding adds zeros, which leave a sum
+  unchanged (POOL-AVG-1). The mask is 1 on the input and 0 in the padding
+  (``count_include_pad=False``: the in-bounds count of POOL-AVG-4), or 1 on the input
+  and the padding, padded with ``lax.pad`` before the window sum, and 0 in the
+  ceil-mode overhang (``count_include_pad=True``: the count of taps in ``[-pb, L+pe)``
+  of POOL-AVG-3). ``divisor_override`` divides by the given integer [POOL-AVG-2]. A
+  window with no in-bounds tap and divisor 0 gives ``0/0 = NaN``, the spec's value.
+* ceil mode [POOL-GEOM-3, POOL-GEOM-4]: JAX's windows are floor-mode only; the spec's
+  ceil-mode output length ``O`` is reached by extending the end padding by
+  ``max(0, (O-1)*s + eff - (L + pb + pe))``, so exactly ``O`` windows fit. The extra
+  positions are padding to ``reduce_window`` (``init``: see above), and they are 0 in
+  the divisor mask, so they never count.
+* ``conv``: ``lax.conv_general_dilated`` with dimension numbers for either layout, the
+  spec's weight layout ``(C_out, C_in/groups, *kernel)`` as ``OI...``, native
+  asymmetric padding, ``rhs_dilation`` and ``feature_group_count``; the bias is added
+  to the result.
+* ``global_max_pool``, ``global_avg_pool``, ``global_lp_pool``: ``jnp.max``,
+  ``jnp.mean`` and ``jnp.linalg.vector_norm(ord=p)`` over the spatial axes with
+  ``keepdims=True``.
+* ``zero_pad``: ``lax.pad`` with 0.
+* every gradient: ``jax.vjp`` of the forward function at ``x`` applied to ``grad_output``.
+
+Padding strings go to JAX as its own forms (``"VALID"``, ``"SAME"`` (upper),
+``"SAME_LOWER"``) where the window count needs no ceil-mode extension. JAX has no
+windowed Lp pooling, no max pooling with indices, no unpooling and no adaptive
+pooling: those functions are missing. ``ceil_mode``, ``count_include_pad``,
+``divisor_override`` and ``layout`` have no JAX counterpart: the adapter translates
+them, so it rejects values it cannot translate (``SpecError``, their clauses).
+Every other argument goes to JAX as given when the spec rejects it, and JAX's own
+checks decide; no result is adjusted.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)  # before any array exists
+
+import jax.numpy as jnp
+from jax import lax
+from poolconf.reference import geometry as geo
+
+from poolconf import SpecError, Unsupported
+
+# Verified on jax/jaxlib 0.10.2, CPU:
+# * the max gradient goes to the first maximal element in window order (ties), and of
+#   several NaNs to the first; XLA's max of -0.0 and +0.0 is +0.0 in either order
+#   (a known failure: POOL-MAX-5 wants the first one's sign);
+# * windows entirely in padding give -inf (see the reduce_window proof above);
+# * the Lp norm gradient is only reachable through global_lp_pool, which has none.
+DECLARATIONS = {
+    "tie_policy": "first",
+    "empty_window": "reference",
+    "nan_index": "first",
+}
+XFAIL_FILE = "jax_xfail.txt"
+
+LAYOUTS = ("channels_first", "channels_last")
+_JAX_PADDING = {"valid": "VALID", "same_upper": "SAME", "same_lower": "SAME_LOWER"}
+
+
+# ---------------------------------------------------------------------------
+# conversion and adapter-owned arguments
+# ---------------------------------------------------------------------------
+
+
+def _check_layout(layout: Any) -> None:
+    if layout not in LAYOUTS:
+        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise SpecError(f"{name}={value!r} must be a bool", "POOL-PARAM-6")
+
+
+def _numpy(a: Any) -> np.ndarray:
+    return np.array(a, copy=True)
+
+
+def _spatial_axes(ndim: int, layout: str) -> tuple[int, ...]:
+    return tuple(range(1, ndim - 1)) if layout == "channels_last" else tuple(range(2, ndim))
+
+
+def _spatial(x: np.ndarray, layout: str) -> tuple[int, ...]:
+    return tuple(x.shape[i] for i in _spatial_axes(x.ndim, layout))
+
+
+def _full(values: list[Any], fill: Any, ndim: int, layout: str) -> tuple[Any, ...]:
+    """Per-spatial-dim ``values`` as a full-rank tuple, ``fill`` on N and C."""
+    if layout == "channels_last":
+        return (fill, *values, fill)
+    return (fill, fill, *values)
+
+
+def _raw(v: Any, rank: int) -> list[Any]:
+    if isinstance(v, (tuple, list)):
+        return list(v)
+    return [v] * rank
+
+
+def _raw_pairs(padding: Any, rank: int) -> Any:
+    """Spec padding as JAX pairs, without judging it: a string goes as JAX's string
+    form (or unchanged), an int or per-dim int as ``(p, p)``."""
+    if isinstance(padding, str):
+        return _JAX_PADDING.get(padding, padding)
+    return [tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)]
+
+
+class _Window:
+    """One windowed call in JAX's terms: per-spatial-dim window, strides, dilation and
+    padding (JAX pairs or string), plus the spec geometry when the spec accepts the
+    arguments (None: they go to JAX raw and its checks decide)."""
+
+    def __init__(self, spatial: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any,
+                 dilation: Any, ceil_mode: Any) -> None:
+        _check_bool("ceil_mode", ceil_mode)
+        rank = len(spatial)
+        try:
+            geom = geo.pool_geometry(spatial, kernel_size, stride, padding, dilation, ceil_mode)
+        except SpecError:
+            self.geom = None
+            self.kernel = _raw(kernel_size, rank)
+            self.stride = self.kernel if stride is None else _raw(stride, rank)
+            self.dilation = _raw(dilation, rank)
+            self.padding = _raw_pairs(padding, rank)
+            self.extra = [0] * rank
+            return
+        self.geom = geom
+        self.kernel = [a.kernel for a in geom.axes]
+        self.stride = [a.stride for a in geom.axes]
+        self.dilation = [a.dilation for a in geom.axes]
+        self.extra = [
+            max(0, (a.out - 1) * a.stride + geo.effective_kernel(a.kernel, a.dilation)
+                - (a.length + a.pad_begin + a.pad_end))
+            for a in geom.axes
+        ]
+        if isinstance(padding, str) and not any(self.extra):
+            self.padding = _JAX_PADDING[padding]  # JAX's own SAME/VALID arithmetic
+        else:
+            self.padding = [(pb, pe + e) for (pb, pe), e in zip(geom.padding, self.extra)]
+
+    def args(self, ndim: int, layout: str) -> dict[str, Any]:
+        padding = self.padding
+        if not isinstance(padding, str):
+            padding = _full(list(padding), (0, 0), ndim, layout)
+        return {
+            "window_dimensions": _full(self.kernel, 1, ndim, layout),
+            "window_strides": _full(self.stride, 1, ndim, layout),
+            "padding": padding,
+            "window_dilation": _full(self.dilation, 1, ndim, layout),
+        }
+
+
+def _window(x: np.ndarray, layout: str, kernel_size: Any, stride: Any, padding: Any,
+            dilation: Any, ceil_mode: Any) -> _Window:
+    _check_layout(layout)
+    return _Window(_spatial(x, layout), kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def _lowest(dtype: Any) -> Any:
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        return np.array(np.iinfo(dtype).min, dtype)
+    return np.array(-np.inf, dtype)
+
+
+def _vjp(f: Any, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+    _, pullback = jax.vjp(f, jnp.asarray(x))
+    (gx,) = pullback(jnp.asarray(grad_output))
+    return _numpy(gx)
+
+
+def _no_all_ties(tie_policy: str) -> None:
+    if tie_policy != "first":
+        raise Unsupported(
+            f"tie_policy={tie_policy!r}: JAX's reduce_window max gradient routes to one element "
+            f"per window [POOL-GRAD-2]"
+        )
+
+
+# ---------------------------------------------------------------------------
+# max pooling [POOL-MAX-*, POOL-GRAD-2]
+# ---------------------------------------------------------------------------
+
+
+def _max_fn(w: _Window, ndim: int, layout: str, dtype: Any) -> Any:
+    args = w.args(ndim, layout)
+    init = _lowest(dtype)
+    return lambda a: lax.reduce_window(a, init, lax.max, **args)
+
+
+def max_pool(
+    x: np.ndarray,
+    *,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """``lax.reduce_window(max)`` with ``-inf`` padding (see the module docstring)."""
+    w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    return _numpy(_max_fn(w, x.ndim, layout, x.dtype)(jnp.asarray(x)))
+
+
+def max_pool_grad(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+    tie_policy: str = "first",
+) -> np.ndarray:
+    """``jax.vjp`` of ``max_pool``."""
+    _no_all_ties(tie_policy)
+    w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    return _vjp(_max_fn(w, x.ndim, layout, x.dtype), x, grad_output)
+
+
+# ---------------------------------------------------------------------------
+# average pooling [POOL-AVG-*, POOL-GRAD-1]
+# ---------------------------------------------------------------------------
+
+
+def _check_divisor(divisor_override: Any) -> None:
+    if divisor_override is None:
+        return
+    if not (isinstance(divisor_override, numbers.Integral) and not isinstance(divisor_override, bool)
+            and divisor_override >= 1):
+        raise SpecError(f"divisor_override={divisor_override!r} must be an integer >= 1",
+                        "POOL-AVG-2")
+
+
+def _avg_fn(w: _Window, x: np.ndarray, layout: str, count_include_pad: Any,
+            divisor_override: Any) -> Any:
+    _check_bool("count_include_pad", count_include_pad)
+    _check_divisor(divisor_override)
+    args = w.args(x.ndim, layout)
+    zero = np.array(0, x.dtype)
+    if divisor_override is not None:
+        divisor: Any = np.array(divisor_override, x.dtype)
+    elif count_include_pad and w.geom is not None:
+        # ones on the input and its padding, zeros in the ceil-mode overhang
+        shape = tuple(1 if i not in _spatial_axes(x.ndim, layout) else n
+                      for i, n in enumerate(x.shape))
+        ones = jnp.ones(shape, x.dtype)
+        pads = _full([(pb, pe, 0) for pb, pe in w.geom.padding], (0, 0, 0), x.ndim, layout)
+        extent = lax.pad(ones, np.array(1, x.dtype), pads)
+        overhang = _full([(0, e) for e in w.extra], (0, 0), x.ndim, layout)
+        divisor = lax.reduce_window(extent, zero, lax.add, args["window_dimensions"],
+                                    args["window_strides"], overhang,
+                                    window_dilation=args["window_dilation"])
+    else:
+        shape = tuple(1 if i not in _spatial_axes(x.ndim, layout) else n
+                      for i, n in enumerate(x.shape))
+        divisor = lax.reduce_window(jnp.ones(shape, x.dtype), zero, lax.add, **args)
+    return lambda a: lax.reduce_window(a, zero, lax.add, **args) / divisor
+
+
+def avg_pool(
+    x: np.ndarray,
+    *,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """``reduce_window(add)`` over the divisor (see the module docstring)."""
+    w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    f = _avg_fn(w, x, layout, count_include_pad, divisor_override)
+    return _numpy(f(jnp.asarray(x)))
+
+
+def avg_pool_grad(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """``jax.vjp`` of ``avg_pool``."""
+    w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    f = _avg_fn(w, x, layout, count_include_pad, divisor_override)
+    return _vjp(f, x, grad_output)
+
+
+# ---------------------------------------------------------------------------
+# global pooling [POOL-GLOBAL-1]
+# ---------------------------------------------------------------------------
+
+
+def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
+    """``jnp.max`` over the spatial axes, ``keepdims=True``."""
+    _check_layout(layout)
+    return _numpy(jnp.max(jnp.asarray(x), axis=_spatial_axes(x.ndim, layout), keepdims=True))
+
+
+def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
+    """``jnp.mean`` over the spatial axes, ``keepdims=True``."""
+    _check_layout(layout)
+    return _numpy(jnp.mean(jnp.asarray(x), axis=_spatial_axes(x.ndim, layout), keepdims=True))
+
+
+def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
+    """``jnp.linalg.vector_norm(ord=p)`` over the spatial axes, ``keepdims=True``."""
+    _check_layout(layout)
+    axes = _spatial_axes(x.ndim, layout)
+    return _numpy(jnp.linalg.vector_norm(jnp.asarray(x), ord=p, axis=axes, keepdims=True))
+
+
+# ---------------------------------------------------------------------------
+# zero padding and convolution [POOL-PAD-1, POOL-CONV-*, POOL-GRAD-5]
+# ---------------------------------------------------------------------------
+
+
+def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> np.ndarray:
+    """``lax.pad(x, 0, config)`` with no padding on N and C."""
+    _check_layout(layout)
+    rank = x.ndim - 2
+    if isinstance(padding, str):
+        config: Any = padding  # lax.pad has no string form; it rejects it
+    else:
+        pairs = [tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)]
+        config = _full([(*p, 0) for p in pairs], (0, 0, 0), x.ndim, layout)
+    return _numpy(lax.pad(jnp.asarray(x), np.array(0, x.dtype), config))
+
+
+def _conv_spec(ndim: int, layout: str) -> tuple[str, str, str]:
+    letters = "DHW"[-(ndim - 2):] if ndim - 2 <= 3 else None
+    if letters is None:
+        raise Unsupported(f"{ndim - 2}-d convolution: the adapter names at most 3 spatial dims "
+                          f"[POOL-SHAPE-1]")
+    lhs = f"N{letters}C" if layout == "channels_last" else f"NC{letters}"
+    return lhs, f"OI{letters}", lhs
+
+
+def _conv_fn(x: np.ndarray, weight: np.ndarray, has_bias: bool, stride: Any, padding: Any,
+             dilation: Any, groups: Any, layout: str) -> Any:
+    _check_layout(layout)
+    rank = x.ndim - 2
+    pad = _raw_pairs(padding, rank)
+    dn = lax.conv_dimension_numbers(x.shape, weight.shape, _conv_spec(x.ndim, layout))
+    channel_axis = x.ndim - 1 if layout == "channels_last" else 1
+    bias_shape = [1] * x.ndim
+    bias_shape[channel_axis] = -1
+
+    def f(a: Any, w: Any, b: Any = None) -> Any:
+        out = lax.conv_general_dilated(
+            a, w, window_strides=_raw(stride, rank), padding=pad,
+            rhs_dilation=_raw(dilation, rank), dimension_numbers=dn, feature_group_count=groups,
+            precision=lax.Precision.HIGHEST,
+        )
+        return out if b is None else out + b.reshape(bias_shape)
+
+    return f
+
+
+def conv(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """``lax.conv_general_dilated`` (+ bias)."""
+    f = _conv_fn(x, weight, bias is not None, stride, padding, dilation, groups, layout)
+    args = [jnp.asarray(x), jnp.asarray(weight)] + ([] if bias is None else [jnp.asarray(bias)])
+    return _numpy(f(*args))
+
+
+def conv_grad(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    grad_output: np.ndarray,
+    *,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    layout: str = "channels_first",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``jax.vjp`` of ``conv`` with respect to x, weight and bias."""
+    f = _conv_fn(x, weight, bias is not None, stride, padding, dilation, groups, layout)
+    args = [jnp.asarray(x), jnp.asarray(weight)] + ([] if bias is None else [jnp.asarray(bias)])
+    _, pullback = jax.vjp(f, *args)
+    grads = pullback(jnp.asarray(grad_output))
+    gb = None if bias is None else _numpy(grads[2])
+    return _numpy(grads[0]), _numpy(grads[1]), gb
