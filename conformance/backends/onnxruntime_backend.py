@@ -15,7 +15,7 @@ The spec's arguments map onto ONNX attributes one to one:
 * ``padding`` pairs -> ``pads`` (all begins, then all ends: ONNX's order, so
   asymmetric padding is native); the strings ``"valid"``, ``"same_upper"``,
   ``"same_lower"`` -> ``auto_pad`` ``VALID``, ``SAME_UPPER``, ``SAME_LOWER`` (any other
-  string is upper-cased and handed over, and ONNX Runtime rejects it).
+  string is handed over as it is, and ONNX Runtime judges it).
 * ``ceil_mode``, ``count_include_pad``, ``p``, ``groups`` -> the attributes of the
   same meaning, passed as the values given (ONNX has no boolean attribute type: a
   Python bool becomes the int 0 or 1, and so does an int 0 or 1).
@@ -31,6 +31,9 @@ through unchanged; a spec index outside ``[0, S)`` (invalid, POOL-UNPOOL-3) has 
 ONNX counterpart inside its plane and goes to ONNX Runtime as ``-1``, so its own
 range check decides.
 
+bfloat16 arrays travel as their uint16 bits in ``OrtValue``s tagged bfloat16 (ONNX
+Runtime's Python binding has no NumPy bfloat16 type).
+
 ONNX has no ``divisor_override`` (``Unsupported``, POOL-AVG-2), no adaptive pooling
 and no gradients in the inference package (those functions are missing). Where a
 dtype the spec allows has no ONNX Runtime kernel (the session cannot be created:
@@ -42,6 +45,7 @@ adjusted: what ONNX Runtime accepts and computes is what the check judges.
 
 from __future__ import annotations
 
+import ctypes
 import math
 from typing import Any
 
@@ -75,14 +79,16 @@ LAYOUTS = ("channels_first", "channels_last")
 # ops -> dtypes the spec allows [POOL-DTYPE-1]
 _ALL_DTYPE_OPS = ("max_pool", "max_pool_with_indices", "global_max_pool", "max_unpool", "zero_pad")
 
+_AUTO_PAD = {"valid": "VALID", "same_upper": "SAME_UPPER", "same_lower": "SAME_LOWER"}
 _SESSIONS: dict[Any, Any] = {}
+ort.set_default_logger_severity(4)
 
 
 def _session_options() -> Any:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
-    so.log_severity_level = 3  # errors come back as exceptions; keep them off stderr
+    so.log_severity_level = 4  # errors come back as exceptions; keep them off stderr
     return so
 
 
@@ -156,7 +162,26 @@ def _session(op: str, op_type: str, attrs: dict[str, Any], inputs: list[np.ndarr
 def _run(op: str, op_type: str, attrs: dict[str, Any], inputs: list[np.ndarray],
          out_types: list[int]) -> list[np.ndarray]:
     sess = _session(op, op_type, attrs, inputs, out_types)
-    return sess.run(None, {f"in{i}": a for i, a in enumerate(inputs)})
+    if not any(_elem_type(a) == TensorProto.BFLOAT16 for a in inputs):
+        return sess.run(None, {f"in{i}": a for i, a in enumerate(inputs)})
+    # NumPy has no bfloat16 that ONNX Runtime's Python binding knows: the bits travel as
+    # uint16 in OrtValues tagged bfloat16, and come back read from the output's buffer
+    feeds = {
+        f"in{i}": ort.OrtValue.ortvalue_from_numpy_with_onnx_type(a.view(np.uint16), TensorProto.BFLOAT16)
+        if _elem_type(a) == TensorProto.BFLOAT16 else ort.OrtValue.ortvalue_from_numpy(a)
+        for i, a in enumerate(inputs)
+    }
+    return [_ort_numpy(v) for v in sess.run_with_ort_values(None, feeds)]
+
+
+def _ort_numpy(v: Any) -> np.ndarray:
+    if v.data_type() != "tensor(bfloat16)":
+        return np.array(v.numpy(), copy=True)
+    shape = tuple(v.shape())
+    n = math.prod(shape)
+    bits = np.ctypeslib.as_array((ctypes.c_uint16 * n).from_address(v.data_ptr())) if n else (
+        np.zeros(0, np.uint16))
+    return bits.copy().view(dt.numpy_dtype("bfloat16")).reshape(shape)
 
 
 # ---------------------------------------------------------------------------
@@ -201,7 +226,7 @@ def _ints(v: Any, rank: int) -> list[Any]:
 def _pads(padding: Any, rank: int) -> dict[str, Any]:
     """``padding`` as ONNX ``pads`` (begins, then ends) or ``auto_pad``."""
     if isinstance(padding, str):
-        return {"auto_pad": padding.upper()}
+        return {"auto_pad": _AUTO_PAD.get(padding, padding)}
     entries = padding if isinstance(padding, (tuple, list)) else [padding] * rank
     begins, ends = [], []
     for e in entries:
