@@ -48,6 +48,7 @@ checks decide; no result is adjusted.
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Any
 
@@ -185,9 +186,50 @@ def _lowest(dtype: Any) -> Any:
     return np.array(-np.inf, dtype)
 
 
-def _vjp(f: Any, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
-    _, pullback = jax.vjp(f, jnp.asarray(x))
-    (gx,) = pullback(jnp.asarray(grad_output))
+def _freeze(v: Any) -> Any:
+    """``v`` with lists turned into tuples, so it can key the compiled-function cache."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_freeze(e) for e in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(e)) for k, e in v.items()))
+    return v
+
+
+# One compiled XLA computation per call shape: every op is a pure function of its
+# arrays, built from static parameters and wrapped in ``jax.jit``; the jitted
+# functions are cached by those parameters (jit itself caches per shape and dtype),
+# so a repeated call does not trace or compile again, and a new shape compiles one
+# fused computation instead of one per primitive (eager dispatch compiles every lax
+# primitive, and jax.vjp every primitive of the forward and backward pass, on its
+# own). The cache is bounded, so compiled code does not accumulate without limit.
+_CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _compiled(kind: str, key: Any) -> Any:
+    f = _BUILDERS[key[0]](*key[1:])
+    if kind == "forward":
+        return jax.jit(f)
+
+    def pullback(*args: Any) -> Any:
+        *primals, cotangent = args
+        _, vjp = jax.vjp(f, *primals)
+        return vjp(cotangent)
+
+    return jax.jit(pullback)
+
+
+def _call(kind: str, key: Any, *arrays: Any) -> Any:
+    key = _freeze(key)
+    try:
+        fn = _compiled(kind, key)
+    except TypeError:  # an unhashable (invalid) argument: no caching, JAX decides
+        fn = _compiled.__wrapped__(kind, key)
+    return fn(*arrays)
+
+
+def _vjp(key: Any, x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
+    (gx,) = _call("vjp", key, x, grad_output)
     return _numpy(gx)
 
 
@@ -204,10 +246,13 @@ def _no_all_ties(tie_policy: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _max_fn(w: _Window, ndim: int, layout: str, dtype: Any) -> Any:
-    args = w.args(ndim, layout)
-    init = _lowest(dtype)
-    return lambda a: lax.reduce_window(a, init, lax.max, **args)
+def _build_max(args: Any) -> Any:
+    kw = dict(args)
+    return lambda a: lax.reduce_window(a, _lowest(a.dtype), lax.max, **kw)
+
+
+def _max_key(w: _Window, ndim: int, layout: str) -> Any:
+    return ("max", w.args(ndim, layout))
 
 
 def max_pool(
@@ -222,7 +267,7 @@ def max_pool(
 ) -> np.ndarray:
     """``lax.reduce_window(max)`` with ``-inf`` padding (see the module docstring)."""
     w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    return _numpy(_max_fn(w, x.ndim, layout, x.dtype)(jnp.asarray(x)))
+    return _numpy(_call("forward", _max_key(w, x.ndim, layout), x))
 
 
 def max_pool_grad(
@@ -240,7 +285,7 @@ def max_pool_grad(
     """``jax.vjp`` of ``max_pool``."""
     _no_all_ties(tie_policy)
     w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    return _vjp(_max_fn(w, x.ndim, layout, x.dtype), x, grad_output)
+    return _vjp(_max_key(w, x.ndim, layout), x, grad_output)
 
 
 # ---------------------------------------------------------------------------
@@ -257,30 +302,45 @@ def _check_divisor(divisor_override: Any) -> None:
                         "POOL-AVG-2")
 
 
-def _avg_fn(w: _Window, x: np.ndarray, layout: str, count_include_pad: Any,
-            divisor_override: Any) -> Any:
+def _build_avg(args: Any, divisor: Any) -> Any:
+    kw = dict(args)
+
+    def f(a: Any) -> Any:
+        zero = np.array(0, a.dtype)
+        total = lax.reduce_window(a, zero, lax.add, **kw)
+        if divisor[0] == "override":
+            return total / np.array(divisor[1], a.dtype)
+        spatial = divisor[1]
+        shape = tuple(n if i in spatial else 1 for i, n in enumerate(a.shape))
+        ones = jnp.ones(shape, a.dtype)
+        if divisor[0] == "extent":
+            # ones on the input and its padding, zeros in the ceil-mode overhang
+            extent = lax.pad(ones, np.array(1, a.dtype), divisor[2])
+            count = lax.reduce_window(extent, zero, lax.add, kw["window_dimensions"],
+                                      kw["window_strides"], divisor[3],
+                                      window_dilation=kw["window_dilation"])
+        else:  # the in-bounds taps
+            count = lax.reduce_window(ones, zero, lax.add, **kw)
+        return total / count
+
+    return f
+
+
+def _avg_key(w: _Window, x: np.ndarray, layout: str, count_include_pad: Any,
+             divisor_override: Any) -> Any:
     _check_bool("count_include_pad", count_include_pad)
     _check_divisor(divisor_override)
     args = w.args(x.ndim, layout)
-    zero = np.array(0, x.dtype)
+    spatial = _spatial_axes(x.ndim, layout)
     if divisor_override is not None:
-        divisor: Any = np.array(divisor_override, x.dtype)
+        divisor: Any = ("override", int(divisor_override))
     elif count_include_pad and w.geom is not None:
-        # ones on the input and its padding, zeros in the ceil-mode overhang
-        shape = tuple(1 if i not in _spatial_axes(x.ndim, layout) else n
-                      for i, n in enumerate(x.shape))
-        ones = jnp.ones(shape, x.dtype)
         pads = _full([(pb, pe, 0) for pb, pe in w.geom.padding], (0, 0, 0), x.ndim, layout)
-        extent = lax.pad(ones, np.array(1, x.dtype), pads)
         overhang = _full([(0, e) for e in w.extra], (0, 0), x.ndim, layout)
-        divisor = lax.reduce_window(extent, zero, lax.add, args["window_dimensions"],
-                                    args["window_strides"], overhang,
-                                    window_dilation=args["window_dilation"])
+        divisor = ("extent", spatial, pads, overhang)
     else:
-        shape = tuple(1 if i not in _spatial_axes(x.ndim, layout) else n
-                      for i, n in enumerate(x.shape))
-        divisor = lax.reduce_window(jnp.ones(shape, x.dtype), zero, lax.add, **args)
-    return lambda a: lax.reduce_window(a, zero, lax.add, **args) / divisor
+        divisor = ("inbounds", spatial)
+    return ("avg", args, divisor)
 
 
 def avg_pool(
@@ -297,8 +357,8 @@ def avg_pool(
 ) -> np.ndarray:
     """``reduce_window(add)`` over the divisor (see the module docstring)."""
     w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    f = _avg_fn(w, x, layout, count_include_pad, divisor_override)
-    return _numpy(f(jnp.asarray(x)))
+    key = _avg_key(w, x, layout, count_include_pad, divisor_override)
+    return _numpy(_call("forward", key, x))
 
 
 def avg_pool_grad(
@@ -316,8 +376,8 @@ def avg_pool_grad(
 ) -> np.ndarray:
     """``jax.vjp`` of ``avg_pool``."""
     w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    f = _avg_fn(w, x, layout, count_include_pad, divisor_override)
-    return _vjp(f, x, grad_output)
+    key = _avg_key(w, x, layout, count_include_pad, divisor_override)
+    return _vjp(key, x, grad_output)
 
 
 # ---------------------------------------------------------------------------
@@ -328,20 +388,19 @@ def avg_pool_grad(
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``jnp.max`` over the spatial axes, ``keepdims=True``."""
     _check_layout(layout)
-    return _numpy(jnp.max(jnp.asarray(x), axis=_spatial_axes(x.ndim, layout), keepdims=True))
+    return _numpy(_call("forward", ("gmax", _spatial_axes(x.ndim, layout)), x))
 
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``jnp.mean`` over the spatial axes, ``keepdims=True``."""
     _check_layout(layout)
-    return _numpy(jnp.mean(jnp.asarray(x), axis=_spatial_axes(x.ndim, layout), keepdims=True))
+    return _numpy(_call("forward", ("gavg", _spatial_axes(x.ndim, layout)), x))
 
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """``jnp.linalg.vector_norm(ord=p)`` over the spatial axes, ``keepdims=True``."""
     _check_layout(layout)
-    axes = _spatial_axes(x.ndim, layout)
-    return _numpy(jnp.linalg.vector_norm(jnp.asarray(x), ord=p, axis=axes, keepdims=True))
+    return _numpy(_call("forward", ("glp", _spatial_axes(x.ndim, layout), p), x))
 
 
 # ---------------------------------------------------------------------------
@@ -358,7 +417,7 @@ def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> 
     else:
         pairs = [tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)]
         config = _full([(*p, 0) for p in pairs], (0, 0, 0), x.ndim, layout)
-    return _numpy(lax.pad(jnp.asarray(x), np.array(0, x.dtype), config))
+    return _numpy(_call("forward", ("pad", config), x))
 
 
 def _conv_spec(ndim: int, layout: str) -> tuple[str, str, str]:
@@ -370,25 +429,30 @@ def _conv_spec(ndim: int, layout: str) -> tuple[str, str, str]:
     return lhs, f"OI{letters}", lhs
 
 
-def _conv_fn(x: np.ndarray, weight: np.ndarray, has_bias: bool, stride: Any, padding: Any,
-             dilation: Any, groups: Any, layout: str) -> Any:
-    _check_layout(layout)
-    rank = x.ndim - 2
-    pad = _raw_pairs(padding, rank)
-    dn = lax.conv_dimension_numbers(x.shape, weight.shape, _conv_spec(x.ndim, layout))
-    channel_axis = x.ndim - 1 if layout == "channels_last" else 1
-    bias_shape = [1] * x.ndim
-    bias_shape[channel_axis] = -1
-
+def _build_conv(stride: Any, padding: Any, dilation: Any, groups: Any, spec: Any,
+                channel_axis: int) -> Any:
     def f(a: Any, w: Any, b: Any = None) -> Any:
+        dn = lax.conv_dimension_numbers(a.shape, w.shape, spec)
         out = lax.conv_general_dilated(
-            a, w, window_strides=_raw(stride, rank), padding=pad,
-            rhs_dilation=_raw(dilation, rank), dimension_numbers=dn, feature_group_count=groups,
-            precision=lax.Precision.HIGHEST,
+            a, w, window_strides=stride, padding=padding, rhs_dilation=dilation,
+            dimension_numbers=dn, feature_group_count=groups, precision=lax.Precision.HIGHEST,
         )
-        return out if b is None else out + b.reshape(bias_shape)
+        if b is None:
+            return out
+        shape = [1] * out.ndim
+        shape[channel_axis] = -1
+        return out + b.reshape(shape)
 
     return f
+
+
+def _conv_key(x: np.ndarray, stride: Any, padding: Any, dilation: Any, groups: Any,
+              layout: str) -> Any:
+    _check_layout(layout)
+    rank = x.ndim - 2
+    channel_axis = x.ndim - 1 if layout == "channels_last" else 1
+    return ("conv", _raw(stride, rank), _raw_pairs(padding, rank), _raw(dilation, rank), groups,
+            _conv_spec(x.ndim, layout), channel_axis)
 
 
 def conv(
@@ -403,9 +467,9 @@ def conv(
     layout: str = "channels_first",
 ) -> np.ndarray:
     """``lax.conv_general_dilated`` (+ bias)."""
-    f = _conv_fn(x, weight, bias is not None, stride, padding, dilation, groups, layout)
-    args = [jnp.asarray(x), jnp.asarray(weight)] + ([] if bias is None else [jnp.asarray(bias)])
-    return _numpy(f(*args))
+    key = _conv_key(x, stride, padding, dilation, groups, layout)
+    args = [x, weight] + ([] if bias is None else [bias])
+    return _numpy(_call("forward", key, *args))
 
 
 def conv_grad(
@@ -421,9 +485,19 @@ def conv_grad(
     layout: str = "channels_first",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``jax.vjp`` of ``conv`` with respect to x, weight and bias."""
-    f = _conv_fn(x, weight, bias is not None, stride, padding, dilation, groups, layout)
-    args = [jnp.asarray(x), jnp.asarray(weight)] + ([] if bias is None else [jnp.asarray(bias)])
-    _, pullback = jax.vjp(f, *args)
-    grads = pullback(jnp.asarray(grad_output))
+    key = _conv_key(x, stride, padding, dilation, groups, layout)
+    args = [x, weight] + ([] if bias is None else [bias])
+    grads = _call("vjp", key, *args, grad_output)
     gb = None if bias is None else _numpy(grads[2])
     return _numpy(grads[0]), _numpy(grads[1]), gb
+
+
+_BUILDERS = {
+    "max": _build_max,
+    "avg": _build_avg,
+    "conv": _build_conv,
+    "gmax": lambda axes: lambda a: jnp.max(a, axis=axes, keepdims=True),
+    "gavg": lambda axes: lambda a: jnp.mean(a, axis=axes, keepdims=True),
+    "glp": lambda axes, p: lambda a: jnp.linalg.vector_norm(a, ord=p, axis=axes, keepdims=True),
+    "pad": lambda config: lambda a: lax.pad(a, np.array(0, a.dtype), config),
+}
