@@ -22,10 +22,12 @@ arrays of the input dtype. The ops and how they map:
   of POOL-AVG-3). ``divisor_override`` divides by the given integer [POOL-AVG-2]. A
   window with no in-bounds tap and divisor 0 gives ``0/0 = NaN``, the spec's value.
 * ceil mode [POOL-GEOM-3, POOL-GEOM-4]: JAX's windows are floor-mode only; the spec's
-  ceil-mode output length ``O`` is reached by extending the end padding by
-  ``max(0, (O-1)*s + eff - (L + pb + pe))``, so exactly ``O`` windows fit. The extra
-  positions are padding to ``reduce_window`` (``init``: see above), and they are 0 in
-  the divisor mask, so they never count.
+  output length ``O`` is reached by giving ``reduce_window`` the end padding ``pe'``
+  nearest to ``pe`` in ``[lo, lo + s - 1]``, ``lo = (O-1)*s + eff - L - pb``: exactly
+  the lengths whose floor-mode count is ``O``. Above ``pe`` (the ceil-mode overhang)
+  the extra positions are padding to ``reduce_window`` (``init``: see above) and 0 in
+  the divisor mask, so they never count; below ``pe`` (a last window dropped by
+  POOL-GEOM-4) the positions cut off belong to no remaining window.
 * ``conv``: ``lax.conv_general_dilated`` with dimension numbers for either layout, the
   spec's weight layout ``(C_out, C_in/groups, *kernel)`` as ``OI...``, native
   asymmetric padding, ``rhs_dilation`` and ``feature_group_count``; the bias is added
@@ -35,6 +37,10 @@ arrays of the input dtype. The ops and how they map:
   ``keepdims=True``.
 * ``zero_pad``: ``lax.pad`` with 0.
 * every gradient: ``jax.vjp`` of the forward function at ``x`` applied to ``grad_output``.
+
+Each op runs as one ``jax.jit`` computation (the forward function, or its ``jax.vjp``
+pullback), cached by the op's static parameters; see ``_compiled`` for why, and
+``_COMPILER_OPTIONS`` for the XLA compile options it uses.
 
 Padding strings go to JAX as its own forms (``"VALID"``, ``"SAME"`` (upper),
 ``"SAME_LOWER"``) where the window count needs no ceil-mode extension. JAX has no
@@ -129,6 +135,13 @@ def _raw_pairs(padding: Any, rank: int) -> Any:
     return [tuple(p) if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)]
 
 
+def _end_padding(a: geo.AxisGeometry) -> int:
+    """The end padding that gives exactly the spec's ``a.out`` floor-mode windows: the
+    value nearest ``a.pad_end`` in ``[lo, lo + s - 1]`` (see the module docstring)."""
+    lo = (a.out - 1) * a.stride + geo.effective_kernel(a.kernel, a.dilation) - a.length - a.pad_begin
+    return max(0, min(max(a.pad_end, lo), lo + a.stride - 1))
+
+
 class _Window:
     """One windowed call in JAX's terms: per-spatial-dim window, strides, dilation and
     padding (JAX pairs or string), plus the spec geometry when the spec accepts the
@@ -146,21 +159,16 @@ class _Window:
             self.stride = self.kernel if stride is None else _raw(stride, rank)
             self.dilation = _raw(dilation, rank)
             self.padding = _raw_pairs(padding, rank)
-            self.extra = [0] * rank
             return
         self.geom = geom
         self.kernel = [a.kernel for a in geom.axes]
         self.stride = [a.stride for a in geom.axes]
         self.dilation = [a.dilation for a in geom.axes]
-        self.extra = [
-            max(0, (a.out - 1) * a.stride + geo.effective_kernel(a.kernel, a.dilation)
-                - (a.length + a.pad_begin + a.pad_end))
-            for a in geom.axes
-        ]
-        if isinstance(padding, str) and not any(self.extra):
+        self.end = [_end_padding(a) for a in geom.axes]
+        if isinstance(padding, str) and self.end == [a.pad_end for a in geom.axes]:
             self.padding = _JAX_PADDING[padding]  # JAX's own SAME/VALID arithmetic
         else:
-            self.padding = [(pb, pe + e) for (pb, pe), e in zip(geom.padding, self.extra)]
+            self.padding = [(a.pad_begin, e) for a, e in zip(geom.axes, self.end)]
 
     def args(self, ndim: int, layout: str) -> dict[str, Any]:
         padding = self.padding
@@ -303,7 +311,10 @@ def max_pool_grad(
     """``jax.vjp`` of ``max_pool``."""
     _no_all_ties(tie_policy)
     w = _window(x, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    return _vjp(_max_key(w, x.ndim, layout), x, grad_output)
+    try:
+        return _vjp(_max_key(w, x.ndim, layout), x, grad_output)
+    except NotImplementedError as exc:  # JAX's own word that it has no such gradient
+        raise Unsupported(f"jax {jax.__version__}: {exc} [POOL-GRAD-2, POOL-PARAM-3]") from exc
 
 
 # ---------------------------------------------------------------------------
@@ -353,8 +364,10 @@ def _avg_key(w: _Window, x: np.ndarray, layout: str, count_include_pad: Any,
     if divisor_override is not None:
         divisor: Any = ("override", int(divisor_override))
     elif count_include_pad and w.geom is not None:
-        pads = _full([(pb, pe, 0) for pb, pe in w.geom.padding], (0, 0, 0), x.ndim, layout)
-        overhang = _full([(0, e) for e in w.extra], (0, 0), x.ndim, layout)
+        pads = _full([(a.pad_begin, min(a.pad_end, e), 0) for a, e in zip(w.geom.axes, w.end)],
+                     (0, 0, 0), x.ndim, layout)
+        overhang = _full([(0, max(0, e - a.pad_end)) for a, e in zip(w.geom.axes, w.end)],
+                         (0, 0), x.ndim, layout)
         divisor = ("extent", spatial, pads, overhang)
     else:
         divisor = ("inbounds", spatial)

@@ -16,8 +16,9 @@ How the spec's windows map onto TensorFlow's (only where the windows are the sam
 * explicit padding lists: ``tf.nn.max_pool`` takes them for 1-D and 2-D inputs and
   ``tf.nn.conv2d`` for 2-D; padding is left out of the max, as the spec's is
   [POOL-MAX-1]. A ceil-mode window count [POOL-GEOM-3, POOL-GEOM-4] is reached by
-  extending the end padding by ``max(0, (O-1)*s + eff - (L + pb + pe))``: those taps
-  are padding to TensorFlow, so they take no part in a max.
+  changing the end padding to the value nearest ``pe`` whose floor-mode count is the
+  spec's (``_end_padding``): added taps are padding to TensorFlow, so they take no
+  part in a max, and removed ones belonged only to a window the spec drops.
 
 Compositions of TensorFlow ops, each equivalent to the spec where it is used:
 
@@ -174,13 +175,22 @@ def _lowest(dtype: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
+def _end_padding(a: geo.AxisGeometry) -> int:
+    """The end padding that gives exactly the spec's ``a.out`` windows to a floor-mode
+    pool: the value nearest ``a.pad_end`` in ``[lo, lo + s - 1]``,
+    ``lo = (O-1)*s + eff - L - pb``. Above ``pad_end`` it adds the ceil-mode overhang;
+    below, it cuts positions that only a window dropped by POOL-GEOM-4 reached."""
+    lo = (a.out - 1) * a.stride + geo.effective_kernel(a.kernel, a.dilation) - a.length - a.pad_begin
+    return max(0, min(max(a.pad_end, lo), lo + a.stride - 1))
+
+
 class _Window:
     """The spec geometry of one windowed call and TensorFlow's forms for it.
 
     ``geom`` is None when the spec rejects the arguments (they then go to TensorFlow
     raw). ``string`` is ``"VALID"``/``"SAME"`` when that TensorFlow padding gives the
     spec's windows; ``pairs`` the explicit (begin, end) padding giving them (the end
-    extended by the ceil-mode ``extra``)."""
+    as ``_end_padding`` gives it; ``overhang`` when that adds ceil-mode positions)."""
 
     def __init__(self, spatial: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any,
                  dilation: Any, ceil_mode: Any) -> None:
@@ -196,18 +206,15 @@ class _Window:
             self.dilation = _raw(dilation, rank)
             self.string = None
             self.pairs = None
-            self.extra = [0] * rank
+            self.overhang = False
             return
         self.geom = g
         self.kernel = [a.kernel for a in g.axes]
         self.stride = [a.stride for a in g.axes]
         self.dilation = [a.dilation for a in g.axes]
-        self.extra = [
-            max(0, (a.out - 1) * a.stride + geo.effective_kernel(a.kernel, a.dilation)
-                - (a.length + a.pad_begin + a.pad_end))
-            for a in g.axes
-        ]
-        self.pairs = [(pb, pe + e) for (pb, pe), e in zip(g.padding, self.extra)]
+        self.end = [_end_padding(a) for a in g.axes]
+        self.overhang = any(e > a.pad_end for a, e in zip(g.axes, self.end))
+        self.pairs = [(a.pad_begin, e) for a, e in zip(g.axes, self.end)]
         self.string = None
         floor_valid = all(
             geo.output_length(a.length, a.kernel, a.stride, a.dilation, 0, 0, False) == a.out
@@ -393,7 +400,7 @@ def _avg_forward(op: str, t: Any, w: _Window, count_include_pad: Any,
     if string == "SAME" and count_include_pad:
         string = None  # SAME leaves the padding out of the count
     if string is None:
-        if any(w.extra):
+        if w.overhang:
             raise Unsupported(
                 f"tensorflow's average pools have no ceil mode; a window overhanging the end "
                 f"padding would be counted in full by VALID on a padded input ({op}) "
