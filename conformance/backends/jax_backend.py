@@ -13,8 +13,8 @@ arrays of the input dtype. The ops and how they map:
   either zero ``z``); for an empty ``S`` it is ``-inf`` (integers: the minimum), which
   is the spec's value for a window entirely in padding.
 * ``avg_pool``: ``reduce_window(x, 0, lax.add)`` divided by a divisor computed with the
-  same ``reduce_window`` over a mask of ones, the idiom of ``flax.linen.avg_pool`` and
-  ``jax.example_libraries.stax.AvgPool``. Padding adds zeros, which leave a sum
+  same ``reduce_window`` over an int32 mask of ones (exact counts), the idiom of
+  ``flax.linen.avg_pool`` and ``jax.example_libraries.stax.AvgPool``. Padding adds zeros, which leave a sum
   unchanged (POOL-AVG-1). The mask is 1 on the input and 0 in the padding
   (``count_include_pad=False``: the in-bounds count of POOL-AVG-4), or 1 on the input
   and the padding, padded with ``lax.pad`` before the window sum, and 0 in the
@@ -71,15 +71,18 @@ from poolconf.reference import geometry as geo
 from poolconf import SpecError, Unsupported
 
 # Verified on jax/jaxlib 0.10.2, CPU:
-# * the max gradient goes to the first maximal element in window order (ties), and of
-#   several NaNs to the first; XLA's max of -0.0 and +0.0 is +0.0 in either order
-#   (a known failure: POOL-MAX-5 wants the first one's sign);
-# * windows entirely in padding give -inf (see the reduce_window proof above);
-# * the Lp norm gradient is only reachable through global_lp_pool, which has none.
+# * the max gradient goes to the first maximal element in window order (ties); XLA's
+#   max of -0.0 and +0.0 is +0.0 in either order (StableHLO's maximum is IEEE 754's;
+#   a known failure: POOL-MAX-5 wants the first one's sign);
+# * the max gradient's selection compares with >=, which is false for NaN, so in a
+#   window holding NaN it goes to whichever element the comparisons leave last, a NaN
+#   or not ([1, NaN] -> the NaN, [1, NaN, 3] -> 3): no first-NaN rule, hence "other";
+# * windows entirely in padding give -inf, 0 or NaN as the reference does (see the
+#   reduce_window proof above).
 DECLARATIONS = {
     "tie_policy": "first",
     "empty_window": "reference",
-    "nan_index": "first",
+    "nan_index": "other",
 }
 XFAIL_FILE = "jax_xfail.txt"
 
@@ -104,6 +107,14 @@ def _check_bool(name: str, value: Any) -> None:
 
 def _numpy(a: Any) -> np.ndarray:
     return np.array(a, copy=True)
+
+
+def _check_global_rank(x: Any) -> None:
+    """Global pooling reduces the axes the layout calls spatial; with fewer than three
+    dims the layout names none, and the adapter has no axes to give JAX [POOL-SHAPE-1]."""
+    if getattr(x, "ndim", 0) < 3:
+        raise SpecError(f"x.shape={getattr(x, 'shape', None)} has no spatial dim for the layout",
+                        "POOL-SHAPE-1")
 
 
 def _spatial_axes(ndim: int, layout: str) -> tuple[int, ...]:
@@ -216,15 +227,17 @@ _CACHE_SIZE = 512
 # XLA's CPU compiler spends ~90 ms on even a one-op computation with its default
 # pipeline, and a conformance check compiles thousands of small ones (each drawn
 # shape and parameter set is new). These options make XLA compile the same HLO
-# about four times faster, measured on reduce_window: no LLVM optimisation passes
-# (XLA never enables fast-math unless asked, so IEEE semantics are the same at any
-# optimisation level; flushing subnormals is XLA's runtime floating-point mode,
-# which these options leave as it is), one codegen module instead of a parallel
-# split, and XLA's elemental IR emitter for fusions instead of the MLIR fusion
-# emitters (both implement the same HLO semantics). They apply to this adapter's
-# computations only. POOLCONF_JAX_XLA_DEFAULTS=1 compiles with XLA's defaults.
+# about 1.7 times faster (a reduce_window forward and an average-pool vjp: 184 ms ->
+# 107 ms per pair on this project's 2-core machine): one LLVM module instead of a
+# parallel split, XLA's elemental IR emitter for fusions instead of the MLIR fusion
+# emitters (both implement the same HLO semantics), and no expensive LLVM passes
+# (XLA never enables fast-math unless asked, so no pass may change IEEE results).
+# ``xla_backend_optimization_level=0`` would compile faster still but is left out: it
+# also changes which HLO passes run, and with it a float16 window sum is accumulated
+# in float16 (64x64 ones average to 0.5) where the default pipeline accumulates in
+# float32. The options apply to this adapter's computations only;
+# POOLCONF_JAX_XLA_DEFAULTS=1 compiles with XLA's defaults.
 _COMPILER_OPTIONS: dict[str, Any] | None = None if os.environ.get("POOLCONF_JAX_XLA_DEFAULTS") else {
-    "xla_backend_optimization_level": 0,
     "xla_llvm_disable_expensive_passes": True,
     "xla_cpu_parallel_codegen_split_count": 1,
     "xla_cpu_use_fusion_emitters": False,
@@ -339,18 +352,21 @@ def _build_avg(args: Any, divisor: Any) -> Any:
         total = lax.reduce_window(a, zero, lax.add, **kw)
         if divisor[0] == "override":
             return total / np.array(divisor[1], a.dtype)
+        # the divisor counts taps: int32 window sums of a 0/1 mask, exact at any size
+        # (a float16 sum of ones would stall at 2048)
         spatial = divisor[1]
         shape = tuple(n if i in spatial else 1 for i, n in enumerate(a.shape))
-        ones = jnp.ones(shape, a.dtype)
+        ones = jnp.ones(shape, np.int32)
+        izero = np.array(0, np.int32)
         if divisor[0] == "extent":
             # ones on the input and its padding, zeros in the ceil-mode overhang
-            extent = lax.pad(ones, np.array(1, a.dtype), divisor[2])
-            count = lax.reduce_window(extent, zero, lax.add, kw["window_dimensions"],
+            extent = lax.pad(ones, np.array(1, np.int32), divisor[2])
+            count = lax.reduce_window(extent, izero, lax.add, kw["window_dimensions"],
                                       kw["window_strides"], divisor[3],
                                       window_dilation=kw["window_dilation"])
         else:  # the in-bounds taps
-            count = lax.reduce_window(ones, zero, lax.add, **kw)
-        return total / count
+            count = lax.reduce_window(ones, izero, lax.add, **kw)
+        return total / count.astype(a.dtype)
 
     return f
 
@@ -419,18 +435,21 @@ def avg_pool_grad(
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``jnp.max`` over the spatial axes, ``keepdims=True``."""
     _check_layout(layout)
+    _check_global_rank(x)
     return _numpy(_call("forward", ("gmax", _spatial_axes(x.ndim, layout)), x))
 
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``jnp.mean`` over the spatial axes, ``keepdims=True``."""
     _check_layout(layout)
+    _check_global_rank(x)
     return _numpy(_call("forward", ("gavg", _spatial_axes(x.ndim, layout)), x))
 
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """``jnp.linalg.vector_norm(ord=p)`` over the spatial axes, ``keepdims=True``."""
     _check_layout(layout)
+    _check_global_rank(x)
     return _numpy(_call("forward", ("glp", _spatial_axes(x.ndim, layout), p), x))
 
 
