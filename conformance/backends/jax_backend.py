@@ -222,7 +222,7 @@ def _freeze(v: Any) -> Any:
 # fused computation instead of one per primitive (eager dispatch compiles every lax
 # primitive, and jax.vjp every primitive of the forward and backward pass, on its
 # own). The cache is bounded, so compiled code does not accumulate without limit.
-_CACHE_SIZE = 512
+_CACHE_SIZE = 128
 
 # XLA's CPU compiler spends ~90 ms on even a one-op computation with its default
 # pipeline, and a conformance check compiles thousands of small ones (each drawn
