@@ -82,6 +82,7 @@ DECLARATIONS = {
 XFAIL_FILE = "tensorflow_xfail.txt"
 
 LAYOUTS = ("channels_first", "channels_last")
+_DATA_FORMAT = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 _ALL_DTYPE_OPS = ("max_pool", "max_pool_with_indices", "global_max_pool", "zero_pad")
 _MISSING_KERNEL = (
     "Could not find device for node",
@@ -130,7 +131,9 @@ def _spec_dtype_ok(op: str, a: Any) -> bool:
 
 
 def _call(op: str, x: Any, fn: Any) -> Any:
-    """``fn()``; a missing TensorFlow kernel for a dtype the spec allows is Unsupported."""
+    """``fn()``; a missing TensorFlow kernel for a dtype the spec allows is Unsupported, and
+    so is what TensorFlow itself says it does not support on the CPU (the gradient of a
+    grouped convolution)."""
     try:
         return fn()
     except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError, TypeError) as exc:
@@ -139,6 +142,10 @@ def _call(op: str, x: Any, fn: Any) -> Any:
                 f"tensorflow {tf.__version__} has no CPU kernel for {op} on "
                 f"{dt.dtype_name(x.dtype)} {x.ndim - 2}-d input [POOL-DTYPE-1]"
             ) from exc
+        if "not supported on CPU" in str(exc) or "do not yet support" in str(exc):
+            reason = str(exc).split("}}")[-1].split(".")[0].strip()
+            raise Unsupported(f"tensorflow {tf.__version__}: {reason} ({op}) [POOL-GRAD-5, "
+                              f"POOL-CONV-2]") from exc
         raise
 
 
@@ -157,6 +164,13 @@ def _raw_padding(padding: Any, rank: int) -> Any:
     if isinstance(padding, str):
         return {"valid": "VALID", "same_upper": "SAME"}.get(padding, padding)
     return _explicit([p if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)])
+
+
+def _fmt(t: Any) -> str | None:
+    """TensorFlow's channels-last data format for ``t``, passed explicitly: with the
+    default (None) TensorFlow 2.21's eager gradients of 3-d pools and convolutions fail
+    (their gradient functions read the format attribute as None)."""
+    return _DATA_FORMAT.get(len(t.shape) - 2)
 
 
 def _pad_const(t: Any, pairs: list[tuple[int, int]], value: Any) -> Any:
@@ -262,12 +276,13 @@ def _max_forward(op: str, t: Any, w: _Window, grad: bool) -> Any:
         k, s, d = w.kernel, w.stride, w.dilation
         padding = _raw_padding(w.raw[2], rank)
         if any(v != 1 for v in d):
-            return tf.nn.pool(t, k, "MAX", strides=s, padding=padding, dilations=d)
-        return tf.nn.max_pool(t, k, s, padding)
+            return tf.nn.pool(t, k, "MAX", strides=s, padding=padding, dilations=d,
+                              data_format=_fmt(t))
+        return tf.nn.max_pool(t, k, s, padding, data_format=_fmt(t))
     if w.string is not None and not w.dilated:
-        return tf.nn.max_pool(t, w.kernel, w.stride, w.string)
+        return tf.nn.max_pool(t, w.kernel, w.stride, w.string, data_format=_fmt(t))
     if rank in (1, 2) and not w.dilated:
-        return tf.nn.max_pool(t, w.kernel, w.stride, _explicit(w.pairs))
+        return tf.nn.max_pool(t, w.kernel, w.stride, _explicit(w.pairs), data_format=_fmt(t))
     # no TensorFlow padding form: -inf padding, then VALID (see the module docstring)
     why = "3-d explicit padding" if not w.dilated else "dilation with padding"
     if grad:
@@ -284,8 +299,8 @@ def _max_forward(op: str, t: Any, w: _Window, grad: bool) -> Any:
     t = _pad_const(t, w.pairs, _lowest(t.dtype.as_numpy_dtype))
     if w.dilated:
         return tf.nn.pool(t, w.kernel, "MAX", strides=w.stride, padding="VALID",
-                          dilations=w.dilation)
-    return tf.nn.max_pool(t, w.kernel, w.stride, "VALID")
+                          dilations=w.dilation, data_format=_fmt(t))
+    return tf.nn.max_pool(t, w.kernel, w.stride, "VALID", data_format=_fmt(t))
 
 
 def max_pool(
@@ -393,8 +408,9 @@ def _avg_forward(op: str, t: Any, w: _Window, count_include_pad: Any,
         k, s, d = w.kernel, w.stride, w.dilation
         padding = _raw_padding(w.raw[2], rank)
         if any(v != 1 for v in d):
-            return tf.nn.pool(t, k, "AVG", strides=s, padding=padding, dilations=d)
-        return tf.nn.avg_pool(t, k, s, padding)
+            return tf.nn.pool(t, k, "AVG", strides=s, padding=padding, dilations=d,
+                              data_format=_fmt(t))
+        return tf.nn.avg_pool(t, k, s, padding, data_format=_fmt(t))
     _dilated_stride(op, w)
     string = w.string
     if string == "SAME" and count_include_pad:
@@ -418,8 +434,8 @@ def _avg_forward(op: str, t: Any, w: _Window, count_include_pad: Any,
             raise Unsupported(f"tf.nn.pool has no SAME average pooling with dilation ({op}) "
                               f"[POOL-AVG-5]")
         return tf.nn.pool(t, w.kernel, "AVG", strides=w.stride, padding="VALID",
-                          dilations=w.dilation)
-    return tf.nn.avg_pool(t, w.kernel, w.stride, string)
+                          dilations=w.dilation, data_format=_fmt(t))
+    return tf.nn.avg_pool(t, w.kernel, w.stride, string, data_format=_fmt(t))
 
 
 def avg_pool(
@@ -549,10 +565,13 @@ def _conv_forward(t: Any, f: Any, b: Any, x: np.ndarray, weight: np.ndarray, str
     except (SpecError, AttributeError):
         out = tf.nn.convolution(t, f, strides=_raw(stride, rank),
                                 padding=_raw_padding(padding, rank),
-                                dilations=_raw(dilation, rank))
+                                dilations=_raw(dilation, rank), data_format=_DATA_FORMAT.get(rank))
         return out if b is None else tf.nn.bias_add(out, b)
     s = [a.stride for a in g.axes]
     d = [a.dilation for a in g.axes]
+    if rank == 3 and groups != 1:
+        raise Unsupported(f"groups={groups}: tensorflow's Conv3D has no grouped convolution (the "
+                          f"filter's input channels must equal the input's) [POOL-CONV-2]")
     if any(v != 1 for v in d) and any(v != 1 for v in s):
         raise Unsupported(f"tf.nn.convolution takes dilation only with stride 1; got "
                           f"stride={s}, dilation={d} [POOL-PARAM-3]")
@@ -572,10 +591,13 @@ def _conv_forward(t: Any, f: Any, b: Any, x: np.ndarray, weight: np.ndarray, str
             )
         t = _pad_const(t, list(g.padding), 0)
         pad = "VALID"
+    # data_format is passed although it is the default: without it TensorFlow 2.21's
+    # eager Conv3D gradient fails (_Conv3DGrad reads the format attribute as None)
+    fmt = _DATA_FORMAT[rank]
     if rank == 2 and not isinstance(pad, str):
-        out = tf.nn.conv2d(t, f, strides=s, padding=pad, dilations=d)
+        out = tf.nn.conv2d(t, f, strides=s, padding=pad, dilations=d, data_format=fmt)
     else:
-        out = tf.nn.convolution(t, f, strides=s, padding=pad, dilations=d)
+        out = tf.nn.convolution(t, f, strides=s, padding=pad, dilations=d, data_format=fmt)
     return out if b is None else tf.nn.bias_add(out, b)
 
 
