@@ -281,10 +281,16 @@ def _max_forward(op: str, t: Any, w: _Window, grad: bool) -> Any:
         return tf.nn.max_pool(t, k, s, padding, data_format=_fmt(t))
     if w.string is not None and not w.dilated:
         return tf.nn.max_pool(t, w.kernel, w.stride, w.string, data_format=_fmt(t))
-    if rank in (1, 2) and not w.dilated:
+    spec_pad_too_big = any(max(a.pad_begin, a.pad_end) >= a.kernel for a in w.geom.axes)
+    fits = all(max(pair) < k for pair, k in zip(w.pairs, w.kernel))
+    if rank in (1, 2) and not w.dilated and (fits or spec_pad_too_big):
+        # TensorFlow's explicit padding; padding of the window size or more is the spec's
+        # own here, and TensorFlow's check decides
         return tf.nn.max_pool(t, w.kernel, w.stride, _explicit(w.pairs), data_format=_fmt(t))
-    # no TensorFlow padding form: -inf padding, then VALID (see the module docstring)
-    why = "3-d explicit padding" if not w.dilated else "dilation with padding"
+    # no TensorFlow padding form (3-d explicit padding, dilation, or a ceil-mode overhang
+    # as long as the window): -inf padding, then VALID (see the module docstring)
+    why = ("dilation with padding" if w.dilated else "3-d explicit padding" if rank == 3
+           else "ceil mode (its overhang would be padding as long as the window)")
     if grad:
         raise Unsupported(
             f"tensorflow has no {why} for max pooling; padding with -inf would let a padded "
@@ -427,6 +433,12 @@ def _avg_forward(op: str, t: Any, w: _Window, count_include_pad: Any,
                 f"count_include_pad=False with padding {list(w.geom.padding)}: tensorflow "
                 f"leaves padding out of the count only for SAME padding ({op}) [POOL-AVG-4]"
             )
+        if w.has_empty_window():
+            raise Unsupported(
+                f"a window lies entirely in padding; tensorflow's average pools have no explicit "
+                f"padding and its max pool's must be smaller than the window ({op}) "
+                f"[POOL-EMPTY-1]"
+            )
         t = _pad_const(t, w.pairs, 0)  # zeros add nothing; VALID counts the kernel
         string = "VALID"
     if w.dilated:
@@ -483,12 +495,22 @@ def avg_pool_grad(
 # ---------------------------------------------------------------------------
 
 
+def _check_global_rank(x: Any) -> None:
+    """Global pooling reduces the axes the layout calls spatial; with fewer than three
+    dims the layout names none, and the adapter has no axes to give TensorFlow
+    [POOL-SHAPE-1]."""
+    if getattr(x, "ndim", 0) < 3:
+        raise SpecError(f"x.shape={getattr(x, 'shape', None)} has no spatial dim for the layout",
+                        "POOL-SHAPE-1")
+
+
 def _spatial_axes(ndim: int) -> list[int]:
     return list(range(1, ndim - 1))  # channels last
 
 
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``tf.reduce_max`` over the spatial axes, ``keepdims=True``."""
+    _check_global_rank(x)
     t = tf.constant(_to_last(x, layout))
     out = _call("global_max_pool", x,
                 lambda: tf.reduce_max(t, axis=_spatial_axes(t.shape.rank), keepdims=True))
@@ -497,6 +519,7 @@ def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``tf.reduce_mean`` over the spatial axes, ``keepdims=True``."""
+    _check_global_rank(x)
     t = tf.constant(_to_last(x, layout))
     out = _call("global_avg_pool", x,
                 lambda: tf.reduce_mean(t, axis=_spatial_axes(t.shape.rank), keepdims=True))
@@ -506,6 +529,7 @@ def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """``tf.norm(ord=p)`` over the spatial positions (reshaped to one axis: ``tf.norm``
     takes one axis for a vector norm)."""
+    _check_global_rank(x)
     xl = _to_last(x, layout)
     t = tf.constant(xl)
     n, c = xl.shape[0], xl.shape[-1]
