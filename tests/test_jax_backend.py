@@ -87,3 +87,22 @@ def test_known_failure_file_lines_carry_a_clause_and_a_link() -> None:
     for entry in known.values():
         assert re.search(r"POOL-[A-Z]+-\d+", entry.reason), entry
         assert "http" in entry.reason or "no upstream report found" in entry.reason, entry
+
+
+def test_compile_options_keep_float16_window_sums_in_float32() -> None:
+    # LLVM -O0 in XLA's CPU pipeline accumulates a float16 window sum in float16 (64x64
+    # ones average to 0.5); the adapter's compile options must not change results
+    assert "xla_backend_optimization_level" not in (jb._COMPILER_OPTIONS or {})
+    x = np.ones((1, 1, 64, 64), np.float16)
+    assert jb.avg_pool(x, kernel_size=(64, 64))[0, 0, 0, 0] == 1.0
+    g = jb.avg_pool_grad(x, np.ones((1, 1, 1, 1), np.float16), kernel_size=(64, 64))
+    assert g[0, 0, 0, 0] == np.float16(1 / 4096)
+
+
+def test_repeated_calls_reuse_the_compiled_function() -> None:
+    kw = {"kernel_size": (2,), "stride": (1,), "padding": ((0, 0),), "dilation": (1,),
+          "ceil_mode": False}
+    jb.max_pool(_x(1, 1, 5), **kw)
+    before = jb._compiled.cache_info().hits
+    jb.max_pool(_x(2, 3, 5), **kw)
+    assert jb._compiled.cache_info().hits == before + 1
