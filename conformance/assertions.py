@@ -18,7 +18,7 @@ import numpy as np
 from poolconf.reference import dtypes as dt
 from poolconf.reference import flags as flagreg
 from poolconf.reference import geometry as geo
-from poolconf.reference.tolerance import Comparison, compare
+from poolconf.reference.tolerance import Comparison, compare, zero_sign_checked
 
 PURE_CLAUSE = "POOL-SHAPE-2"
 MAX_INLINE = 64  # arrays up to this many elements are written out in full in reproducers
@@ -173,7 +173,7 @@ def assert_matches(
             clause=clause,
             repro=repro,
         )
-    comparison = compare(got, expected, ulps, scale)
+    comparison = compare(got, expected, ulps, scale, zero_sign=zero_sign_checked(what))
     if not comparison.ok:
         first, _, rest = describe(comparison, got, expected, what=what, ulps=ulps).partition("\n")
         fail(first, call=call, clause=clause, repro=repro, detail=rest)

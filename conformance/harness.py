@@ -30,6 +30,7 @@ from poolconf.conformance.assertions import assert_pure, describe_result, fail
 from poolconf.conformance.backend import Backend
 from poolconf.conformance.options import examples_for
 from poolconf.conformance.profiles import Profile
+from poolconf.conformance.watchdog import RunDir
 from poolconf.reference import catalog
 from poolconf.reference import dtypes as dt
 
@@ -57,6 +58,50 @@ def name_outputs(op: str, result: Any, *, call: str, clause: str) -> dict[str, A
     return dict(zip(names, result))
 
 
+RUN: RunDir | None = None  # this process's run folder (set by the plugin)
+SIGINT_SEEN = False  # a real SIGINT arrived (the plugin's handler sets it)
+
+
+def _call(
+    backend: Backend,
+    op: str,
+    args: list[np.ndarray | None],
+    params: Mapping[str, Any],
+    *,
+    call: str,
+    clause: str,
+) -> Any:
+    """One backend call: refused at once when ``op`` hung earlier in this run, recorded
+    for the watchdog while it runs, and made under its own NumPy error state (a backend
+    that changes it, ``np.seterr(all="raise")`` say, leaves the harness's alone). A
+    ``KeyboardInterrupt`` the backend raises itself fails the check; one raised by a real
+    SIGINT stops the run."""
+    __tracebackhide__ = True
+    if RUN is not None:
+        earlier = RUN.hung_in(op)
+        if earlier:
+            fail(
+                f"{op} hung earlier in this run ({earlier}), so it is not called again",
+                call=call,
+                clause=clause,
+            )
+        RUN.record_call(op, call if call.startswith(f"{op}(") else f"{op}, checking {call}")
+    try:
+        with np.errstate():
+            return backend.call(op, *args, **params)
+    except KeyboardInterrupt:
+        if SIGINT_SEEN:  # the user's Ctrl-C stops the run
+            raise
+        fail(
+            f"{op} raised KeyboardInterrupt, and no interrupt signal had arrived",
+            call=call,
+            clause=clause,
+        )
+    finally:
+        if RUN is not None:
+            RUN.record_call("", "")
+
+
 def invoke(
     backend: Backend,
     op: str,
@@ -79,10 +124,10 @@ def invoke(
     __tracebackhide__ = True
     args = copies(arrays) if copy else list(arrays.values())
     try:
-        result = backend.call(op, *args, **params)
+        result = _call(backend, op, args, params, call=call, clause=clause)
     except Unsupported:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a backend's sys.exit() fails its test
         fail(
             f"{op} raised {type(exc).__name__}: {exc}{context}, but the input is valid",
             call=call,
@@ -158,10 +203,10 @@ def invoke_invalid(
     naming the exception; ``Unsupported`` propagates; returning fails the check."""
     __tracebackhide__ = True
     try:
-        result = backend.call(op, *copies(arrays), **params)
+        result = _call(backend, op, copies(arrays), params, call=call, clause=clause)
     except Unsupported:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a backend's sys.exit() fails its test
         return f"{op} raised {type(exc).__name__}: {exc} (expected: {why}) [{clause}]"
     fail(
         f"{op} returned {describe_result(result)}, but should raise ({why})",

@@ -34,6 +34,26 @@ def positive_int(value: str) -> int:
     return n
 
 
+def positive_float(value: str) -> float:
+    """A number > 0 (argparse type)."""
+    try:
+        n = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not n > 0:
+        raise argparse.ArgumentTypeError(f"{n:g} must be > 0")
+    return n
+
+
+def default_memory_limit() -> int:
+    """Bytes a worker may hold: a quarter of the machine's memory, at most 8 GiB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 16 * 2**30
+    return min(8 * 2**30, total // 4)
+
+
 def kinds(value: str) -> str:
     """A comma list of check kinds (argparse type); returned normalised."""
     chosen = [k.strip() for k in value.split(",") if k.strip()]
@@ -127,6 +147,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="DIR",
     ),
     Option("only", f"run only these check kinds: comma list of {', '.join(KINDS)}", type=kinds),
+    Option(
+        "memory-limit",
+        "resident memory per worker, in GiB, past which the worker is ended and its test fails "
+        "(default: a quarter of the machine's memory, at most 8)",
+        type=positive_float,
+        metavar="GIB",
+    ),
 )
 BY_NAME = {o.name: o for o in OPTIONS}
 

@@ -10,8 +10,8 @@ travel from the workers to the controller):
   property run (``harness.run_property``).
 
 A test's outcome is one of passed, failed, skipped, xfailed, xpassed; a test that
-killed its xdist worker (a crash, or a hang under ``--timeout-method=thread``)
-counts as failed and is listed under "crashed".
+ended its xdist worker (a crash, or the watchdog ending a hang or a runaway) counts as
+failed and is listed under "crashed".
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,11 @@ class Collector:
         self.ulp: dict[tuple[str, str, str], float] = {}
         self.stale_ids: list[str] | None = None
         self.notes: list[str] = []
+        self.collected: set[str] = set()  # every test id collected (by any process)
+        self.complete = False  # the session finished and this record was completed
+        self.stopped = ""  # why the run stopped early, when it did
+        self.restricted = ""  # how the run was narrowed (``--poolconf-only``, ``-k``, ...)
+        self.verdict: Any = None  # the run's verdict (conformance.verdict.Verdict), once decided
         self.case_lookup: Any = None  # callable(test id) -> (op, clauses) or None
 
     # -- input -----------------------------------------------------------------
@@ -180,6 +185,19 @@ class Collector:
     def failures(self) -> list[TestRecord]:
         return [r for r in self.tests.values() if r.outcome in ("failed", "xpassed")]
 
+    def never_ran(self) -> list[str]:
+        """Collected tests without an outcome: the run stopped before reaching them."""
+        ran = {nodeid for nodeid, r in self.tests.items() if r.phases & {"setup", "call", "???"}}
+        return sorted(self.collected - ran)
+
+    def resolve_known(self, known: Mapping[str, str]) -> None:
+        """Tests that crashed their worker and are listed as known failures (``known``:
+        test id -> reason, as the workers matched them) count as known failures."""
+        for r in self.tests.values():
+            reason = known.get(r.nodeid)
+            if r.crashed and r.outcome == "failed" and reason is not None:
+                r.outcome, r.message = "xfailed", f"{reason} (crashed its worker)"
+
     def crashed(self) -> list[TestRecord]:
         return [r for r in self.tests.values() if r.crashed]
 
@@ -237,6 +255,21 @@ class Collector:
                 }
                 for op, per in self.ulp_table().items()
             },
+            "verdict": None if self.verdict is None else self.verdict.as_json(),
+            "complete": self.complete,
+            "stopped": self.stopped,
+            "restricted": self.restricted,
+            "collected": len(self.collected),
+            "never_ran": self.never_ran(),
+            "tests": [
+                {
+                    "id": r.nodeid,
+                    "op": r.op,
+                    "outcome": r.outcome,
+                    "message": _first_line(r.message),
+                }
+                for r in self.tests.values()
+            ],
             "examples": {
                 r.nodeid: r.examples for r in self.tests.values() if r.examples is not None
             },

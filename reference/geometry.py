@@ -82,7 +82,7 @@ def same_padding(
 
 
 def resolve_padding(
-    padding: PaddingArg,
+    padding: object,
     spatial_shape: Sequence[int],
     kernel: Sequence[int],
     stride: Sequence[int],

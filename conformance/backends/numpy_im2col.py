@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from poolconf import SpecError
 from poolconf.conformance.backends import _numpy_common as cm
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -84,9 +86,74 @@ def _table(
     return Table(idx, valid, valid.sum(axis=1), ext.sum(axis=1), out_spatial)
 
 
-def _pool_table(g: geo.PoolGeometry) -> Table:
+@dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a sliding window: length, kernel, stride, dilation, padding
+    ``(pb, pe)`` and the number of windows."""
+
+    length: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_begin: int
+    pad_end: int
+    out: int
+
+
+def _window_count(length: int, span: int, stride: int, pad_begin: int, ceil: bool) -> int:
+    """How many windows fit: window ``o`` starts at padded position ``o*s``. Floor mode
+    keeps every window inside the padded input, ``o*s <= span``; ceil mode also keeps one
+    that hangs past it, ``o*s < span + s``, but never a last one that would start in the
+    end padding, ``o*s >= L + pb`` [POOL-GEOM-2..4]. Written from the rule, not taken
+    from the reference's geometry, so the two implementations check each other."""
+    if not ceil:
+        return span // stride + 1 if span >= 0 else 0
+    count = 0
+    while count * stride < span + stride:
+        count += 1
+    if count > 1 and (count - 1) * stride >= length + pad_begin:
+        count -= 1
+    return count
+
+
+def _axes(
+    spatial: Sequence[int],
+    kernel_size: object,
+    stride: object,
+    padding: object,
+    dilation: object,
+    ceil_mode: bool,
+) -> list[Axis]:
+    """The window geometry of a pooling or conv call, computed here. Only the parsing of
+    the arguments (validation, per-dim forms) is the reference's [POOL-PARAM-*]."""
+    rank = len(spatial)
+    k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
+    s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
+    d = geo.per_dim(dilation, "dilation", rank, 1, "POOL-PARAM-3")
+    axes = []
+    for i, L in enumerate(spatial):
+        reach = d[i] * (k[i] - 1) + 1  # first to last tap
+        if padding in ("same_upper", "same_lower"):
+            total = max(0, (-(-L // s[i]) - 1) * s[i] + reach - L)  # TensorFlow's SAME
+            small, large = total // 2, total - total // 2
+            pb, pe = (small, large) if padding == "same_upper" else (large, small)
+        else:
+            pb, pe = geo.resolve_padding(padding, spatial, k, s, d)[i]
+        out = _window_count(L, L + pb + pe - reach, s[i], pb, ceil_mode)
+        if out < 1:
+            raise SpecError(
+                f"output length {out} along spatial dim {i} (input {L}, kernel_size {k[i]}, "
+                f"stride {s[i]}, dilation {d[i]}, padding ({pb}, {pe}), ceil_mode {ceil_mode}) "
+                f"must be >= 1",
+                "POOL-GEOM-7",
+            )
+        axes.append(Axis(L, k[i], s[i], d[i], pb, pe, out))
+    return axes
+
+
+def _pool_table(axes: list[Axis]) -> Table:
     per_axis = []
-    for a in g.axes:
+    for a in axes:
         pos = (
             np.arange(a.out)[:, None] * a.stride
             - a.pad_begin
@@ -99,7 +166,7 @@ def _pool_table(g: geo.PoolGeometry) -> Table:
                 (pos >= -a.pad_begin) & (pos < a.length + a.pad_end),
             )
         )
-    return _table(per_axis, g.spatial_shape)
+    return _table(per_axis, [a.length for a in axes])
 
 
 def _adaptive_table(spatial: Sequence[int], bounds: list[tuple[np.ndarray, np.ndarray]]) -> Table:
@@ -357,8 +424,10 @@ def _pool(
     dilation: object,
     ceil_mode: bool,
 ) -> tuple[str, Table]:
-    w = cm.window(x, op, allowed, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    return w.dtype, _pool_table(w.geometry)
+    dtype = args.check_array(x, "x", allowed, op, layout)
+    ceil = args.check_bool(ceil_mode, "ceil_mode")
+    spatial = cm.spatial_shape(x, layout)
+    return dtype, _pool_table(_axes(spatial, kernel_size, stride, padding, dilation, ceil))
 
 
 def max_pool_with_indices(
@@ -418,14 +487,14 @@ def max_pool_grad(
         dilation,
         ceil_mode,
     )
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _max_grad(x, g, t, layout, dtype, tie_policy)
 
 
 def _avg_div(t: Table, count_include_pad: object, divisor_override: object) -> np.ndarray:
-    cm.check_bool(count_include_pad, "count_include_pad")
-    override = cm.check_divisor(divisor_override)
+    args.check_bool(count_include_pad, "count_include_pad")
+    override = args.check_divisor(divisor_override)
     if override is not None:
         return np.full(t.n_out, override)
     return t.extent if count_include_pad else t.count
@@ -477,7 +546,7 @@ def avg_pool_grad(
         ceil_mode,
     )
     div = _avg_div(t, count_include_pad, divisor_override)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _avg_grad(x, g, t, layout, dtype, div)
 
 
@@ -495,7 +564,7 @@ def lp_pool(
     dtype, t = _pool(
         x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    p = cm.check_p(p)
+    p = args.check_p(p)
     return _reshape_out(_table_lp(x, t, layout, p, dtype), x, layout, t)
 
 
@@ -522,8 +591,8 @@ def lp_pool_grad(
         dilation,
         ceil_mode,
     )
-    p = cm.check_p(p)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    p = args.check_p(p)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _lp_grad(x, g, t, layout, dtype, p)
 
 
@@ -559,8 +628,8 @@ def adaptive_max_pool_grad(
     tie_policy: str = "first",
 ) -> np.ndarray:
     dtype, t = _adaptive(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _max_grad(x, g, t, layout, dtype, tie_policy)
 
 
@@ -568,27 +637,27 @@ def adaptive_avg_pool_grad(
     x: np.ndarray, grad_output: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
     dtype, t = _adaptive(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _avg_grad(x, g, t, layout, dtype, t.count)
 
 
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """A single window over the whole plane [POOL-GLOBAL-1]."""
-    dtype = cm.check_x(x, "global_max_pool", dt.ALL_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.ALL_DTYPES, "global_max_pool", layout)
     t = _global_table(cm.spatial_shape(x, layout))
     return cm.finish(_reshape_out(_table_max_values(x, t, layout), x, layout, t), dtype)
 
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_avg_pool", dt.FLOAT_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_avg_pool", layout)
     t = _global_table(cm.spatial_shape(x, layout))
     out = cm.robust_sum(lambda xa: _table_sum(xa, t, layout, t.count), x, dtype)
     return cm.finish(_reshape_out(out, x, layout, t), dtype)
 
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
-    p = cm.check_p(p)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_lp_pool", layout)
+    p = args.check_p(p)
     t = _global_table(cm.spatial_shape(x, layout))
     return _reshape_out(_table_lp(x, t, layout, p, dtype), x, layout, t)
 
@@ -613,14 +682,11 @@ def _conv_setup(
     layout: str,
     op: str,
 ) -> tuple[str, int, Table]:
-    dtype, grp = cm.conv_check(x, weight, bias, groups, layout, op)
-    g = geo.call_geometry(
-        "conv",
-        cm.spatial_shape(x, layout),
-        {"stride": stride, "padding": padding, "dilation": dilation},
-        weight.shape[2:],
-    )
-    return dtype, grp, _pool_table(g)
+    dtype, grp = args.check_conv(x, weight, bias, groups, layout, op)
+    conv_stride = 1 if stride is None else stride  # conv's default [POOL-PARAM-2]
+    spatial = cm.spatial_shape(x, layout)
+    axes = _axes(spatial, tuple(weight.shape[2:]), conv_stride, padding, dilation, False)
+    return dtype, grp, _pool_table(axes)
 
 
 def _conv_cols(x: np.ndarray, t: Table, layout: str, nsl: slice, osl: slice) -> np.ndarray:
@@ -718,7 +784,7 @@ def conv_grad(
     )
     n, c_out, cig = x.shape[0], weight.shape[0], weight.shape[1]
     cog, c_in = c_out // grp, cig * grp
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial, c_out), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial, c_out), dtype)
     x64, wt = x.astype(np.float64), weight.astype(np.float64).reshape(c_out, cig, t.taps)
     g64 = g.astype(np.float64)
     g3 = (

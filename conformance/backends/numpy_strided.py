@@ -32,6 +32,7 @@ from typing import Any, Union
 import numpy as np
 
 from poolconf.conformance.backends import _numpy_common as cm
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -394,8 +395,8 @@ def max_pool_grad(
         dilation,
         ceil_mode,
     )
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
     return _max_grad(x, g, _pool_plans(w), w.dtype, tie_policy, layout)
 
 
@@ -420,8 +421,8 @@ def avg_pool(
     w = cm.window(
         x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    cm.check_bool(count_include_pad, "count_include_pad")
-    div = cm.divisor(w, x.ndim, bool(count_include_pad), cm.check_divisor(divisor_override))
+    args.check_bool(count_include_pad, "count_include_pad")
+    div = cm.divisor(w, x.ndim, bool(count_include_pad), args.check_divisor(divisor_override))
     plans = _pool_plans(w)
 
     def average(xa: np.ndarray) -> np.ndarray:
@@ -458,9 +459,9 @@ def avg_pool_grad(
         dilation,
         ceil_mode,
     )
-    cm.check_bool(count_include_pad, "count_include_pad")
-    div = cm.divisor(w, x.ndim, bool(count_include_pad), cm.check_divisor(divisor_override))
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
+    args.check_bool(count_include_pad, "count_include_pad")
+    div = cm.divisor(w, x.ndim, bool(count_include_pad), args.check_divisor(divisor_override))
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
     return _avg_grad(x, g, div, _pool_plans(w), w.dtype, layout)
 
 
@@ -529,7 +530,7 @@ def lp_pool(
     w = cm.window(
         x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    p = cm.check_p(p)
+    p = args.check_p(p)
     plans = _pool_plans(w)
     xa, m, scale, s = _lp_parts(x, plans)
     _lp_sums(xa, scale, s, plans, p)
@@ -561,8 +562,8 @@ def lp_pool_grad(
         dilation,
         ceil_mode,
     )
-    p = cm.check_p(p)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
+    p = args.check_p(p)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
     plans = _pool_plans(w)
     xa, m, scale, s = _lp_parts(x, plans)
     _lp_sums(xa, scale, s, plans, p)
@@ -629,8 +630,8 @@ def adaptive_max_pool_grad(
     dtype, out, plans, _ = _adaptive(
         x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout
     )
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
     return _max_grad(x, g, plans, dtype, tie_policy, layout)
 
 
@@ -640,14 +641,14 @@ def adaptive_avg_pool_grad(
     dtype, out, plans, count = _adaptive(
         x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout
     )
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
     return _avg_grad(x, g, count, plans, dtype, layout)
 
 
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """Max over all spatial positions; a zero result takes the sign of the first
     zero of the plane [POOL-GLOBAL-1, POOL-MAX-5]."""
-    dtype = cm.check_x(x, "global_max_pool", dt.ALL_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.ALL_DTYPES, "global_max_pool", layout)
     axes = cm.spatial_axes(x.ndim, layout)
     xw = _working(x)
     m = np.max(xw, axis=axes, keepdims=True)
@@ -660,7 +661,7 @@ def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
 
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_avg_pool", dt.FLOAT_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_avg_pool", layout)
     axes = cm.spatial_axes(x.ndim, layout)
     n = math.prod(cm.spatial_shape(x, layout))
     return cm.finish(
@@ -669,8 +670,8 @@ def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
 
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
-    p = cm.check_p(p)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_lp_pool", layout)
+    p = args.check_p(p)
     axes = cm.spatial_axes(x.ndim, layout)
     xa = np.abs(x.astype(np.float64))
     m = np.max(xa, axis=axes, keepdims=True)
@@ -757,7 +758,7 @@ def conv(
 ) -> np.ndarray:
     """Cross-correlation, one tensordot per kernel tap over its in-bounds outputs, in
     float64 [POOL-CONV-1, POOL-CONV-2]."""
-    dtype, grp = cm.conv_check(x, weight, bias, groups, layout, "conv")
+    dtype, grp = args.check_conv(x, weight, bias, groups, layout, "conv")
     w = _conv_window(x, weight, stride, padding, dilation, layout, dtype)
     chan = _chan(layout, x.ndim)
     c_out = weight.shape[0]
@@ -794,12 +795,12 @@ def conv_grad(
     layout: str = "channels_first",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients of ``conv`` for x, weight and bias, tap by tap in float64 [POOL-GRAD-5]."""
-    dtype, grp = cm.conv_check(x, weight, bias, groups, layout, "conv_grad")
+    dtype, grp = args.check_conv(x, weight, bias, groups, layout, "conv_grad")
     w = _conv_window(x, weight, stride, padding, dilation, layout, dtype)
     chan = _chan(layout, x.ndim)
     c_out = weight.shape[0]
     cig, cog = weight.shape[1], c_out // grp
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial, c_out), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial, c_out), dtype)
     x64, w64, g64 = x.astype(np.float64), weight.astype(np.float64), g.astype(np.float64)
     gx = np.zeros(x.shape)
     gw = np.zeros(weight.shape)

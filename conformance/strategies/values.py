@@ -42,13 +42,13 @@ def special_values(dtype: str) -> list[float | int]:
 
 
 def _float_array(
-    dtype: str, shape: tuple[int, ...], elements: st.SearchStrategy[float]
+    dtype: str, shape: tuple[int, ...], elements: st.SearchStrategy[float], fill: Any
 ) -> st.SearchStrategy[np.ndarray]:
     if dtype == "bfloat16":  # drawn as float32 values that bfloat16 holds, then cast
-        return hnp.arrays(np.float32, shape, elements=elements).map(
+        return hnp.arrays(np.float32, shape, elements=elements, fill=fill).map(
             lambda a: a.astype(ml_dtypes.bfloat16)
         )
-    return hnp.arrays(dt.numpy_dtype(dtype), shape, elements=elements)
+    return hnp.arrays(dt.numpy_dtype(dtype), shape, elements=elements, fill=fill)
 
 
 def _distinct(
@@ -117,13 +117,34 @@ def _arrays(
         if min_magnitude > 0:
             ordinary = ordinary.filter(lambda v: abs(v) >= min_magnitude)
         pool: list[Any] = [*special_values(dtype), 1.0, -1.0, 2.0, 0.0, -0.0]
-        elements = st.one_of(ordinary, st.sampled_from(pool)) if special else ordinary
-        return _float_array(dtype, shape, elements)
+        # the non-finite values and the signed zeros get a branch of their own: they decide
+        # most NaN, infinity and zero rules (a NaN anywhere in a window, inf - inf, a
+        # maximum of -0.0) [POOL-MAX-2, POOL-MAX-5, POOL-AVG-6]
+        nonfinite = st.sampled_from([math.nan, math.inf, -math.inf])
+        edges = st.one_of(nonfinite, st.sampled_from([-0.0, 0.0]))
+        elements = st.one_of(ordinary, st.sampled_from(pool), edges) if special else ordinary
+        if not special:
+            return _float_array(dtype, shape, elements, None)
+        # special values, three kinds of array: mostly one background value; every element
+        # drawn on its own (a NaN or an infinity anywhere in a window); only zeros of both
+        # signs and a few small integers (ties, and maxima of -0.0) [POOL-MAX-4, POOL-MAX-5]
+        zeros_and_ties = st.sampled_from([-0.0, 0.0, -1.0, -2.0, 1.0])
+        return st.one_of(
+            _float_array(dtype, shape, elements, None),
+            _float_array(dtype, shape, st.one_of(ordinary, nonfinite), st.nothing()),
+            _float_array(dtype, shape, zeros_and_ties, st.nothing()),
+        )
     info = np.iinfo(dt.numpy_dtype(dtype))
     ints = st.integers(max(int(info.min), -100), min(int(info.max), 100))
     if special:
         ints = st.one_of(ints, st.sampled_from(special_values(dtype)))
-    return hnp.arrays(dt.numpy_dtype(dtype), shape, elements=ints)
+    npdt = dt.numpy_dtype(dtype)
+    if not special:
+        return hnp.arrays(npdt, shape, elements=ints)
+    return st.one_of(
+        hnp.arrays(npdt, shape, elements=ints),
+        hnp.arrays(npdt, shape, elements=ints, fill=st.nothing()),
+    )
 
 
 def seeded_values(

@@ -7,6 +7,7 @@ the real vectors come from ``poolconf vectors generate``. The format follows
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pathlib
 from typing import Any
@@ -196,4 +197,16 @@ def build(folder: pathlib.Path) -> pathlib.Path:
             },
         ],
     )
+    write_manifest(folder)
     return folder
+
+
+def write_manifest(folder: pathlib.Path) -> None:
+    """``MANIFEST.sha256`` of the folder's vector files, as the generator writes it."""
+    files = {p.name: p.read_bytes() for p in folder.glob("*_test.json")}
+    (folder / "MANIFEST.sha256").write_text(
+        "".join(
+            f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
+        ),
+        encoding="ascii",
+    )
