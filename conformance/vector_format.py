@@ -532,26 +532,47 @@ _MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9_.\-]+)$")
 
 def manifest_errors(root: str | os.PathLike) -> list[str]:
     """What is wrong with a vectors folder's ``MANIFEST.sha256`` against the files: a
-    missing or malformed manifest, an empty set, a listed file missing or changed, a
-    ``*_test.json`` not listed. Empty when every vector file is the one generated."""
+    missing, unreadable or malformed manifest, a name listed twice, lines not in the
+    generator's form (sorted by name, ``<sha256>  <name>`` each), an empty set, a listed
+    file missing or changed, a ``*_test.json`` not listed. Files and manifest are read
+    with ``read_bytes`` (inside the folder, size-limited). Empty when every vector file
+    is the one generated."""
     folder = pathlib.Path(root)
-    path = folder / MANIFEST
     if not folder.is_dir():
         return [f"{folder}: not a folder"]
-    if not path.is_file():
+    path = folder / MANIFEST
+    if not path.exists():
         return [f"{MANIFEST}: missing"]
+    try:
+        text = read_bytes(path, root=folder).decode("ascii")
+    except (VectorError, UnicodeDecodeError) as e:
+        return [f"{MANIFEST}: {e}"]
+    errors: list[str] = []
     listed: dict[str, str] = {}
-    for i, line in enumerate(path.read_text(encoding="ascii", errors="replace").splitlines(), 1):
+    for i, line in enumerate(text.splitlines(), start=1):
         m = _MANIFEST_LINE.match(line)
         if not m:
-            return [f"{MANIFEST}:{i}: not '<sha256>  <name>'"]
+            errors.append(f"{MANIFEST}:{i}: not '<sha256>  <name>': {line[:80]!r}")
+            continue
+        if m.group(2) in listed:
+            errors.append(f"{MANIFEST}:{i}: {m.group(2)} listed twice")
         listed[m.group(2)] = m.group(1)
-    errors = [] if listed else [f"{MANIFEST}: lists no vector file"]
+    if not listed:
+        errors.append(f"{MANIFEST}: lists no vector file")
+    elif text != "".join(f"{h}  {n}\n" for n, h in sorted(listed.items())):
+        errors.append(f"{MANIFEST}: not canonical (sorted by name, one '<sha256>  <name>' a line)")
     present = {p.name for p in folder.glob("*_test.json")}
-    for name, digest in sorted(listed.items()):
-        if name not in present:
+    for name in sorted(present | set(listed)):
+        if name not in listed:
+            errors.append(f"{name}: not listed in {MANIFEST}")
+        elif name not in present:
             errors.append(f"{name}: listed in {MANIFEST} but missing")
-        elif hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
-            errors.append(f"{name}: sha256 differs from {MANIFEST}")
-    errors += [f"{name}: not listed in {MANIFEST}" for name in sorted(present - set(listed))]
+        else:
+            try:
+                data = read_bytes(folder / name, root=folder)
+            except VectorError as e:
+                errors.append(str(e))
+                continue
+            if hashlib.sha256(data).hexdigest() != listed[name]:
+                errors.append(f"{name}: sha256 differs from {MANIFEST}")
     return errors

@@ -502,6 +502,24 @@ def test_verify_checks_the_manifest(work_dir: pathlib.Path) -> None:
     assert errors == ["avg_pool_geometry_test.json: listed in MANIFEST.sha256 but missing"]
 
 
+def test_manifest_lines_are_the_generators(work_dir: pathlib.Path) -> None:
+    # one implementation for poolconf check (before any test) and poolconf vectors verify
+    m = work_dir / gen.MANIFEST
+    lines = m.read_text().splitlines(keepends=True)
+    assert vf.manifest_errors(work_dir) == []
+    m.write_text("".join(reversed(lines)))
+    not_canonical = "MANIFEST.sha256: not canonical (sorted by name, one '<sha256>  <name>' a line)"
+    assert vf.manifest_errors(work_dir) == [not_canonical]
+    assert ver.verify(work_dir, recompute=False).errors == [not_canonical]
+    m.write_text("".join(lines + lines[:1]))
+    errors = vf.manifest_errors(work_dir)
+    assert errors[0] == f"MANIFEST.sha256:{len(lines) + 1}: {lines[0][66:-1]} listed twice"
+    m.write_text("".join(lines) + "not a line\n")
+    assert vf.manifest_errors(work_dir)[0].startswith(
+        f"MANIFEST.sha256:{len(lines) + 1}: not '<sha256>  <name>'"
+    )
+
+
 def _cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     vectors_cli.add_arguments(parser)

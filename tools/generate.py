@@ -39,7 +39,7 @@ from poolconf.tools.cases import Case, all_cases
 from poolconf.tools.cases.tcids import Registry
 
 GROUP_SOURCE = {"name": "poolconf-reference", "version": __version__}
-MANIFEST = "MANIFEST.sha256"
+MANIFEST = vf.MANIFEST
 PATTERN = "*_test.json"
 
 

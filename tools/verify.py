@@ -18,7 +18,6 @@ import json
 import multiprocessing
 import os
 import pathlib
-import re
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -31,8 +30,6 @@ import poolconf.spec
 from poolconf.conformance import vector_format as vf
 from poolconf.reference import flags as flagreg
 from poolconf.tools import generate as gen
-
-MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9_.\-]+)$")
 
 
 def schema_dir() -> pathlib.Path:
@@ -256,40 +253,6 @@ def _recompute_job(job: tuple[str, str, dict]) -> list[str]:
     return recompute_test(*job)
 
 
-def _check_manifest(
-    root: pathlib.Path, names: list[str], raws: dict[str, bytes], errors: list[str]
-) -> None:
-    path = root / gen.MANIFEST
-    if not path.exists():
-        errors.append(f"{gen.MANIFEST}: missing")
-        return
-    try:
-        text = vf.read_bytes(path, root=root).decode("ascii")
-    except (vf.VectorError, UnicodeDecodeError) as e:
-        errors.append(f"{gen.MANIFEST}: {e}")
-        return
-    listed: dict[str, str] = {}
-    for i, line in enumerate(text.splitlines(), start=1):
-        m = MANIFEST_LINE.match(line)
-        if not m:
-            errors.append(f"{gen.MANIFEST}:{i}: not '<sha256>  <name>': {line[:80]!r}")
-            continue
-        if m.group(2) in listed:
-            errors.append(f"{gen.MANIFEST}:{i}: {m.group(2)} listed twice")
-        listed[m.group(2)] = m.group(1)
-    if not text.endswith("\n") or text != "".join(f"{h}  {n}\n" for n, h in sorted(listed.items())):
-        errors.append(
-            f"{gen.MANIFEST}: not canonical (sorted by name, one '<sha256>  <name>' a line)"
-        )
-    for n in names:
-        if n not in listed:
-            errors.append(f"{n}: not listed in {gen.MANIFEST}")
-        elif n in raws and gen.sha256_hex(raws[n]) != listed[n]:
-            errors.append(f"{n}: sha256 differs from {gen.MANIFEST}")
-    for n in sorted(set(listed) - set(names)):
-        errors.append(f"{n}: listed in {gen.MANIFEST} but missing")
-
-
 def verify(
     directory: str | os.PathLike | None = None, *, recompute: bool = True, jobs: int = 1
 ) -> Report:
@@ -301,13 +264,11 @@ def verify(
         report.errors.append(f"{root}: not a folder")
         return report
     names = sorted(p.name for p in root.glob(gen.PATTERN))
-    raws: dict[str, bytes] = {}
     work: list[tuple[str, str, dict]] = []
     for name in names:
         report.files += 1
         try:
             raw = vf.read_bytes(root / name, root=root)
-            raws[name] = raw
             doc = vf.parse(raw, name)
         except vf.VectorError as e:
             report.errors.append(str(e))
@@ -326,7 +287,8 @@ def verify(
             line = _first_line_diff(raw, canonical)
             report.errors.append(f"{name}: not in canonical form (first difference at line {line})")
         work.extend((name, doc["algorithm"], t) for t in tests)
-    _check_manifest(root, names, raws, report.errors)
+    # a file the loop above could not read is reported there already
+    report.errors.extend(e for e in vf.manifest_errors(root) if e not in report.errors)
     if recompute and work:
         if jobs > 1:
             ctx = multiprocessing.get_context("fork")
