@@ -83,7 +83,7 @@ def test_reference_passes_core(vectors: pathlib.Path, tmp_path: pathlib.Path) ->
             ],
         ),
         ("broken_avg_counts_pad", ["test_vector[avg_pool_harness_test#2]", "[POOL-AVG-4]"]),
-        ("broken_wrong_dtype", ["output.dtype=float64, but should be float32", "[POOL-MAX-1]"]),
+        ("broken_wrong_dtype", ["output.dtype=float64, but should be float32", "[POOL-DTYPE-2]"]),
         (
             "broken_raises",
             [
@@ -479,3 +479,23 @@ def test_backend_params_and_profiles() -> None:
         c = SimpleNamespace(op=op, inputs={"x": x}, params=params)
         assert not case_in_profile(c, core), (op, params)
         assert case_in_profile(c, full)
+
+
+def test_property_below_its_minimum_is_not_established(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A property whose draws the backend mostly declines skips as not established, with
+    its checked count, and an op with nothing else established is not claimed."""
+    report = tmp_path / "r.json"
+    proc = check(
+        vectors, "mostly_unsupported", "--only", "properties", "-n", "0",
+        "-k", "test_forward_matches_reference", "--report-json", str(report),
+    )  # fmt: skip
+    text = output(proc)
+    data = json.loads(report.read_text())
+    nodeid = "test_properties.py::test_forward_matches_reference[max_pool]"
+    examples = data["examples"][nodeid]
+    assert 0 < examples["checked"] < examples["budget"] / 4, examples
+    assert "not established:" in text and "below the minimum" in text, text
+    assert proc.returncode == 3, text
+    assert "NOTHING ESTABLISHED" in text.splitlines()[-1], text
