@@ -499,3 +499,64 @@ def test_property_below_its_minimum_is_not_established(
     assert "not established:" in text and "below the minimum" in text, text
     assert proc.returncode == 3, text
     assert "NOTHING ESTABLISHED" in text.splitlines()[-1], text
+
+
+def _poolconf(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "POOLCONF_BACKEND"}
+    return subprocess.run(
+        [sys.executable, "-m", "poolconf", *args],
+        check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
+    )  # fmt: skip
+
+
+def test_user_errors_are_one_line_usage_errors(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A backend that cannot be imported (explain), a known-failure file that is not UTF-8,
+    and a --out that is a file or a folder of other files: one line, exit 2, nothing written."""
+    bad = tmp_path / "bad_xfail.txt"
+    bad.write_bytes(b"\xff\xfe not text")
+    stray = tmp_path / "a_file"
+    stray.write_text("mine")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    runs = {
+        "cannot import backend 'no_such_backend_module'": _poolconf(
+            "explain",
+            "max_pool_harness_test#1",
+            "--vectors",
+            str(vectors),
+            "--backend",
+            "no_such_backend_module",
+            cwd=tmp_path,
+        ),
+        "is not UTF-8 text": check(vectors, "reference", "--xfail-file", str(bad), "-n", "0"),
+        "is a file, not a folder": _poolconf(
+            "vectors", "generate", "--out", str(stray), cwd=tmp_path
+        ),
+        "holds files that are not poolconf vectors (notes.txt)": _poolconf(
+            "vectors", "generate", "--out", str(foreign), cwd=tmp_path
+        ),
+    }
+    for needle, proc in runs.items():
+        assert proc.returncode == 2, (needle, output(proc))
+        assert needle in proc.stderr + proc.stdout, (needle, output(proc))
+        assert "Traceback" not in output(proc), output(proc)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    assert stray.read_text() == "mine"
+
+
+def test_explain_finds_a_backend_beside_the_user(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """``--backend mymodule`` works from the folder that holds mymodule.py, as check does."""
+    (tmp_path / "my_local_backend.py").write_text(
+        "from poolconf.reference import max_pool, max_pool_grad\n"
+    )
+    proc = _poolconf(
+        "explain", "max_pool_harness_test#1", "--vectors", str(vectors),
+        "--backend", "my_local_backend", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, output(proc)
+    assert "backend 'my_local_backend'" in proc.stdout
