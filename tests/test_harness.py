@@ -521,6 +521,9 @@ def test_user_errors_are_one_line_usage_errors(
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "my_case_test.json").write_text("{}")
     runs = {
         "cannot import backend 'no_such_backend_module'": _poolconf(
             "explain",
@@ -538,6 +541,9 @@ def test_user_errors_are_one_line_usage_errors(
         "holds files that are not poolconf vectors (notes.txt)": _poolconf(
             "vectors", "generate", "--out", str(foreign), cwd=tmp_path
         ),
+        "holds vector files that poolconf did not write": _poolconf(
+            "vectors", "generate", "--out", str(own), cwd=tmp_path
+        ),
     }
     for needle, proc in runs.items():
         assert proc.returncode == 2, (needle, output(proc))
@@ -545,6 +551,7 @@ def test_user_errors_are_one_line_usage_errors(
         assert "Traceback" not in output(proc), output(proc)
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
     assert stray.read_text() == "mine"
+    assert sorted(p.name for p in own.iterdir()) == ["my_case_test.json"]
 
 
 def test_explain_finds_a_backend_beside_the_user(

@@ -56,8 +56,9 @@ VECTOR_FOLDER_FILES = ("*_test.json", vf.MANIFEST, "__init__.py", "__pycache__")
 
 
 def _out_problem(out: str | None) -> str:
-    """Why ``--out`` cannot receive vectors ('' when it can): it must be a folder that is
-    empty, new, or a vectors folder already, so generation never mixes with other files."""
+    """Why ``--out`` cannot receive vectors ('' when it can): it must be a new or empty
+    folder, or one poolconf generated (its manifest lists every vector file in it), so
+    generation never overwrites or removes a file it did not write."""
     if out is None:
         return ""
     path = pathlib.Path(out)
@@ -73,6 +74,19 @@ def _out_problem(out: str | None) -> str:
         return (
             f"--out {out!r} holds files that are not poolconf vectors ({shown}); give an "
             "empty or new folder, or a vectors folder"
+        )
+    if not any(path.glob("*_test.json")):
+        return ""
+    # vector files are poolconf's own only when its manifest lists them
+    problems = [
+        e
+        for e in vf.manifest_errors(path)
+        if e.endswith(f"not listed in {vf.MANIFEST}") or e.startswith(f"{vf.MANIFEST}:")
+    ]
+    if problems:
+        return (
+            f"--out {out!r} holds vector files that poolconf did not write ({problems[0]}); "
+            "give an empty or new folder, or a folder poolconf generated"
         )
     return ""
 
