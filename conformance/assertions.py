@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from poolconf.conformance.attribution import comparison_clause
 from poolconf.reference import dtypes as dt
 from poolconf.reference import flags as flagreg
 from poolconf.reference import geometry as geo
@@ -162,9 +163,16 @@ def assert_matches(
     call: str,
     clause: str,
     repro: str = "",
+    op: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    arrays: Mapping[str, np.ndarray | None] | None = None,
 ) -> float:
     """Fail the current check in the one format unless ``got`` matches ``expected``
-    within ``ulps`` at ``scale`` [POOL-TOL-1]; return the largest ULP error seen."""
+    within ``ulps`` at ``scale`` [POOL-TOL-1]; return the largest ULP error seen.
+
+    With ``op`` (and the call's ``params`` and input ``arrays``), a failure cites the clause
+    the failing comparison checks (``conformance.attribution``), ``clause`` being the
+    one a wrong value cites when nothing more specific applies."""
     __tracebackhide__ = True
     if not isinstance(got, np.ndarray):
         fail(
@@ -175,6 +183,17 @@ def assert_matches(
         )
     comparison = compare(got, expected, ulps, scale, zero_sign=zero_sign_checked(what))
     if not comparison.ok:
+        if op is not None:
+            clause = comparison_clause(
+                comparison,
+                got,
+                expected,
+                op=op,
+                name=what,
+                params=params or {},
+                arrays=arrays or {},
+                default=clause,
+            )
         first, _, rest = describe(comparison, got, expected, what=what, ulps=ulps).partition("\n")
         fail(first, call=call, clause=clause, repro=repro, detail=rest)
     return comparison.max_ulp_error

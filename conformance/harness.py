@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -256,6 +257,9 @@ class Tally:
             "not_judged": dict(self.not_judged),
         }
 
+    def declined(self) -> int:
+        return sum(self.unsupported.values()) + sum(self.not_judged.values())
+
     def reasons(self, limit: int = 3) -> str:
         both = self.unsupported + self.not_judged
         return "; ".join(f"{r} (x{c})" for r, c in both.most_common(limit))
@@ -275,6 +279,9 @@ def property_examples(config: Any, scale: float) -> int:
     )
 
 
+DECLINED_PER_EXAMPLE = 10  # draws a property may see declined per example of its budget
+
+
 def run_property(
     request: pytest.FixtureRequest,
     strategy: st.SearchStrategy[T],
@@ -282,7 +289,8 @@ def run_property(
     *,
     scale: float = 1.0,
 ) -> Tally:
-    """Check ``body`` on examples of ``strategy`` until ``budget`` of them were checked.
+    """Check ``body`` on examples of ``strategy`` until ``budget`` of them were checked, or
+    ``DECLINED_PER_EXAMPLE`` times the budget were declined.
 
     ``body`` returns None when it checked the example, or why it could not (the backend
     declares an implementation-defined choice the check does not judge); ``Unsupported``
@@ -290,7 +298,8 @@ def run_property(
     Hypothesis draws again (up to its limit on rejected examples). A failed check raises,
     so Hypothesis shrinks it and prints the falsifying example. Examples are seeded per
     test id, so a gate never flakes and every property draws its own examples. The
-    counts go to the summary; a property that checked nothing skips with its reasons."""
+    counts go to the summary; a property that checked fewer than ``minimum_checked`` skips
+    as not established, with its reasons."""
     tally = Tally(property_examples(request.config, scale))
 
     @settings(
@@ -306,6 +315,8 @@ def run_property(
     )
     @given(strategy)
     def prop(example: T) -> None:
+        if tally.declined() >= DECLINED_PER_EXAMPLE * tally.budget:
+            return  # out of tries: the remaining draws are not checked, so Hypothesis ends
         try:
             reason = body(example)
         except Unsupported as exc:
@@ -324,4 +335,17 @@ def run_property(
         request.node.user_properties.append(("poolconf_examples", tally.as_record()))
     if tally.checked == 0:
         pytest.skip(tally.reasons() or "no example drawn")
+    minimum = minimum_checked(tally.budget)
+    if tally.checked < minimum:
+        pytest.skip(
+            f"not established: {tally.checked} of {tally.budget} examples checked, below the "
+            f"minimum of {minimum} ({tally.reasons() or 'the draws ran out'})"
+        )
     return tally
+
+
+def minimum_checked(budget: int) -> int:
+    """The fewest checked examples that let a property pass: a quarter of its budget. Below
+    it the backend declined (``Unsupported``, or a declared choice) nearly every draw, and
+    the few it took are not evidence for the property."""
+    return max(1, math.ceil(budget / 4))

@@ -60,6 +60,7 @@ import pytest
 
 from poolconf.conformance import harness
 from poolconf.conformance import vector_format as vf
+from poolconf.conformance.assertions import CheckFailure
 from poolconf.conformance.backend import Backend, BackendLoadError, load_backend
 from poolconf.conformance.options import (
     BY_NAME,
@@ -472,6 +473,18 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
 # ---------------------------------------------------------------------------
 
 
+def _cited_clause(exc: BaseException) -> str:
+    """The clause a failure cites: that of the first ``CheckFailure`` in ``exc`` (Hypothesis
+    raises a group when it found several distinct failures)."""
+    if isinstance(exc, CheckFailure):
+        return exc.clause
+    for inner in getattr(exc, "exceptions", ()) or ():
+        found = _cited_clause(inner)
+        if found:
+            return found
+    return ""
+
+
 def _cut(text: str) -> str:
     if len(text) <= OUTPUT_LIMIT:
         return text
@@ -493,7 +506,11 @@ class _Reporter:
         if rows:
             report.user_properties.append(("poolconf_ulp", rows))
         report.sections = [(title, _cut(text)) for title, text in report.sections]
-        if call.excinfo is not None:  # the report holds text; let the frames (and arrays) go
+        if call.excinfo is not None:
+            cited = _cited_clause(call.excinfo.value)
+            if cited:
+                report.user_properties.append(("poolconf_cited", cited))
+            # the report holds text; let the frames (and arrays) go
             traceback.clear_frames(call.excinfo.tb)
         return report
 

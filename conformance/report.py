@@ -72,6 +72,11 @@ class TestRecord:
     crashed: bool = False
     phases: set[str] = field(default_factory=set)
     examples: dict[str, Any] | None = None
+    cited: str = ""  # the clause the failure cites (the failing comparison's)
+
+    @property
+    def failure_clause(self) -> str:
+        return self.cited or (self.clauses[0] if self.clauses else NO_CLAUSE)
 
 
 def _short_message(report: Any) -> str:
@@ -118,6 +123,8 @@ class Collector:
                 rec.clauses = tuple(value.get("clauses") or ())
             elif key == "poolconf_examples" and isinstance(value, dict):
                 rec.examples = value
+            elif key == "poolconf_cited":
+                rec.cited = str(value)
             elif key == "poolconf_ulp":
                 for op, dtype, out, err in value:
                     k = (op, dtype, out)
@@ -236,6 +243,7 @@ class Collector:
                 {
                     "id": r.nodeid,
                     "op": r.op,
+                    "clause": r.failure_clause,
                     "clauses": list(r.clauses),
                     "message": r.message,
                     "crashed": r.crashed,
@@ -314,8 +322,7 @@ class Collector:
         if fails:
             lines.append("failures:")
             for r in fails:
-                clause = r.clauses[0] if r.clauses else NO_CLAUSE
-                lines.append(f"  {r.nodeid} [{clause}]: {_first_line(r.message)}")
+                lines.append(f"  {r.nodeid} [{r.failure_clause}]: {_first_line(r.message)}")
         short = self.short_properties()
         if short:
             lines.append("properties that checked fewer examples than their budget:")

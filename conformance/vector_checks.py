@@ -88,11 +88,21 @@ def part_op(case: VectorCase, part: str) -> str:
 def plan(case: VectorCase, declarations: Mapping[str, str], part: str) -> Judgement:
     """The judgement of ``part`` ("forward" or "grad") of ``case`` for a backend
     with ``declarations`` (see the module docstring)."""
-    first = case.clauses[0] if case.clauses else "POOL-?"
     if case.result == "invalid":
-        return Judgement("raise", case.error_clause or first, "invalid input")
-    how = flagreg.judge(case.flags if case.result == "acceptable" else (), declarations, part)
-    return how if how.clause else dataclasses.replace(how, clause=first)
+        clause = case.error_clause or cat.op(part_op(case, part)).clause
+        return Judgement("raise", clause, "invalid input")
+    flags = case.flags if case.result == "acceptable" else ()
+    how = flagreg.judge(flags, declarations, part)
+    if how.mode == "compare" and not how.clause:
+        # a wrong value of an acceptable case most likely concerns what its flag marks
+        concern = [
+            f.clause
+            for f in (flagreg.FLAGS.get(name) for name in flags)
+            if f is not None and f.declaration is not None and part in f.parts
+        ]
+        if concern:
+            how = dataclasses.replace(how, clause=concern[0])
+    return how
 
 
 def call_of(
@@ -127,7 +137,8 @@ def check_part(
     call = format_call(op, arrays, params)
     if not backend.supports(op):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
-    where: dict[str, Any] = {"call": call, "clause": how.clause, "repro": repro}
+    clause = how.clause or cat.op(op).clause
+    where: dict[str, Any] = {"call": call, "clause": clause, "repro": repro}
     try:
         if how.mode == "raise":
             return [invoke_invalid(backend, op, arrays, params, why=how.reason, **where)]
@@ -142,7 +153,7 @@ def check_part(
     ]
     lines = [line for line in lines if line]
     if not lines:
-        fail(f"no expected output of {case.test_id} applies to {op}", call=call, clause=how.clause)
+        fail(f"no expected output of {case.test_id} applies to {op}", call=call, clause=clause)
     return [*lines, "inputs unchanged and no output aliases an input"]
 
 
@@ -177,7 +188,17 @@ def _judge_output(
         got, expected = zero_sign_free(got), zero_sign_free(expected)
     ulps, scale = case.tolerance.get(key, (0, None))
     err = assert_matches(
-        got, expected, ulps=ulps, scale=scale, what=name, call=call, clause=clause, repro=repro
+        got,
+        expected,
+        ulps=ulps,
+        scale=scale,
+        what=name,
+        call=call,
+        clause=how.clause or cat.op(op).clauses[name],
+        repro=repro,
+        op=op,
+        params=params,
+        arrays=case.inputs,
     )
     if record is not None:
         record(op, dt.dtype_name(expected.dtype), key, err)

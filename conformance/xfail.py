@@ -69,6 +69,11 @@ def load_xfail_file(path: str | os.PathLike) -> dict[str, KnownFailure]:
             text = f.read()
     except OSError as exc:
         raise XfailFileError(f"cannot read known-failure file {os.fspath(path)!r}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise XfailFileError(
+            f"known-failure file {os.fspath(path)!r} is not UTF-8 text "
+            f"(byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r})"
+        ) from exc
     return parse_xfail_text(text, os.fspath(path))
 
 

@@ -86,7 +86,7 @@ def test_reference_passes_core(vectors: pathlib.Path, tmp_path: pathlib.Path) ->
             "broken_avg_counts_pad",
             ["test_vector[avg_pool_harness_test#exclude_pad]", "[POOL-AVG-4]"],
         ),
-        ("broken_wrong_dtype", ["output.dtype=float64, but should be float32", "[POOL-MAX-1]"]),
+        ("broken_wrong_dtype", ["output.dtype=float64, but should be float32", "[POOL-DTYPE-2]"]),
         (
             "broken_raises",
             [
@@ -514,3 +514,91 @@ def test_backend_params_and_profiles() -> None:
         c = SimpleNamespace(op=op, inputs={"x": x}, params=params)
         assert not case_in_profile(c, core), (op, params)
         assert case_in_profile(c, full)
+
+
+def test_property_below_its_minimum_is_not_established(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A property whose draws the backend mostly declines skips as not established, with
+    its checked count, and an op with nothing else established is not claimed."""
+    report = tmp_path / "r.json"
+    proc = check(
+        vectors, "mostly_unsupported", "--only", "properties", "-n", "0",
+        "-k", "test_forward_matches_reference", "--report-json", str(report),
+    )  # fmt: skip
+    text = output(proc)
+    data = json.loads(report.read_text())
+    nodeid = "test_properties.py::test_forward_matches_reference[max_pool]"
+    examples = data["examples"][nodeid]
+    assert 0 < examples["checked"] < examples["budget"] / 4, examples
+    assert "not established:" in text and "below the minimum" in text, text
+    assert proc.returncode == 3, text
+    assert "NOTHING ESTABLISHED" in text.splitlines()[-1], text
+
+
+def _poolconf(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "POOLCONF_BACKEND"}
+    return subprocess.run(
+        [sys.executable, "-m", "poolconf", *args],
+        check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
+    )  # fmt: skip
+
+
+def test_user_errors_are_one_line_usage_errors(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A backend that cannot be imported (explain), a known-failure file that is not UTF-8,
+    and a --out that is a file or a folder of other files: one line, exit 2, nothing written."""
+    bad = tmp_path / "bad_xfail.txt"
+    bad.write_bytes(b"\xff\xfe not text")
+    stray = tmp_path / "a_file"
+    stray.write_text("mine")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "my_case_test.json").write_text("{}")
+    runs = {
+        "cannot import backend 'no_such_backend_module'": _poolconf(
+            "explain",
+            "max_pool_harness_test#no_padding",
+            "--vectors",
+            str(vectors),
+            "--backend",
+            "no_such_backend_module",
+            cwd=tmp_path,
+        ),
+        "is not UTF-8 text": check(vectors, "reference", "--xfail-file", str(bad), "-n", "0"),
+        "is a file, not a folder": _poolconf(
+            "vectors", "generate", "--out", str(stray), cwd=tmp_path
+        ),
+        "holds files that are not poolconf vectors (notes.txt)": _poolconf(
+            "vectors", "generate", "--out", str(foreign), cwd=tmp_path
+        ),
+        "holds vector files that poolconf did not write": _poolconf(
+            "vectors", "generate", "--out", str(own), cwd=tmp_path
+        ),
+    }
+    for needle, proc in runs.items():
+        assert proc.returncode == 2, (needle, output(proc))
+        assert needle in proc.stderr + proc.stdout, (needle, output(proc))
+        assert "Traceback" not in output(proc), output(proc)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    assert stray.read_text() == "mine"
+    assert sorted(p.name for p in own.iterdir()) == ["my_case_test.json"]
+
+
+def test_explain_finds_a_backend_beside_the_user(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """``--backend mymodule`` works from the folder that holds mymodule.py, as check does."""
+    (tmp_path / "my_local_backend.py").write_text(
+        "from poolconf.reference import max_pool, max_pool_grad\n"
+    )
+    proc = _poolconf(
+        "explain", "max_pool_harness_test#no_padding", "--vectors", str(vectors),
+        "--backend", "my_local_backend", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, output(proc)
+    assert "backend 'my_local_backend'" in proc.stdout

@@ -257,21 +257,30 @@ def test_no_hypothesis_folder_in_the_current_directory(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_a_full_check_of_a_backend_that_hangs_in_one_op_finishes(tmp_path: pathlib.Path) -> None:
-    """The first hang costs the timeout; every later call of that op fails at once, so a
-    whole full-profile check (installed vectors, every module) ends in minutes."""
+def test_a_check_of_a_backend_that_hangs_in_one_op_finishes(tmp_path: pathlib.Path) -> None:
+    """The first hang costs the timeout; every later call of that op fails at once ("hung
+    earlier"), so a check of every module against the installed vectors pays one timeout,
+    not one per test of the op. The evidence is in the messages; the wall-clock bound is
+    loose, so that a loaded machine cannot make it flaky."""
     report = tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "poolconf", "check", "hang_python", "--report-json", str(report)]
+    cmd = [
+        sys.executable, "-m", "poolconf", "check", "hang_python", "--profile", "core",
+        "--timeout", "20", "--report-json", str(report),
+    ]  # fmt: skip
     start = time.monotonic()
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=600,
+        cmd, capture_output=True, text=True, env=_env(tmp_path), cwd=tmp_path, timeout=900,
         check=False,
     )  # fmt: skip
     seconds = time.monotonic() - start
+    # one timeout per test of the op would be far past this (over 25 tests x 20 s)
+    assert seconds < 400, f"{seconds:.0f} s"
     assert proc.returncode == vd.DOES_NOT_CONFORM, proc.stdout[-4000:] + proc.stderr
     data = json.loads(report.read_text())
-    timed_out = [f for f in data["failures"] if "timed out after" in f["message"]]
+    failures = data["failures"]
+    timed_out = [f for f in failures if "timed out after 20" in f["message"]]
     assert len(timed_out) == 1, timed_out
-    assert {f["op"] for f in data["failures"]} <= {"avg_pool", "avg_pool_grad"}
-    assert data["never_ran"] == [] and data["totals"]["passed"] > 1000
-    assert seconds < 300, f"{seconds:.0f} s"
+    rest = [f for f in failures if f not in timed_out]
+    assert len(rest) >= 10 and all("hung earlier" in f["message"] for f in rest), rest
+    assert {f["op"] for f in failures} <= {"avg_pool", "avg_pool_grad"}
+    assert data["never_ran"] == [] and data["totals"]["passed"] > 50

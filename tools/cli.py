@@ -13,8 +13,9 @@ import traceback
 from collections.abc import Sequence
 
 from poolconf import __version__
+from poolconf.conformance.backend import BackendLoadError
 
-INTERNAL, INTERRUPTED = 4, 130
+USAGE, INTERNAL, INTERRUPTED = 2, 4, 130
 SUBCOMMANDS = {
     # name: (module, help)
     "vectors": ("poolconf.tools.vectors_cli", "generate or verify the golden vectors"),
@@ -48,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"poolconf {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED
+    except BackendLoadError as exc:  # the user's backend, not poolconf: one line, usage error
+        print(f"poolconf {args.command}: error: {exc}", file=sys.stderr)
+        return USAGE
     except Exception:  # a bug in poolconf: the traceback is for its report
         traceback.print_exc()
         print(f"poolconf {args.command}: internal error (see the traceback above)", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from typing import Any
@@ -81,6 +82,8 @@ def rerun(case: VectorCase, backend_spec: str, parts: list[str]) -> tuple[list[s
     """Rerun ``parts`` of ``case`` on the backend: (lines to print, all passed or skipped)."""
     import pytest
 
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # a backend module beside the user, as check finds it
     backend = load_backend(backend_spec)
     lines = [f"backend {backend_spec!r}, declarations {backend.declarations}"]
     ok = True

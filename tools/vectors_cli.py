@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import sys
 import time
 
+from poolconf.conformance import vector_format as vf
 from poolconf.tools import generate as gen
 from poolconf.tools import verify
 
@@ -57,7 +59,50 @@ def run(args: argparse.Namespace) -> int:
     return _verify(args)
 
 
+VECTOR_FOLDER_FILES = ("*_test.json", vf.MANIFEST, "__init__.py", "__pycache__")
+
+
+def _out_problem(out: str | None) -> str:
+    """Why ``--out`` cannot receive vectors ('' when it can): it must be a new or empty
+    folder, or one poolconf generated (its manifest lists every vector file in it), so
+    generation never overwrites or removes a file it did not write."""
+    if out is None:
+        return ""
+    path = pathlib.Path(out)
+    if path.exists() and not path.is_dir():
+        return f"--out {out!r} is a file, not a folder"
+    if not path.exists():
+        return ""
+    foreign = sorted(
+        p.name for p in path.iterdir() if not any(p.match(pat) for pat in VECTOR_FOLDER_FILES)
+    )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        return (
+            f"--out {out!r} holds files that are not poolconf vectors ({shown}); give an "
+            "empty or new folder, or a vectors folder"
+        )
+    if not any(path.glob("*_test.json")):
+        return ""
+    # vector files are poolconf's own only when its manifest lists them
+    problems = [
+        e
+        for e in vf.manifest_errors(path)
+        if e.endswith(f"not listed in {vf.MANIFEST}") or e.startswith(f"{vf.MANIFEST}:")
+    ]
+    if problems:
+        return (
+            f"--out {out!r} holds vector files that poolconf did not write ({problems[0]}); "
+            "give an empty or new folder, or a folder poolconf generated"
+        )
+    return ""
+
+
 def _generate(args: argparse.Namespace) -> int:
+    problem = "" if args.check else _out_problem(args.out)
+    if problem:
+        print(f"poolconf vectors generate: error: {problem}", file=sys.stderr)
+        return 2
 
     start = time.perf_counter()
     try:
