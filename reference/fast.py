@@ -1,0 +1,1299 @@
+"""A vectorised path of the oracle that returns the loop reference's results bit for bit.
+
+``poolconf.reference.fast`` has the public functions of ``poolconf.reference`` with the
+same signatures, the same argument checks (the reference's own helpers, called in the
+same order, so the same ``SpecError`` messages and clauses) and the same results, NaN
+matching NaN and the sign of every zero as the reference gives it. It computes with
+NumPy and proves, element by element, that the result is the exact value rounded once;
+an element whose proof does not go through is recomputed by the loop reference (its
+whole ``(N, C)`` plane, or for ``conv`` its output plane or block, through the public
+reference function on a slice of the arguments). ``fallback_counts()`` says how often.
+The loop reference stays the definition; ``tests/test_fast_reference.py`` checks the
+two against each other.
+
+Why each result is exact (``u = 2**-53``, ``fl`` float64 rounding to nearest):
+
+* **Selection** (max_pool, max_pool_with_indices, adaptive/global max, unpooling,
+  padding, the routing of max gradients) moves values and never rounds. Floats are
+  compared in float32 (float16, bfloat16) or their own dtype, integers in their own
+  dtype, so int64/uint64 compare exactly. The window's maximum is found separably, last
+  spatial axis first, keeping the earlier tap on equality (``>`` is false for ``-0.0``
+  against ``+0.0``) and letting a NaN replace only a non-NaN: the kept element of each
+  row is its first maximum (or first NaN), and the first row whose kept element is
+  maximal holds the first maximum of the N-d window in row-major order [POOL-MAX-4,
+  POOL-MAX-5, POOL-MAX-7]. Without indices ``np.maximum`` gives the same value except
+  for the sign of a zero maximum, so zero results are recomputed by the keep-first scan.
+* **Exact sums** (averages, their gradients, accumulated max gradients, Lp with
+  ``p = 1``, convolution where it applies). Every finite term ``t`` is read as
+  ``t = odd * 2**low(t)`` with ``|t| < 2**top(t)``. If, for the terms of one output,
+  ``max top + ceil(log2 n) - min low <= 53`` and ``max top + ceil(log2 n) <= 1024``,
+  then every partial sum, in any order and grouping, is an integer multiple of
+  ``2**min low`` smaller than ``2**(min low + 53)`` and ``2**1024``: a float64 number.
+  So every float64 addition is exact and the float64 sum *is* the exact sum; infinities
+  and NaN then follow IEEE 754, which are the rules of POOL-AVG-6 (the finite part
+  cannot overflow). The bound is checked once for the whole call (largest ``|t|``,
+  smallest ``|t|`` and the input dtype's precision) and, where that fails, per output
+  from ``top``/``low`` of each term reduced over the window. A product ``g * m`` of a
+  value and a positive integer is exact when its significant bits add up to at most 53.
+* **One rounding of an exact sum ``S`` divided by an integer ``d``** (``d <= 2**53``,
+  so exact in float64): ``q = fl(S / d)`` is the correctly rounded float64 quotient.
+  For float64 output that is the answer. For a narrower dtype the answer is ``q``
+  rounded to it, unless ``q`` is exactly a midpoint of that dtype's grid (the midpoints,
+  the overflow threshold included, are float64 numbers, and rounding is monotone, so
+  ``q`` and ``S / d`` lie in the same rounding cell otherwise). At a midpoint ``M``,
+  ``M * d`` is exact (``M`` has ``precision + 1`` bits and ``d < 2**(52 - precision)``)
+  and is compared with ``S``: equal means ``S / d == M`` and ties-to-even applies;
+  otherwise ``M`` moved one float64 step towards ``S / d`` lies in the true cell. A
+  larger ``d`` at a midpoint falls back. Rounding to the narrower dtype is done in
+  float64 by scaling to the dtype's quantum (a power of two, exact), ``np.rint``
+  (ties to even) and scaling back, so no library conversion rounds twice.
+* **Certified rounding** (Lp with ``p >= 2``, its gradient, convolution sums that are not
+  exact): a float64 value ``v`` with a proven bound ``|v - exact| <= E`` (standard
+  forward error bounds: products of exact values, ``gamma_n = n*u/(1 - n*u)`` for any
+  summation order) is rounded to ``r``; ``r`` is kept only if the interval
+  ``[v - E, v + E]`` lies strictly between the midpoints next to ``r`` (and off zero when
+  ``r`` is a zero, whose sign is then known). For Lp the test runs on the sum side:
+  ``y = S**(1/p)`` lies strictly between midpoints ``a < b`` iff ``a**p < S < b**p``,
+  checked with the bounds of ``S`` and of ``a**p``, ``b**p``. An exact tie is never
+  certified and falls back. For float64 output the margin (half a float64 ulp) is
+  usually below the bound, so those elements fall back.
+
+Clause ids refer to ``spec/pooling.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+from poolconf.reference import ops as ref
+
+from poolconf import SpecError
+
+__all__ = [
+    "adaptive_avg_pool",
+    "adaptive_avg_pool_grad",
+    "adaptive_max_pool",
+    "adaptive_max_pool_grad",
+    "avg_pool",
+    "avg_pool_grad",
+    "conv",
+    "conv_grad",
+    "fallback_counts",
+    "global_avg_pool",
+    "global_lp_pool",
+    "global_max_pool",
+    "lp_pool",
+    "lp_pool_grad",
+    "max_pool",
+    "max_pool_grad",
+    "max_pool_with_indices",
+    "max_unpool",
+    "reset_fallback_counts",
+    "zero_pad",
+]
+
+Indexer = Union[slice, np.ndarray]  # noqa: UP007 (a runtime alias)
+
+TOP_NONE = -4000  # ``top`` of a zero or non-finite term: never the window's largest
+LOW_NONE = 4000  # ``low`` of a zero or non-finite term: never the window's smallest
+MAX_LIMB_BITS = 53
+
+
+# ---------------------------------------------------------------------------
+# how often the proofs did not go through
+# ---------------------------------------------------------------------------
+
+_COUNTS: Counter[tuple[str, str]] = Counter()
+
+
+def fallback_counts() -> dict[str, dict[str, int]]:
+    """Per op: ``calls``, ``elements`` (output elements computed), ``fallback_elements``
+    (elements whose exactness was not proven), ``fallback_units`` (planes or blocks the
+    loop reference recomputed for them) and ``fallback_calls`` (calls handed whole to the
+    loop reference), since the last ``reset_fallback_counts()``."""
+    out: dict[str, dict[str, int]] = {}
+    for (op, key), n in _COUNTS.items():
+        out.setdefault(op, {k: 0 for k in (
+            "calls", "elements", "fallback_elements", "fallback_units", "fallback_calls"
+        )})[key] += n
+    return out
+
+
+def reset_fallback_counts() -> None:
+    _COUNTS.clear()
+
+
+def _count(op: str, key: str, n: int = 1) -> None:
+    if n:
+        _COUNTS[(op, key)] += int(n)
+
+
+# ---------------------------------------------------------------------------
+# argument checks: the reference's helpers in the reference's order
+# ---------------------------------------------------------------------------
+
+
+def _pool_setup(
+    x: np.ndarray, op: str, allowed: Sequence[str], layout: str, kernel_size: object,
+    stride: object, padding: geo.PaddingArg, dilation: object, ceil_mode: bool,
+) -> tuple[np.ndarray, str, geo.PoolGeometry]:
+    """``ops._pool_setup`` without its per-window tap lists (built only on fallback)."""
+    dtype = ref._check_array(x, "x", allowed, op)
+    x_cf = ref._to_channels_first(x, layout)
+    ref._check_bool(ceil_mode, "ceil_mode")
+    g = geo.pool_geometry(x_cf.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
+    return x_cf, dtype, g
+
+
+def _adaptive_setup(
+    x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str
+) -> tuple[np.ndarray, str, tuple[int, ...]]:
+    """``ops._adaptive_setup`` without its window lists."""
+    dtype = ref._check_array(x, "x", allowed, op)
+    x_cf = ref._to_channels_first(x, layout)
+    out = geo.per_dim(output_size, "output_size", x_cf.ndim - 2, 1, "POOL-ADAPT-2")
+    return x_cf, dtype, out
+
+
+def _global_setup(x: np.ndarray, op: str, allowed: Sequence[str], layout: str) -> tuple[np.ndarray, str]:
+    dtype = ref._check_array(x, "x", allowed, op)
+    return ref._to_channels_first(x, layout), dtype
+
+
+def _out_shape(x_cf: np.ndarray, spatial: Sequence[int]) -> tuple[int, ...]:
+    return (x_cf.shape[0], x_cf.shape[1], *spatial)
+
+
+def _planes(a_cf: np.ndarray) -> np.ndarray:
+    """``(N, C, *spatial)`` as a contiguous ``(N*C, *spatial)`` array."""
+    return np.ascontiguousarray(a_cf).reshape(a_cf.shape[0] * a_cf.shape[1], *a_cf.shape[2:])
+
+
+def _assemble(planes: np.ndarray, n: int, c: int, layout: str) -> np.ndarray:
+    """A fresh ``(N*C, *spatial)`` result in the call's layout (``_from_channels_first``)."""
+    return ref._from_channels_first(planes.reshape(n, c, *planes.shape[1:]), layout)
+
+
+def _working(a: np.ndarray, dtype: str) -> np.ndarray:
+    """Values in a dtype that compares them exactly: float32 for float16/bfloat16."""
+    return a.astype(np.float32) if dtype in ("float16", "bfloat16") else a
+
+
+def _empty_max(dtype: str) -> float | int:
+    return ref._empty_max(dtype)
+
+
+# ---------------------------------------------------------------------------
+# window plans: which input positions feed which outputs, per axis and tap
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """One spatial axis of a windowed op on ``(P, *spatial)`` arrays.
+
+    ``taps``: per kernel offset, ``(dst, src)``: the outputs whose tap is in bounds and
+    the input positions they read (slices, or index arrays for adaptive windows).
+    ``count``: in-bounds taps per output; ``extent``: taps inside the padded extent per
+    output; ``cover``: windows (with an in-bounds tap there) reaching each input."""
+
+    axis: int
+    n_in: int
+    n_out: int
+    taps: tuple[tuple[Indexer, Indexer], ...]
+    count: np.ndarray
+    extent: np.ndarray
+    cover: np.ndarray
+
+
+def _as_indexer(ix: np.ndarray) -> Indexer:
+    """An increasing arithmetic progression as a slice (faster views), else the array."""
+    if ix.size == 1:
+        return slice(int(ix[0]), int(ix[0]) + 1)
+    step = int(ix[1] - ix[0])
+    if step >= 1 and np.all(np.diff(ix) == step):
+        return slice(int(ix[0]), int(ix[-1]) + 1, step)
+    return ix
+
+
+def _pool_axes(g: geo.PoolGeometry) -> list[_Axis]:
+    axes = []
+    for i, a in enumerate(g.axes):
+        o = np.arange(a.out)[:, None]
+        j = np.arange(a.kernel)[None, :]
+        pos = o * a.stride - a.pad_begin + j * a.dilation  # [POOL-GEOM-8]
+        inb = (pos >= 0) & (pos < a.length)
+        ext = (pos >= -a.pad_begin) & (pos < a.length + a.pad_end)
+        taps = []
+        for jj in range(a.kernel):
+            outs = np.flatnonzero(inb[:, jj])
+            if outs.size:
+                lo, hi = int(outs[0]), int(outs[-1]) + 1
+                start = int(pos[lo, jj])
+                taps.append((slice(lo, hi), slice(start, start + (hi - lo - 1) * a.stride + 1, a.stride)))
+        cover = np.bincount(pos[inb], minlength=a.length)
+        axes.append(_Axis(1 + i, a.length, a.out, tuple(taps), inb.sum(1), ext.sum(1), cover))
+    return axes
+
+
+def _adaptive_axes(spatial: Sequence[int], out: Sequence[int]) -> list[_Axis]:
+    axes = []
+    for i, (L, O) in enumerate(zip(spatial, out)):
+        bounds = np.array([geo.adaptive_bounds(o, L, O) for o in range(O)], dtype=np.int64)
+        start, length = bounds[:, 0], bounds[:, 1] - bounds[:, 0]
+        taps = []
+        for j in range(int(length.max())):
+            dst = np.flatnonzero(length > j)
+            src = start[dst] + j
+            taps.append((_as_indexer(dst), _as_indexer(src)))
+        members = np.concatenate([np.arange(s, s + n) for s, n in zip(start, length)])
+        cover = np.bincount(members, minlength=L)
+        axes.append(_Axis(1 + i, L, O, tuple(taps), length, length, cover))
+    return axes
+
+
+def _ix(ndim: int, axis: int, ix: Indexer) -> tuple[Any, ...]:
+    index: list[Any] = [slice(None)] * ndim
+    index[axis] = ix
+    return tuple(index)
+
+
+def _get(a: np.ndarray, axis: int, ix: Indexer) -> np.ndarray:
+    return a[_ix(a.ndim, axis, ix)] if isinstance(ix, slice) else np.take(a, ix, axis=axis)
+
+
+def _resized(a: np.ndarray, axis: int, n: int) -> tuple[int, ...]:
+    shape = list(a.shape)
+    shape[axis] = n
+    return tuple(shape)
+
+
+def _per_output(axes: Sequence[_Axis], field: str) -> np.ndarray:
+    """The product over axes of a per-output (``count``, ``extent``) or per-input
+    (``cover``) table, shaped ``(1, *spatial)`` to broadcast over planes."""
+    out = np.ones((1,) * (len(axes) + 1), dtype=np.int64)
+    for i, ax in enumerate(axes):
+        shape = [1] * (len(axes) + 1)
+        shape[1 + i] = -1
+        out = out * getattr(ax, field).astype(np.int64).reshape(shape)
+    return out
+
+
+_UFUNC = {"max": np.maximum, "min": np.minimum, "sum": np.add}
+
+
+def _reduce(a: np.ndarray, ax: _Axis, kind: str, ident: Any, dtype: Any = None) -> np.ndarray:
+    """Reduce along one axis over each output's taps (``kind``: max, min or sum)."""
+    uf = _UFUNC[kind]
+    res = np.full(_resized(a, ax.axis, ax.n_out), ident, dtype or a.dtype)
+    for dst, src in ax.taps:
+        v = _get(a, ax.axis, src)
+        index = _ix(res.ndim, ax.axis, dst)
+        if isinstance(dst, slice):
+            r = res[index]
+            uf(r, v, out=r)
+        else:  # distinct outputs within one tap
+            res[index] = uf(res[index], v)
+    return res
+
+
+def _spread(a: np.ndarray, ax: _Axis, kind: str, ident: Any, dtype: Any = None) -> np.ndarray:
+    """Transpose of ``_reduce``: each output's value combined into every input it reads."""
+    uf = _UFUNC[kind]
+    res = np.full(_resized(a, ax.axis, ax.n_in), ident, dtype or a.dtype)
+    for dst, src in ax.taps:
+        part = _get(a, ax.axis, dst)
+        if isinstance(src, slice):  # distinct inputs within one tap
+            r = res[_ix(res.ndim, ax.axis, src)]
+            uf(r, part, out=r)
+        else:  # adaptive windows: an input may repeat within one tap
+            uf.at(np.moveaxis(res, ax.axis, 0), src, np.moveaxis(part, ax.axis, 0))
+    return res
+
+
+def _sep(a: np.ndarray, axes: Sequence[_Axis], kind: str, ident: Any, dtype: Any = None) -> np.ndarray:
+    for ax in axes:
+        a = _reduce(a, ax, kind, ident, dtype)
+    return a
+
+
+def _sep_spread(a: np.ndarray, axes: Sequence[_Axis], kind: str, ident: Any, dtype: Any = None) -> np.ndarray:
+    for ax in axes:
+        a = _spread(a, ax, kind, ident, dtype)
+    return a
+
+
+BLOCK_BYTES = 1 << 20
+
+
+def _blocks(total: int, per_plane_bytes: int) -> list[slice]:
+    """Blocks of planes small enough for a block's intermediates to stay in cache."""
+    rows = max(1, BLOCK_BYTES // max(1, per_plane_bytes))
+    return [slice(i, min(total, i + rows)) for i in range(0, total, rows)]
+
+
+# ---------------------------------------------------------------------------
+# selection [POOL-MAX-*]
+# ---------------------------------------------------------------------------
+
+
+def _select(
+    xw: np.ndarray, axes: Sequence[_Axis], dtype: str, with_index: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """First maximum (first NaN) of each window in row-major window order, and its flat
+    index in the plane (-1 for a window with no in-bounds tap) [POOL-MAX-1..7,
+    POOL-IDX-1, POOL-EMPTY-1]. Axes are reduced last first (see the module docstring)."""
+    ident = _empty_max(dtype)
+    is_float = xw.dtype.kind == "f"
+    has_nan = is_float and bool(np.isnan(xw).any())
+    a = xw
+    ia: np.ndarray | None = None
+    if with_index:
+        spatial = xw.shape[1:]
+        ia = np.broadcast_to(np.arange(math.prod(spatial), dtype=np.int64).reshape(1, *spatial), xw.shape)
+    for ax in reversed(axes):
+        res = np.full(_resized(a, ax.axis, ax.n_out), ident, a.dtype)
+        ires = np.full(res.shape, -1, np.int64) if ia is not None else None
+        for dst, src in ax.taps:
+            index = _ix(res.ndim, ax.axis, dst)
+            r, v = res[index], _get(a, ax.axis, src)
+            take = v > r
+            if has_nan:
+                take |= np.isnan(v) & ~np.isnan(r)
+            if ires is not None and ia is not None:
+                ri = ires[index]
+                take |= ri == -1
+                ires[index] = np.where(take, _get(ia, ax.axis, src), ri)
+            res[index] = np.where(take, v, r)
+        a, ia = res, ires
+    return a, ia
+
+
+def _max_values(xw: np.ndarray, axes: Sequence[_Axis], dtype: str) -> np.ndarray:
+    """Window maxima: ``np.maximum`` (value exact, NaN propagates), then the keep-first
+    scan for the outputs that are zero, whose sign is the first zero's [POOL-MAX-5]."""
+    out = _sep(xw, axes, "max", _empty_max(dtype))
+    if xw.dtype.kind == "f":
+        zero = out == 0
+        if zero.any():
+            first = _select(xw, axes, dtype, with_index=False)[0]
+            out = np.where(zero, first, out)
+    return out
+
+
+def _blockwise_max(X: np.ndarray, axes: Sequence[_Axis], dtype: str, out_spatial: Sequence[int]) -> np.ndarray:
+    xw_dtype = np.float32 if dtype in ("float16", "bfloat16") else X.dtype
+    out = np.empty((X.shape[0], *out_spatial), xw_dtype)
+    per = math.prod(X.shape[1:]) * np.dtype(xw_dtype).itemsize
+    for b in _blocks(X.shape[0], per):
+        out[b] = _max_values(_working(X[b], dtype), axes, dtype)
+    return out
+
+
+def max_pool_with_indices(
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling and the int64 flat index of each selected element [POOL-MAX-1, POOL-IDX-1]."""
+    x_cf, dtype, g = _pool_setup(
+        x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    n, c = x_cf.shape[:2]
+    axes = _pool_axes(g)
+    X = _planes(x_cf)
+    vals = np.empty((n * c, *g.out_shape), X.dtype)
+    idx = np.empty((n * c, *g.out_shape), np.int64)
+    per = X[:1].nbytes * 4
+    for b in _blocks(n * c, per):
+        v, i = _select(_working(X[b], dtype), axes, dtype, with_index=True)
+        vals[b] = v.astype(X.dtype)
+        idx[b] = i
+    _count("max_pool_with_indices", "calls")
+    _count("max_pool_with_indices", "elements", vals.size)
+    return _assemble(vals, n, c, layout), _assemble(idx, n, c, layout)
+
+
+def max_pool(
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Max pooling over the in-bounds taps of each window [POOL-MAX-1]."""
+    x_cf, dtype, g = _pool_setup(
+        x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    n, c = x_cf.shape[:2]
+    X = _planes(x_cf)
+    out = _blockwise_max(X, _pool_axes(g), dtype, g.out_shape).astype(X.dtype)
+    _count("max_pool", "calls")
+    _count("max_pool", "elements", out.size)
+    return _assemble(out, n, c, layout)
+
+
+def adaptive_max_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
+    """Adaptive max pooling over the windows of [POOL-ADAPT-1]."""
+    x_cf, dtype, out_size = _adaptive_setup(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
+    n, c = x_cf.shape[:2]
+    X = _planes(x_cf)
+    out = _blockwise_max(X, _adaptive_axes(x_cf.shape[2:], out_size), dtype, out_size).astype(X.dtype)
+    _count("adaptive_max_pool", "calls")
+    _count("adaptive_max_pool", "elements", out.size)
+    return _assemble(out, n, c, layout)
+
+
+def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
+    """Max over each plane; a zero maximum has the sign of the plane's first zero
+    [POOL-GLOBAL-1, POOL-MAX-5]."""
+    x_cf, dtype = _global_setup(x, "global_max_pool", dt.ALL_DTYPES, layout)
+    n, c = x_cf.shape[:2]
+    rank = x_cf.ndim - 2
+    X = _working(_planes(x_cf), dtype).reshape(n * c, math.prod(x_cf.shape[2:]))
+    if X.shape[0] == 0:
+        m = np.empty((0,), X.dtype)
+    else:
+        m = np.max(X, axis=1)
+        if X.dtype.kind == "f":
+            zero = m == 0
+            if zero.any():
+                rows = np.flatnonzero(zero)
+                first = np.argmax(X[rows] == 0, axis=1)
+                m[rows] = X[rows, first]
+    out = m.astype(dt.numpy_dtype(dtype)).reshape(n * c, *(1,) * rank)
+    _count("global_max_pool", "calls")
+    _count("global_max_pool", "elements", out.size)
+    return _assemble(out, n, c, layout)
+
+
+# ---------------------------------------------------------------------------
+# exact sums: bits of the terms, the certificate, one rounding [POOL-DTYPE-3]
+# ---------------------------------------------------------------------------
+
+
+def _fmt(dtype: str) -> dt.FloatFormat:
+    return dt.FLOAT_FORMATS[dtype]
+
+
+def _top_low(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per float64 element: ``top`` with ``|v| < 2**top`` and ``low`` with ``v`` an odd
+    multiple of ``2**low`` (int16); ``TOP_NONE``/``LOW_NONE`` for zeros and non-finite
+    values. ``frexp`` gives ``v = m * 2**e``, ``0.5 <= |m| < 1``; ``|m| * 2**53`` is an
+    integer whose lowest set bit (``i & -i``, a power of two converted exactly) is the
+    number of trailing zero bits."""
+    v = np.asarray(v, dtype=np.float64)
+    fin = np.isfinite(v) & (v != 0)
+    m, e = np.frexp(np.where(fin, v, 1.0))
+    mi = (np.abs(m) * 2.0**53).astype(np.int64)
+    tz = np.frexp((mi & -mi).astype(np.float64))[1] - 1
+    top = np.where(fin, e, TOP_NONE).astype(np.int16)
+    low = np.where(fin, e - 53 + tz, LOW_NONE).astype(np.int16)
+    return top, low
+
+
+def _ceil_log2(n: Any) -> Any:
+    """``ceil(log2 n)`` for integers ``n >= 1`` (0 for ``n <= 1``), elementwise."""
+    n = np.maximum(np.asarray(n, dtype=np.int64), 1)
+    return np.frexp((n - 1).astype(np.float64))[1]
+
+
+def _certified(top: Any, low: Any, n: Any) -> Any:
+    """The exact-sum condition of the module docstring for ``n`` terms with largest
+    ``top`` and smallest ``low``."""
+    t = np.asarray(top, dtype=np.int64) + _ceil_log2(n)
+    return (t - np.asarray(low, dtype=np.int64) <= 53) & (t <= 1024)
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Bounds on the terms of a whole array: every finite nonzero term ``t`` has
+    ``|t| < 2**top`` and is a multiple of ``2**low``; ``sig``: its significant bits at
+    most. Empty (no finite nonzero term): ``top = TOP_NONE``."""
+
+    top: int
+    low: int
+    sig: int
+
+
+def _span(a: np.ndarray, dtype: str) -> _Span:
+    """Cheap whole-array bounds from the largest and smallest finite nonzero ``|a|``: a
+    value of a dtype with ``p`` significant bits and exponent ``e`` (``frexp``) is a
+    multiple of ``2**(e - p)``, and of the dtype's smallest subnormal."""
+    fmt = _fmt(dtype)
+    mag = np.abs(a)
+    if not np.isfinite(mag).all():
+        mag = np.where(np.isfinite(mag), mag, 0)
+    if mag.size == 0:
+        return _Span(TOP_NONE, LOW_NONE, 0)
+    amax = float(mag.max())
+    if amax == 0:
+        return _Span(TOP_NONE, LOW_NONE, 0)
+    amin = float(np.min(mag, where=mag > 0, initial=np.inf))
+    top = math.frexp(amax)[1]
+    low = max(math.frexp(amin)[1] - fmt.precision, fmt.emin - fmt.precision + 1)
+    return _Span(top, low, fmt.precision)
+
+
+def _round_to(v: np.ndarray, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """Round float64 values to ``fmt`` (nearest, ties to even, gradual underflow,
+    overflow to infinity) in float64; return them and the mask of inputs that are
+    exactly a midpoint of ``fmt``'s grid (including the overflow threshold).
+
+    With ``e = max(floor(log2|v|), emin)`` the grid near ``v`` is the multiples of
+    ``q = 2**(e - precision + 1)``; ``|v| / q`` and ``n * q`` are exact power-of-two
+    scalings and ``np.rint`` rounds half to even, as ``dtypes.round_exact`` does."""
+    v = np.asarray(v, dtype=np.float64)
+    if fmt.precision == 53:
+        return v.copy(), np.zeros(v.shape, bool)
+    a = np.abs(v)
+    fin = np.isfinite(a) & (a != 0)
+    e = np.frexp(np.where(fin, a, 1.0))[1] - 1
+    qe = np.maximum(e, fmt.emin) - fmt.precision + 1
+    s = np.ldexp(np.where(fin, a, 0.0), -qe)
+    n = np.rint(s)
+    mid = fin & (s - np.floor(s) == 0.5)
+    r = np.ldexp(n, qe)
+    r = np.where(r > float(fmt.max_finite), np.inf, r)
+    return np.where(fin, np.copysign(r, v), v), mid
+
+
+def _div_round(S: np.ndarray, d: Any, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """``S / d`` rounded once to ``fmt``, for exact float64 sums ``S`` and integer
+    divisors ``1 <= d <= 2**53``; and the mask of elements that could not be proven
+    (a midpoint with a divisor too large for an exact check). An exactly zero ``S``
+    gives ``+0.0`` [POOL-DTYPE-3]. See the module docstring."""
+    d = np.broadcast_to(np.asarray(d, dtype=np.float64), S.shape)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        q = S / d
+    r, mid = _round_to(q, fmt)
+    bad = np.zeros(S.shape, bool)
+    if mid.any():
+        at = np.nonzero(mid)
+        M, dd, SS = q[at], d[at], S[at]
+        checkable = dd < 2.0 ** (52 - fmt.precision)
+        c = M * dd  # exact where checkable
+        nudged = np.nextafter(M, np.where(SS > c, np.inf, -np.inf))
+        fixed = _round_to(nudged, fmt)[0]
+        r[at] = np.where(c == SS, r[at], fixed)
+        bad[at] = ~checkable
+    return np.where(S == 0, 0.0, r), bad
+
+
+def _cast(v64: np.ndarray, dtype: str) -> np.ndarray:
+    """float64 values that are exactly ``dtype`` values, converted (no rounding occurs)."""
+    return v64.astype(dt.numpy_dtype(dtype))
+
+
+def _refill(op: str, res: np.ndarray, fail: np.ndarray | None, plane: Callable[[int], np.ndarray]) -> None:
+    """Recompute with the loop reference every plane of ``res`` (float64, ``(P, ...)``)
+    holding an element whose exactness was not proven."""
+    if fail is None or not fail.any():
+        return
+    rows = np.flatnonzero(fail.reshape(fail.shape[0], -1).any(axis=1))
+    _count(op, "fallback_elements", int(fail.sum()))
+    _count(op, "fallback_units", rows.size)
+    for p in rows:
+        res[p] = plane(int(p))
+
+
+def _plane_caller(fn: Callable[..., np.ndarray], arrays: Sequence[np.ndarray], channels: int,
+                  **params: Any) -> Callable[[int], np.ndarray]:
+    """The loop reference ``fn`` on plane ``p`` of channels_first ``arrays``, as float64."""
+
+    def call(p: int) -> np.ndarray:
+        b, ch = divmod(p, channels)
+        sub = [a[b : b + 1, ch : ch + 1] for a in arrays]
+        out = fn(*sub, **params, layout="channels_first")
+        return np.asarray(out, dtype=np.float64)[0, 0]
+
+    return call
+
+
+def _cert_windows(X: np.ndarray, X64: np.ndarray, axes: Sequence[_Axis], dtype: str,
+                  n_taps: np.ndarray) -> np.ndarray | None:
+    """Where the window sums of ``X64`` are proven exact: None when the whole-array bound
+    suffices, else a boolean array per output (``top``/``low`` reduced over each window)."""
+    span = _span(X, dtype)
+    if bool(_certified(span.top, span.low, int(n_taps.max(initial=1)))):
+        return None
+    top, low = _top_low(X64)
+    return _certified(_sep(top, axes, "max", TOP_NONE), _sep(low, axes, "min", LOW_NONE), n_taps)
+
+
+def _cert_spread(top: np.ndarray, low: np.ndarray, axes: Sequence[_Axis], cover: np.ndarray) -> np.ndarray:
+    """Per input: are the sums of the terms it receives from the windows covering it
+    proven exact? ``top``/``low`` are per output term; every window covering an input is
+    counted (``cover``), a superset of the terms it receives, which only weakens the test."""
+    t = _sep_spread(top, axes, "max", TOP_NONE)
+    lo = _sep_spread(low, axes, "min", LOW_NONE)
+    return _certified(t, lo, cover)
+
+
+# ---------------------------------------------------------------------------
+# max gradients [POOL-GRAD-2, POOL-GRAD-3, POOL-GRAD-6]
+# ---------------------------------------------------------------------------
+
+
+def _route_first(X: np.ndarray, G64: np.ndarray, axes: Sequence[_Axis], dtype: str) -> np.ndarray:
+    """Each upstream value added to its window's selected element (``bincount`` adds in
+    float64; exact where certified)."""
+    P = X.shape[0]
+    size = math.prod(X.shape[1:])
+    out = np.zeros((P, size))
+    per = X[:1].nbytes * 4 + G64[:1].nbytes
+    for b in _blocks(P, per):
+        idx = _select(_working(X[b], dtype), axes, dtype, with_index=True)[1]
+        assert idx is not None
+        rows = idx.shape[0]
+        tgt = idx.reshape(rows, -1) + (np.arange(rows, dtype=np.int64) * size)[:, None]
+        valid = idx.reshape(rows, -1) >= 0
+        out[b] = np.bincount(
+            tgt[valid], weights=G64[b].reshape(rows, -1)[valid], minlength=rows * size
+        ).reshape(rows, size)
+    return out.reshape(X.shape)
+
+
+def _route_all(X: np.ndarray, G64: np.ndarray, axes: Sequence[_Axis], dtype: str) -> np.ndarray:
+    """Each upstream value added to every element equal to its window's maximum (every
+    NaN when it is NaN), separably: with ``R`` a row's maximum and ``M`` the window's,
+    ``x == M`` iff ``x == R`` and ``R == M`` (``x <= R <= M``; NaN propagates), so values
+    travel back one axis at a time to the taps whose level-below maximum equals the one
+    above. Each partial sum is a sub-sum of the terms of every element it reaches."""
+    xw = _working(X, dtype)
+    levels = [xw]
+    for ax in reversed(axes):
+        levels.append(_reduce(levels[-1], ax, "max", _empty_max(dtype)))
+    r = len(axes)
+    grad = G64
+    nan = xw.dtype.kind == "f" and bool(np.isnan(xw).any())
+    for depth, ax in enumerate(axes):
+        hi, lo = levels[r - depth], levels[r - depth - 1]
+        res = np.zeros(_resized(grad, ax.axis, ax.n_in))
+        for dst, src in ax.taps:
+            v, m = _get(lo, ax.axis, src), _get(hi, ax.axis, dst)
+            sel = v == m
+            if nan:
+                sel |= np.isnan(v) & np.isnan(m)
+            part = np.where(sel, _get(grad, ax.axis, dst), 0.0)
+            if isinstance(src, slice):
+                res[_ix(res.ndim, ax.axis, src)] += part
+            else:
+                np.add.at(np.moveaxis(res, ax.axis, 0), src, np.moveaxis(part, ax.axis, 0))
+        grad = res
+    return grad
+
+
+def _max_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: list[_Axis],
+              tie_policy: str, plane: Callable[[int], np.ndarray], layout: str) -> np.ndarray:
+    n, c = x_cf.shape[:2]
+    X, G = _planes(x_cf), _planes(grad_cf)
+    G64 = G.astype(np.float64)
+    cover = _per_output(axes, "cover")
+    span = _span(G, dtype)
+    vmax = int(cover.max(initial=1))
+    ok = None
+    if vmax > 1 and not bool(_certified(span.top, span.low, vmax)):
+        ok = _cert_spread(*_top_low(G64), axes, cover)
+    route = _route_first if tie_policy == "first" else _route_all
+    S = route(X, G64, axes, dtype)
+    res, bad = _div_round(S, 1, _fmt(dtype))
+    _refill(op, res, bad if ok is None else bad | ~ok, plane)
+    _count(op, "calls")
+    _count(op, "elements", res.size)
+    return _assemble(_cast(res, dtype), n, c, layout)
+
+
+def max_pool_grad(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+    tie_policy: str = "first",
+) -> np.ndarray:
+    """Gradient of max pooling with respect to ``x`` [POOL-GRAD-2, POOL-GRAD-3]."""
+    x_cf, dtype, g = _pool_setup(
+        x, "max_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    ref._check_tie_policy(tie_policy)
+    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    plane = _plane_caller(
+        ref.max_pool_grad, [x_cf, grad_cf], x_cf.shape[1], kernel_size=kernel_size, stride=stride,
+        padding=padding, dilation=dilation, ceil_mode=ceil_mode, tie_policy=tie_policy,
+    )
+    return _max_grad("max_pool_grad", x_cf, grad_cf, dtype, _pool_axes(g), tie_policy, plane, layout)
+
+
+def adaptive_max_pool_grad(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    output_size: object,
+    layout: str = "channels_first",
+    tie_policy: str = "first",
+) -> np.ndarray:
+    """Gradient of adaptive max pooling [POOL-GRAD-6]."""
+    x_cf, dtype, out = _adaptive_setup(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
+    ref._check_tie_policy(tie_policy)
+    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
+    plane = _plane_caller(
+        ref.adaptive_max_pool_grad, [x_cf, grad_cf], x_cf.shape[1], output_size=output_size,
+        tie_policy=tie_policy,
+    )
+    axes = _adaptive_axes(x_cf.shape[2:], out)
+    return _max_grad("adaptive_max_pool_grad", x_cf, grad_cf, dtype, axes, tie_policy, plane, layout)
+
+
+# ---------------------------------------------------------------------------
+# averages [POOL-AVG-*, POOL-ADAPT-1, POOL-GLOBAL-1]
+# ---------------------------------------------------------------------------
+
+
+def _avg_forward(op: str, x_cf: np.ndarray, dtype: str, axes: list[_Axis], d: Any,
+                 plane: Callable[[int], np.ndarray], layout: str) -> np.ndarray:
+    """Window sums (exact where certified) over the divisor ``d`` (int array per output,
+    or an int), rounded once; divisor 0 gives NaN [POOL-AVG-1, POOL-EMPTY-1]."""
+    n, c = x_cf.shape[:2]
+    X = _planes(x_cf)
+    X64 = X.astype(np.float64)
+    S = _sep(X64, axes, "sum", 0.0)
+    ok = _cert_windows(X, X64, axes, dtype, _per_output(axes, "count"))
+    res, bad = _div_round(S, d, _fmt(dtype))
+    res = np.where(np.asarray(d) == 0, np.nan, res)
+    _refill(op, res, bad if ok is None else bad | ~ok, plane)
+    _count(op, "calls")
+    _count(op, "elements", res.size)
+    return _assemble(_cast(res, dtype), n, c, layout)
+
+
+def avg_pool(
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Average pooling: the exact window sum over the divisor, rounded once [POOL-AVG-1]."""
+    x_cf, dtype, g = _pool_setup(
+        x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    ref._check_bool(count_include_pad, "count_include_pad")
+    override = ref._check_divisor(divisor_override)
+    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+                  ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                  divisor_override=divisor_override)
+    if override is not None and override > 2**53:
+        _count("avg_pool", "fallback_calls")
+        return ref.avg_pool(x, **params, layout=layout)
+    axes = _pool_axes(g)
+    d = override if override is not None else _per_output(axes, "extent" if count_include_pad else "count")
+    plane = _plane_caller(ref.avg_pool, [x_cf], x_cf.shape[1], **params)
+    return _avg_forward("avg_pool", x_cf, dtype, axes, d, plane, layout)
+
+
+def adaptive_avg_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
+    """Adaptive average pooling: the exact mean of each window [POOL-ADAPT-1]."""
+    x_cf, dtype, out = _adaptive_setup(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
+    axes = _adaptive_axes(x_cf.shape[2:], out)
+    plane = _plane_caller(ref.adaptive_avg_pool, [x_cf], x_cf.shape[1], output_size=output_size)
+    return _avg_forward("adaptive_avg_pool", x_cf, dtype, axes, _per_output(axes, "count"), plane, layout)
+
+
+def _avg_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: list[_Axis],
+              d: np.ndarray, plane: Callable[[int], np.ndarray], layout: str) -> np.ndarray:
+    """``sum_o g_o / d_o`` over the windows ``o`` covering each input, as
+    ``(sum_o g_o * (L / d_o)) / L`` with ``L`` the least common multiple of the divisors:
+    the products are exact when ``g``'s significant bits plus those of ``L / d_o`` are at
+    most 53, the sum is certified, and one division rounds [POOL-GRAD-1, POOL-GRAD-6]."""
+    n, c = x_cf.shape[:2]
+    fmt = _fmt(dtype)
+    d = np.broadcast_to(np.asarray(d, dtype=np.int64), (1, *grad_cf.shape[2:]))
+    divisors = [int(v) for v in np.unique(d) if v > 0]
+    lcm = math.lcm(*divisors) if divisors else 1
+    if lcm > 2**52:
+        _count(op, "fallback_calls")
+        res = np.zeros((n * c, *x_cf.shape[2:]))
+        for p in range(n * c):
+            res[p] = plane(p)
+        return _assemble(_cast(res, dtype), n, c, layout)
+    mult = np.where(d > 0, lcm // np.maximum(d, 1), 0)
+    mbits = int(mult.max(initial=0)).bit_length()
+    G = _planes(grad_cf)
+    G64 = G.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        U = np.where(d > 0, G64 * mult, 0.0)
+    cover = _per_output(axes, "cover")
+    span = _span(G, dtype)
+    ok = None
+    if not (span.sig + mbits <= 53 and bool(_certified(span.top + mbits, span.low, int(cover.max(initial=1))))):
+        top, low = _top_low(G64)
+        bits = np.frexp(mult.astype(np.float64))[1]  # bit length of each multiplier
+        utop = top.astype(np.int64) + bits
+        # a product that may be inexact gets a top that fails every input it reaches
+        utop = np.where(top.astype(np.int64) - low + bits > 53, 2 * LOW_NONE, utop)
+        utop = np.where(top == TOP_NONE, TOP_NONE, utop)
+        ok = _cert_spread(utop, low, axes, cover)
+    S = _sep_spread(U, axes, "sum", 0.0)
+    res, bad = _div_round(S, lcm, fmt)
+    _refill(op, res, bad if ok is None else bad | ~ok, plane)
+    _count(op, "calls")
+    _count(op, "elements", res.size)
+    return _assemble(_cast(res, dtype), n, c, layout)
+
+
+def avg_pool_grad(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Gradient of average pooling [POOL-GRAD-1, POOL-GRAD-3]."""
+    x_cf, dtype, g = _pool_setup(
+        x, "avg_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    ref._check_bool(count_include_pad, "count_include_pad")
+    override = ref._check_divisor(divisor_override)
+    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+                  ceil_mode=ceil_mode, count_include_pad=count_include_pad,
+                  divisor_override=divisor_override)
+    if override is not None and override > 2**52:
+        _count("avg_pool_grad", "fallback_calls")
+        return ref.avg_pool_grad(x, grad_output, **params, layout=layout)
+    axes = _pool_axes(g)
+    d = (
+        np.full((1, *g.out_shape), override, dtype=np.int64)
+        if override is not None
+        else _per_output(axes, "extent" if count_include_pad else "count")
+    )
+    plane = _plane_caller(ref.avg_pool_grad, [x_cf, grad_cf], x_cf.shape[1], **params)
+    return _avg_grad("avg_pool_grad", x_cf, grad_cf, dtype, axes, d, plane, layout)
+
+
+def adaptive_avg_pool_grad(
+    x: np.ndarray, grad_output: np.ndarray, *, output_size: object, layout: str = "channels_first"
+) -> np.ndarray:
+    """Gradient of adaptive average pooling [POOL-GRAD-6]."""
+    x_cf, dtype, out = _adaptive_setup(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
+    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
+    axes = _adaptive_axes(x_cf.shape[2:], out)
+    plane = _plane_caller(ref.adaptive_avg_pool_grad, [x_cf, grad_cf], x_cf.shape[1], output_size=output_size)
+    return _avg_grad("adaptive_avg_pool_grad", x_cf, grad_cf, dtype, axes, _per_output(axes, "count"), plane, layout)
+
+
+def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
+    """Exact mean of each plane, rounded once [POOL-GLOBAL-1]."""
+    x_cf, dtype = _global_setup(x, "global_avg_pool", dt.FLOAT_DTYPES, layout)
+    n, c = x_cf.shape[:2]
+    size = math.prod(x_cf.shape[2:])
+    rank = x_cf.ndim - 2
+    X = _planes(x_cf).reshape(n * c, size)
+    X64 = X.astype(np.float64)
+    S = X64.sum(axis=1)
+    span = _span(X, dtype)
+    ok = None
+    if not bool(_certified(span.top, span.low, size)):
+        top, low = _top_low(X64)
+        ok = _certified(top.max(axis=1, initial=TOP_NONE), low.min(axis=1, initial=LOW_NONE), size)
+    res, bad = _div_round(S, size, _fmt(dtype))
+    plane = _plane_caller(ref.global_avg_pool, [x_cf], c)
+    res = res.reshape(n * c, *(1,) * rank)
+    _refill("global_avg_pool", res, (bad if ok is None else bad | ~ok).reshape(res.shape), plane)
+    _count("global_avg_pool", "calls")
+    _count("global_avg_pool", "elements", res.size)
+    return _assemble(_cast(res, dtype), n, c, layout)
+
+
+# ---------------------------------------------------------------------------
+# certified rounding of approximations [POOL-LP-1, POOL-GRAD-4, POOL-CONV-1]
+# ---------------------------------------------------------------------------
+
+SLACK = 1.0 + 2.0**-50  # covers the rounding of the few float64 operations of each test
+
+
+def _cell(r: np.ndarray, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """For values ``r >= 0`` of ``fmt`` (``+inf`` included): the midpoints below and above
+    ``r``, exact in float64; the overflow threshold is the midpoint above the largest
+    finite value and below ``+inf``."""
+    fin = np.isfinite(r) & (r > 0)
+    e = np.frexp(np.where(fin, r, 1.0))[1] - 1
+    e = np.maximum(e, fmt.emin)
+    q = np.ldexp(1.0, e - fmt.precision + 1)
+    q = np.where(r == 0, 2.0 ** (fmt.emin - fmt.precision + 1), q)
+    down = np.where((r == np.ldexp(1.0, e)) & (e > fmt.emin), q / 2, q)
+    lo = r - down / 2
+    hi = r + q / 2
+    maxf = float(fmt.max_finite)
+    threshold = maxf + 2.0 ** (fmt.emax - fmt.precision)
+    lo = np.where(np.isinf(r), threshold, lo)
+    hi = np.where(np.isinf(r), np.inf, hi)
+    return lo, hi
+
+
+def _cert_round(v: np.ndarray, E: np.ndarray, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """Round ``v`` (finite float64) to ``fmt`` where ``|v - exact| <= E`` proves the
+    result; return the values and the mask of proven elements. ``E == 0`` means ``v`` is
+    exact (an exact zero gives ``+0.0``). A zero result is proven only with its sign."""
+    v = np.asarray(v, dtype=np.float64)
+    E = np.broadcast_to(np.asarray(E, dtype=np.float64), v.shape)
+    fin = np.isfinite(v) & np.isfinite(E)
+    r, _ = _round_to(np.where(fin, v, 0.0), fmt)
+    tol = E * SLACK
+    with np.errstate(invalid="ignore", over="ignore"):
+        if fmt.precision == 53:
+            a = np.abs(v)
+            e = np.maximum(np.frexp(np.where(a > 0, a, 1.0))[1] - 1, -1022)
+            ok = (E == 0) | ((a > 0) & (tol < np.ldexp(1.0, e - 54)))
+        else:
+            lo, hi = _cell(np.abs(r), fmt)
+            neg = r < 0
+            lo_s, hi_s = np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+            ok = (v - lo_s > tol) & (hi_s - v > tol)
+            zero = r == 0
+            # a zero result: the exact value lies in [0, m) (+0.0) or (-m, 0) (-0.0)
+            half = 2.0 ** (fmt.emin - fmt.precision)
+            pos_zero = (v >= E) & (half - v > tol)
+            neg_zero = (-v > tol) & (v + half > tol)
+            ok = np.where(zero, pos_zero | neg_zero, ok)
+            r = np.where(zero & neg_zero, -0.0, np.where(zero, 0.0, r))
+        exact = E == 0
+        ok = (ok | exact) & fin
+    r = np.where(exact & (v == 0), 0.0, r)
+    return r, ok
+
+
+def _pow(a: np.ndarray, p: int) -> np.ndarray:
+    """``a**p`` by ``p - 1`` multiplications (relative error at most ``gamma_{p-1}``)."""
+    out = a
+    for _ in range(p - 1):
+        out = out * a
+    return out
+
+
+def _root(S: np.ndarray, p: int) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(S) if p == 2 else np.cbrt(S) if p == 3 else np.power(S, 1.0 / p)
+
+
+# ---------------------------------------------------------------------------
+# Lp pooling [POOL-LP-1, POOL-LP-2]
+# ---------------------------------------------------------------------------
+
+LP_MAX_P = 6  # |x|**p of float16/bfloat16/float32 values stays normal in float64 up to here
+
+
+def _lp_certified_sum_root(S: np.ndarray, n_terms: Any, p: int, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """``S**(1/p)`` rounded to ``fmt`` (float16, bfloat16, float32) for float64 sums ``S``
+    of ``n_terms`` powers ``fl(|x|**p)``, and where it is proven. ``|S - exact| <=
+    eps * S`` with ``eps = 2*(n + p)*2**-52`` (``gamma_{n+p-2}`` with room); a candidate
+    ``r`` is proven when ``a**p < exact < b**p`` for the midpoints ``a < r < b``, checked
+    with ``fl(a**p)`` within ``gamma_p``. ``S == 0`` is exactly 0; NaN and +inf pass
+    through (POOL-AVG-6 after taking ``|x|``)."""
+    fin = np.isfinite(S) & (S > 0)
+    Sf = np.where(fin, S, 1.0)
+    y = _root(Sf, p)
+    r, _ = _round_to(y, fmt)
+    lo, hi = _cell(r, fmt)
+    eps = 2.0 * (np.asarray(n_terms, dtype=np.float64) + p) * 2.0**-52
+    gam = 2.0 * p * 2.0**-52
+    with np.errstate(over="ignore", invalid="ignore"):
+        b_lo, b_hi = _pow(lo, p), _pow(hi, p)
+        ok_lo = Sf - b_lo > (eps * Sf + gam * b_lo) * SLACK
+        ok_hi = np.isinf(hi) | (b_hi - Sf > (eps * Sf + gam * b_hi) * SLACK)
+    ok = (ok_lo & ok_hi) | ~fin
+    return np.where(fin, r, np.where(S == 0, 0.0, S)), ok
+
+
+def _lp_forward(op: str, x_cf: np.ndarray, dtype: str, p: int, axes: list[_Axis] | None,
+                plane: Callable[[int], np.ndarray], whole: Callable[[], np.ndarray],
+                layout: str) -> np.ndarray:
+    """Lp over windows (``axes``) or whole planes (``axes=None``)."""
+    n, c = x_cf.shape[:2]
+    fmt = _fmt(dtype)
+    if p > 1 and (fmt.precision == 53 or p > LP_MAX_P):
+        _count(op, "fallback_calls")
+        return whole()
+    X = _planes(x_cf)
+    if axes is None:
+        X = X.reshape(n * c, -1)
+    A = np.abs(X.astype(np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        T = _pow(A, p)
+        if axes is None:
+            S = T.sum(axis=1)
+            count: Any = X.shape[1]
+        else:
+            S = _sep(T, axes, "sum", 0.0)
+            count = _per_output(axes, "count")
+    if p == 1:
+        if axes is None:
+            ok = None
+            if not bool(_certified(_span(X, dtype).top, _span(X, dtype).low, count)):
+                top, low = _top_low(A)
+                ok = _certified(top.max(axis=1, initial=TOP_NONE), low.min(axis=1, initial=LOW_NONE), count)
+        else:
+            ok = _cert_windows(X, A, axes, dtype, count)
+        res, bad = _div_round(S, 1, fmt)
+        fail = bad if ok is None else bad | ~ok
+    else:
+        res, ok = _lp_certified_sum_root(S, count, p, fmt)
+        fail = ~ok
+    if axes is None:
+        res = res.reshape(n * c, *(1,) * (x_cf.ndim - 2))
+        fail = fail.reshape(res.shape)
+    _refill(op, res, fail, plane)
+    _count(op, "calls")
+    _count(op, "elements", res.size)
+    return _assemble(_cast(res, dtype), n, c, layout)
+
+
+def lp_pool(
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    p: int = 2,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Lp pooling: ``(sum |x|**p) ** (1/p)`` over the in-bounds taps, correctly rounded
+    [POOL-LP-1]."""
+    x_cf, dtype, g = _pool_setup(
+        x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    p = ref._check_p(p)
+    params = {"kernel_size": kernel_size, "p": p, "stride": stride, "padding": padding,
+              "dilation": dilation, "ceil_mode": ceil_mode}
+    plane = _plane_caller(ref.lp_pool, [x_cf], x_cf.shape[1], **params)
+    return _lp_forward("lp_pool", x_cf, dtype, p, _pool_axes(g), plane,
+                       lambda: ref.lp_pool(x, **params, layout=layout), layout)
+
+
+def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
+    """Lp norm of each plane [POOL-GLOBAL-1, POOL-LP-1]."""
+    x_cf, dtype = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
+    p = ref._check_p(p)
+    plane = _plane_caller(ref.global_lp_pool, [x_cf], x_cf.shape[1], p=p)
+    return _lp_forward("global_lp_pool", x_cf, dtype, p, None, plane,
+                       lambda: ref.global_lp_pool(x, p=p, layout=layout), layout)
+
+
+def _nd_taps(axes: Sequence[_Axis]) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """Every N-d kernel tap of slice-planned axes: (output index, input index) on
+    ``(P, *spatial)`` arrays."""
+    import itertools
+
+    taps = []
+    for combo in itertools.product(*(ax.taps for ax in axes)):
+        taps.append(((slice(None), *(d for d, _ in combo)), (slice(None), *(s for _, s in combo))))
+    return taps
+
+
+def lp_pool_grad(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    p: int = 2,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Gradient of Lp pooling [POOL-GRAD-4, POOL-GRAD-8].
+
+    ``p = 1``: each window adds ``g * sign(x)`` (exact terms; the sums are certified).
+    ``p >= 2`` (float16, bfloat16, float32, ``p <= 6``): each window ``o`` adds
+    ``c = g * sign(x) * (|x| / y)**(p-1)`` with ``y = S**(1/p)``. Bounds: ``S`` within
+    ``eps_S = 2(n+p)2**-52`` relative; the computed root ``y'`` within ``eps_r`` of
+    ``S'**(1/p)``, where ``eps_r = 2**-52`` for ``sqrt`` and otherwise ``2|y'**p - S'|/S'
+    + 4p*2**-53`` (for ``w = y'**p/S'``, ``|w**(1/p) - 1| <= |w - 1|``); so ``y'`` within
+    ``eps_y = 1.01(eps_r + eps_S)`` of ``y``, each ``c`` within ``eps_c = 2((p-1)eps_y +
+    2p*2**-53)`` relatively plus ``2**-900`` for underflow, and the float64 sum of the
+    ``v`` terms reaching an input within ``gamma_v`` of their absolute sum ``A``:
+    ``E = (2 eps_c + 4v*2**-53) A + 2v*2**-900``, then ``_cert_round``. A window with a
+    non-finite value or upstream value adds NaN to its taps; a zero norm adds nothing."""
+    x_cf, dtype, g = _pool_setup(
+        x, "lp_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    p = ref._check_p(p)
+    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    params = {"kernel_size": kernel_size, "p": p, "stride": stride, "padding": padding,
+              "dilation": dilation, "ceil_mode": ceil_mode}
+    op = "lp_pool_grad"
+    fmt = _fmt(dtype)
+    if p > 1 and (fmt.precision == 53 or p > LP_MAX_P):
+        _count(op, "fallback_calls")
+        return ref.lp_pool_grad(x, grad_output, **params, layout=layout)
+    n, c = x_cf.shape[:2]
+    axes = _pool_axes(g)
+    X, G = _planes(x_cf), _planes(grad_cf)
+    X64, G64 = X.astype(np.float64), G.astype(np.float64)
+    A = np.abs(X64)
+    sgn = np.sign(X64)
+    cover = _per_output(axes, "cover")
+    nonfinite = (~np.isfinite(X64)).astype(np.int8)
+    bad = (_sep(nonfinite, axes, "max", 0) > 0) | ~np.isfinite(G64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        S = _sep(_pow(A, p), axes, "sum", 0.0)
+        live = ~bad & (S > 0)
+        if p == 1:
+            coef = np.where(live, G64, 0.0)
+        else:
+            y = np.where(live, _root(np.where(live, S, 1.0), p), 1.0)
+            count = _per_output(axes, "count").astype(np.float64)
+            eps_s = 2.0 * (count + p) * 2.0**-52
+            if p == 2:
+                eps_r = np.full(y.shape, 2.0**-52)
+            else:
+                Sl = np.where(live, S, 1.0)
+                eps_r = 2.0 * np.abs(_pow(y, p) - Sl) / Sl + 4.0 * p * 2.0**-53
+            eps_y = 1.01 * (eps_r + eps_s)
+            eps_c = float(np.max(np.where(live, 2.0 * ((p - 1) * eps_y + 2.0 * p * 2.0**-53), 0.0), initial=0.0))
+        acc = np.zeros(X.shape)
+        mag = np.zeros(X.shape)
+        for dst, src in _nd_taps(axes):
+            if p == 1:
+                term = coef[dst] * sgn[src]
+            else:
+                term = np.where(live[dst], G64[dst] * sgn[src] * _pow(A[src] / y[dst], p - 1), 0.0)
+            acc[src] += term
+            mag[src] += np.abs(term)
+        nan_in = _sep_spread(bad.astype(np.int8), axes, "max", 0) > 0
+    if p == 1:
+        span = _span(G, dtype)
+        vmax = int(cover.max(initial=1))
+        ok = None
+        if not bool(_certified(span.top, span.low, vmax)):
+            top, low = _top_low(G64)
+            ok = _cert_spread(top, low, axes, cover)
+        res, badr = _div_round(acc, 1, fmt)
+        fail = badr if ok is None else badr | ~ok
+    else:
+        v = cover.astype(np.float64)
+        E = (2.0 * eps_c + 4.0 * v * 2.0**-53) * mag + np.where(X64 != 0, 2.0 * v * 2.0**-900, 0.0)
+        res, ok = _cert_round(acc, E, fmt)
+        fail = ~ok
+    res = np.where(nan_in, np.nan, res)
+    fail &= ~nan_in
+    plane = _plane_caller(ref.lp_pool_grad, [x_cf, grad_cf], c, **params)
+    _refill(op, res, fail, plane)
+    _count(op, "calls")
+    _count(op, "elements", res.size)
+    return _assemble(_cast(res, dtype), n, c, layout)
+
+
+# ---------------------------------------------------------------------------
+# unpooling and padding [POOL-UNPOOL-*, POOL-PAD-1]
+# ---------------------------------------------------------------------------
+
+
+def max_unpool(
+    x: np.ndarray,
+    indices: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: object = 0,
+    output_size: object = None,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Scatter each value to its flat index in a zero plane; a repeated index keeps the
+    value written last in row-major order [POOL-UNPOOL-1..4]. The argument checks are
+    the reference's, in its order and with its messages (it has no helper for them)."""
+    dtype = ref._check_array(x, "x", dt.ALL_DTYPES, "max_unpool")
+    x_cf = ref._to_channels_first(x, layout)
+    if not isinstance(indices, np.ndarray) or indices.shape != x.shape:
+        got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
+        raise SpecError(f"indices.shape={got} must equal x.shape={x.shape}", "POOL-UNPOOL-3")
+    if indices.dtype.kind not in "iu":
+        raise SpecError(f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3")
+    idx_cf = ref._to_channels_first(indices, layout, "indices")
+    rank = x_cf.ndim - 2
+    if isinstance(padding, str):
+        raise SpecError(f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1")
+    k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
+    s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
+    pads = geo.resolve_padding(padding, x_cf.shape[2:], k, s, (1,) * rank)  # type: ignore[arg-type]
+    if output_size is None:
+        out = tuple(
+            geo.unpool_output_length(L, ki, si, pb, pe)
+            for L, ki, si, (pb, pe) in zip(x_cf.shape[2:], k, s, pads)
+        )
+        for i, o in enumerate(out):
+            if o < 1:
+                raise SpecError(f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1")
+    else:
+        out = geo.per_dim(output_size, "output_size", rank, 1, "POOL-UNPOOL-1")
+    size = math.prod(out)
+    n, c = x_cf.shape[:2]
+    V = _planes(x_cf).reshape(n * c, -1) if n * c else np.zeros((0, 1), x.dtype)
+    I = _planes(idx_cf).reshape(n * c, -1) if n * c else np.zeros((0, 1), np.int64)
+    invalid = I >= size if I.dtype.kind == "u" else (I < 0) | (I >= size)
+    if invalid.any():
+        first = int(np.flatnonzero(invalid.ravel())[0])
+        raise SpecError(
+            f"indices value {int(I.ravel()[first])} is outside the output plane of {size} elements",
+            "POOL-UNPOOL-3",
+        )
+    result = np.zeros((n * c, size), x.dtype)
+    if I.size:
+        flat = (I.astype(np.int64) + (np.arange(n * c, dtype=np.int64) * size)[:, None]).ravel()
+        # the last write to a position wins: its first occurrence in reversed order
+        rev = flat[::-1]
+        targets, first_rev = np.unique(rev, return_index=True)
+        result.reshape(-1)[targets] = V.reshape(-1)[flat.size - 1 - first_rev]
+    _count("max_unpool", "calls")
+    _count("max_unpool", "elements", result.size)
+    return _assemble(result.reshape(n * c, *out), n, c, layout)
+
+
+def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") -> np.ndarray:
+    """Pad every spatial dim with zeros, ``(begin, end)`` per dim [POOL-PAD-1]."""
+    dtype = ref._check_array(x, "x", dt.ALL_DTYPES, "zero_pad")
+    x_cf = ref._to_channels_first(x, layout)
+    if isinstance(padding, str):
+        raise SpecError(f"padding={padding!r}: zero_pad takes explicit padding only", "POOL-PAD-1")
+    rank = x_cf.ndim - 2
+    pads = geo.resolve_padding(padding, x_cf.shape[2:], (1,) * rank, (1,) * rank, (1,) * rank)  # type: ignore[arg-type]
+    out_spatial = tuple(L + pb + pe for L, (pb, pe) in zip(x_cf.shape[2:], pads))
+    out = np.zeros((*x_cf.shape[:2], *out_spatial), dt.numpy_dtype(dtype))
+    out[(slice(None), slice(None), *(slice(pb, pb + L) for L, (pb, _) in zip(x_cf.shape[2:], pads)))] = x_cf
+    _count("zero_pad", "calls")
+    _count("zero_pad", "elements", out.size)
+    return ref._from_channels_first(out, layout)
