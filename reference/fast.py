@@ -63,6 +63,8 @@ Clause ids refer to ``spec/pooling.md``.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -133,6 +135,43 @@ def reset_fallback_counts() -> None:
 def _count(op: str, key: str, n: int = 1) -> None:
     if n:
         _COUNTS[(op, key)] += int(n)
+
+
+def _fp_env_ok() -> bool:
+    """Whether float64/float32 arithmetic has gradual underflow here: a flush-to-zero or
+    denormals-are-zero mode (which another library may set) breaks every argument of
+    this module, so calls then go to the loop reference."""
+    a = np.array([2.0**-1022, 2.0**-1074])
+    return bool((a * 0.5)[0] != 0 and (a + 0.0)[1] != 0 and a.astype(np.float32)[0] == 0
+                and np.array([2.0**-149]).astype(np.float32)[0] != 0)
+
+
+def _size(result: Any) -> int:
+    if isinstance(result, tuple):  # values and indices: the values; conv_grad: all three
+        parts = result[:1] if len(result) == 2 else result
+        return sum(0 if r is None else r.size for r in parts)
+    return int(result.size)
+
+
+def _op(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A public op: counted, and handed whole to the loop reference when the
+    floating-point environment flushes subnormals."""
+    name = fn.__name__
+    loop = getattr(ref, name)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not _fp_env_ok():
+            result = loop(*args, **kwargs)
+            _count(name, "fallback_calls")
+            _count(name, "fallback_elements", _size(result))
+        else:
+            result = fn(*args, **kwargs)
+        _count(name, "calls")
+        _count(name, "elements", _size(result))
+        return result
+
+    return call
 
 
 # ---------------------------------------------------------------------------
@@ -211,6 +250,7 @@ class _Axis:
     count: np.ndarray
     extent: np.ndarray
     cover: np.ndarray
+    offsets: tuple[int, ...] = ()  # kernel offset ``j`` of each tap
 
 
 def _as_indexer(ix: np.ndarray) -> Indexer:
@@ -231,15 +271,16 @@ def _pool_axes(g: geo.PoolGeometry) -> list[_Axis]:
         pos = o * a.stride - a.pad_begin + j * a.dilation  # [POOL-GEOM-8]
         inb = (pos >= 0) & (pos < a.length)
         ext = (pos >= -a.pad_begin) & (pos < a.length + a.pad_end)
-        taps = []
+        taps, offsets = [], []
         for jj in range(a.kernel):
             outs = np.flatnonzero(inb[:, jj])
             if outs.size:
                 lo, hi = int(outs[0]), int(outs[-1]) + 1
                 start = int(pos[lo, jj])
                 taps.append((slice(lo, hi), slice(start, start + (hi - lo - 1) * a.stride + 1, a.stride)))
+                offsets.append(jj)
         cover = np.bincount(pos[inb], minlength=a.length)
-        axes.append(_Axis(1 + i, a.length, a.out, tuple(taps), inb.sum(1), ext.sum(1), cover))
+        axes.append(_Axis(1 + i, a.length, a.out, tuple(taps), inb.sum(1), ext.sum(1), cover, tuple(offsets)))
     return axes
 
 
@@ -290,10 +331,18 @@ _UFUNC = {"max": np.maximum, "min": np.minimum, "sum": np.add}
 
 
 def _reduce(a: np.ndarray, ax: _Axis, kind: str, ident: Any, dtype: Any = None) -> np.ndarray:
-    """Reduce along one axis over each output's taps (``kind``: max, min or sum)."""
+    """Reduce along one axis over each output's taps (``kind``: max, min or sum). A tap
+    that feeds every output starts the result (a copy, one pass less); else ``ident``."""
     uf = _UFUNC[kind]
-    res = np.full(_resized(a, ax.axis, ax.n_out), ident, dtype or a.dtype)
-    for dst, src in ax.taps:
+    taps = list(ax.taps)
+    for i, (dst, src) in enumerate(taps):
+        if isinstance(dst, slice) and dst == slice(0, ax.n_out) and (dtype is None or dtype == a.dtype):
+            res = np.array(_get(a, ax.axis, src))
+            del taps[i]
+            break
+    else:
+        res = np.full(_resized(a, ax.axis, ax.n_out), ident, dtype or a.dtype)
+    for dst, src in taps:
         v = _get(a, ax.axis, src)
         index = _ix(res.ndim, ax.axis, dst)
         if isinstance(dst, slice):
@@ -397,6 +446,7 @@ def _blockwise_max(X: np.ndarray, axes: Sequence[_Axis], dtype: str, out_spatial
     return out
 
 
+@_op
 def max_pool_with_indices(
     x: np.ndarray,
     *,
@@ -421,11 +471,10 @@ def max_pool_with_indices(
         v, i = _select(_working(X[b], dtype), axes, dtype, with_index=True)
         vals[b] = v.astype(X.dtype)
         idx[b] = i
-    _count("max_pool_with_indices", "calls")
-    _count("max_pool_with_indices", "elements", vals.size)
     return _assemble(vals, n, c, layout), _assemble(idx, n, c, layout)
 
 
+@_op
 def max_pool(
     x: np.ndarray,
     *,
@@ -443,22 +492,20 @@ def max_pool(
     n, c = x_cf.shape[:2]
     X = _planes(x_cf)
     out = _blockwise_max(X, _pool_axes(g), dtype, g.out_shape).astype(X.dtype)
-    _count("max_pool", "calls")
-    _count("max_pool", "elements", out.size)
     return _assemble(out, n, c, layout)
 
 
+@_op
 def adaptive_max_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
     """Adaptive max pooling over the windows of [POOL-ADAPT-1]."""
     x_cf, dtype, out_size = _adaptive_setup(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
     n, c = x_cf.shape[:2]
     X = _planes(x_cf)
     out = _blockwise_max(X, _adaptive_axes(x_cf.shape[2:], out_size), dtype, out_size).astype(X.dtype)
-    _count("adaptive_max_pool", "calls")
-    _count("adaptive_max_pool", "elements", out.size)
     return _assemble(out, n, c, layout)
 
 
+@_op
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """Max over each plane; a zero maximum has the sign of the plane's first zero
     [POOL-GLOBAL-1, POOL-MAX-5]."""
@@ -477,8 +524,6 @@ def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
                 first = np.argmax(X[rows] == 0, axis=1)
                 m[rows] = X[rows, first]
     out = m.astype(dt.numpy_dtype(dtype)).reshape(n * c, *(1,) * rank)
-    _count("global_max_pool", "calls")
-    _count("global_max_pool", "elements", out.size)
     return _assemble(out, n, c, layout)
 
 
@@ -531,68 +576,137 @@ class _Span:
     sig: int
 
 
+_UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def _span(a: np.ndarray, dtype: str) -> _Span:
     """Cheap whole-array bounds from the largest and smallest finite nonzero ``|a|``: a
     value of a dtype with ``p`` significant bits and exponent ``e`` (``frexp``) is a
-    multiple of ``2**(e - p)``, and of the dtype's smallest subnormal."""
+    multiple of ``2**(e - p)``, and of the dtype's smallest subnormal. The extremes are
+    found on the bit patterns without the sign bit, which order like the magnitudes
+    (infinities and NaN above every finite value, zero below every nonzero)."""
     fmt = _fmt(dtype)
-    mag = np.abs(a)
-    if not np.isfinite(mag).all():
-        mag = np.where(np.isfinite(mag), mag, 0)
-    if mag.size == 0:
+    if a.size == 0:
         return _Span(TOP_NONE, LOW_NONE, 0)
-    amax = float(mag.max())
-    if amax == 0:
+    a = np.ascontiguousarray(a)
+    ut = _UINT[a.dtype.itemsize]
+    width = 8 * a.dtype.itemsize
+    mag = a.view(ut) & ut((1 << (width - 1)) - 1)
+    inf_bits = ut(np.array(np.inf, dtype=a.dtype).view(ut))
+    hi = mag.max()
+    if hi >= inf_bits:  # infinities or NaN: leave them out
+        mag = np.where(mag >= inf_bits, ut(0), mag)
+        hi = mag.max()
+    if hi == 0:
         return _Span(TOP_NONE, LOW_NONE, 0)
-    amin = float(np.min(mag, where=mag > 0, initial=np.inf))
+    lo = (mag - ut(1)).min() + ut(1)  # zeros wrap to the largest pattern
+    amax = float(np.array(hi, dtype=ut).view(a.dtype))
+    amin = float(np.array(lo, dtype=ut).view(a.dtype))
     top = math.frexp(amax)[1]
     low = max(math.frexp(amin)[1] - fmt.precision, fmt.emin - fmt.precision + 1)
     return _Span(top, low, fmt.precision)
 
 
-def _round_to(v: np.ndarray, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+def _round_to(v: np.ndarray, fmt: dt.FloatFormat, normal_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Round float64 values to ``fmt`` (nearest, ties to even, gradual underflow,
     overflow to infinity) in float64; return them and the mask of inputs that are
     exactly a midpoint of ``fmt``'s grid (including the overflow threshold).
 
-    With ``e = max(floor(log2|v|), emin)`` the grid near ``v`` is the multiples of
-    ``q = 2**(e - precision + 1)``; ``|v| / q`` and ``n * q`` are exact power-of-two
-    scalings and ``np.rint`` rounds half to even, as ``dtypes.round_exact`` does."""
-    v = np.asarray(v, dtype=np.float64)
+    float32: the IEEE 754 float64-to-float32 conversion (NumPy's cast, one correctly
+    rounded hardware conversion). float16 and bfloat16: in the normal range the grid
+    drops the low ``53 - precision`` bits of the float64 significand, and adding
+    ``half - 1`` plus the last kept bit to the bit pattern, then clearing the dropped
+    bits, rounds half to even (a carry moves to the next binade, as it should).
+    Midpoints: in the normal range, the dropped bits are exactly ``half``. Below it (the
+    subnormal range) the grid is the multiples of ``q = 2**(emin - precision + 1)``:
+    ``|v| / q`` and ``n * q`` are exact power-of-two scalings and ``np.rint`` rounds half
+    to even. All of this is ``dtypes.round_exact``. ``normal_only``: the caller knows
+    that no nonzero ``|v|`` is below ``fmt``'s normal range or past its overflow
+    threshold, which saves the range tests."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
     if fmt.precision == 53:
         return v.copy(), np.zeros(v.shape, bool)
+    c = _consts(fmt)
+    bits = v.view(np.uint64)
+    mid = (bits & c.drop) == c.half
+    if normal_only and fmt.name == "float32":
+        return v.astype(np.float32).astype(np.float64), mid
     a = np.abs(v)
-    fin = np.isfinite(a) & (a != 0)
-    e = np.frexp(np.where(fin, a, 1.0))[1] - 1
-    qe = np.maximum(e, fmt.emin) - fmt.precision + 1
-    s = np.ldexp(np.where(fin, a, 0.0), -qe)
-    n = np.rint(s)
-    mid = fin & (s - np.floor(s) == 0.5)
-    r = np.ldexp(n, qe)
-    r = np.where(r > float(fmt.max_finite), np.inf, r)
-    return np.where(fin, np.copysign(r, v), v), mid
+    below = a < c.smallest_normal
+    if fmt.name == "float32":
+        with np.errstate(over="ignore"):
+            r = v.astype(np.float32).astype(np.float64)
+    else:
+        up = bits + ((c.half - np.uint64(1)) + ((bits >> c.shift) & np.uint64(1)))
+        r = (up & ~c.drop).view(np.float64)
+        # past the largest finite value (finite or infinite input) the result is an infinity
+        r = np.where(np.abs(r) > c.max_finite, np.copysign(np.inf, v), r)
+        r = np.where(np.isnan(v), v, r)
+    mid &= ~below & (a < c.overflow)
+    below &= v != 0
+    if below.any():  # the subnormal grid
+        at = np.nonzero(below)
+        scaled = np.ldexp(a[at], -c.qe)
+        if fmt.name != "float32":
+            r[at] = np.copysign(np.ldexp(np.rint(scaled), c.qe), v[at])
+        mid[at] = scaled - np.floor(scaled) == 0.5
+    return r, mid
 
 
-def _div_round(S: np.ndarray, d: Any, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Consts:
+    shift: np.uint64
+    drop: np.uint64
+    half: np.uint64
+    smallest_normal: float
+    max_finite: float
+    overflow: float  # 2**(emax + 1): every value from here on rounds to an infinity
+    qe: int  # exponent of the subnormal quantum
+
+
+_CONSTS: dict[str, _Consts] = {}
+
+
+def _consts(fmt: dt.FloatFormat) -> _Consts:
+    if fmt.name not in _CONSTS:
+        shift = 53 - fmt.precision
+        _CONSTS[fmt.name] = _Consts(
+            np.uint64(shift), np.uint64((1 << shift) - 1), np.uint64(1 << (shift - 1)),
+            2.0**fmt.emin, float(fmt.max_finite), 2.0 ** (fmt.emax + 1),
+            fmt.emin - fmt.precision + 1,
+        )
+    return _CONSTS[fmt.name]
+
+
+def _div_round(S: np.ndarray, d: Any, fmt: dt.FloatFormat, span: _Span | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``S / d`` rounded once to ``fmt``, for exact float64 sums ``S`` and integer
     divisors ``1 <= d <= 2**53``; and the mask of elements that could not be proven
     (a midpoint with a divisor too large for an exact check). An exactly zero ``S``
-    gives ``+0.0`` [POOL-DTYPE-3]. See the module docstring."""
-    d = np.broadcast_to(np.asarray(d, dtype=np.float64), S.shape)
+    gives ``+0.0`` [POOL-DTYPE-3]. See the module docstring. ``span``: bounds on the
+    terms of every sum, when known: a nonzero exact sum is a multiple of ``2**low``, so
+    ``|S / d| >= 2**low / max d``, and ``|S / d| < n * 2**top``."""
+    d = np.asarray(d, dtype=np.float64)
+    S = S + 0.0  # an exact zero is +0.0 (IEEE: -0.0 + 0.0 = +0.0, other values unchanged)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        q = S / d
-    r, mid = _round_to(q, fmt)
+        q = S / d if not (d.ndim == 0 and d == 1) else S
+    normal = False
+    if span is not None and span.top != TOP_NONE:
+        normal = (span.low - math.frexp(float(d.max(initial=1)))[1] >= fmt.emin
+                  and span.top + 64 <= fmt.emax)
+    r, mid = _round_to(q, fmt, normal_only=normal)
     bad = np.zeros(S.shape, bool)
     if mid.any():
-        at = np.nonzero(mid)
-        M, dd, SS = q[at], d[at], S[at]
+        at = np.flatnonzero(mid)
+        M, SS = q.reshape(-1)[at], S.reshape(-1)[at]
+        dd = np.broadcast_to(d, S.shape).reshape(-1)[at] if d.ndim else d
         checkable = dd < 2.0 ** (52 - fmt.precision)
         c = M * dd  # exact where checkable
         nudged = np.nextafter(M, np.where(SS > c, np.inf, -np.inf))
         fixed = _round_to(nudged, fmt)[0]
-        r[at] = np.where(c == SS, r[at], fixed)
-        bad[at] = ~checkable
-    return np.where(S == 0, 0.0, r), bad
+        flat = r.reshape(-1)
+        flat[at] = np.where(c == SS, flat[at], fixed)
+        bad.reshape(-1)[at] = ~checkable
+    return r, bad
 
 
 def _cast(v64: np.ndarray, dtype: str) -> np.ndarray:
@@ -610,6 +724,21 @@ def _refill(op: str, res: np.ndarray, fail: np.ndarray | None, plane: Callable[[
     _count(op, "fallback_units", rows.size)
     for p in rows:
         res[p] = plane(int(p))
+
+
+def _whole(op: str, loop: Callable[[], Any]) -> Any:
+    """A call the proofs do not cover at all, handed to the loop reference."""
+    result = loop()
+    _count(op, "fallback_calls")
+    _count(op, "fallback_elements", _size(result))
+    return result
+
+
+def _all_planes(plane: Callable[[int], np.ndarray], total: int, spatial: Sequence[int]) -> np.ndarray:
+    res = np.zeros((total, *spatial))
+    for p in range(total):
+        res[p] = plane(p)
+    return res
 
 
 def _plane_caller(fn: Callable[..., np.ndarray], arrays: Sequence[np.ndarray], channels: int,
@@ -650,53 +779,55 @@ def _cert_spread(top: np.ndarray, low: np.ndarray, axes: Sequence[_Axis], cover:
 # ---------------------------------------------------------------------------
 
 
-def _route_first(X: np.ndarray, G64: np.ndarray, axes: Sequence[_Axis], dtype: str) -> np.ndarray:
-    """Each upstream value added to its window's selected element (``bincount`` adds in
-    float64; exact where certified)."""
-    P = X.shape[0]
-    size = math.prod(X.shape[1:])
-    out = np.zeros((P, size))
-    per = X[:1].nbytes * 4 + G64[:1].nbytes
-    for b in _blocks(P, per):
-        idx = _select(_working(X[b], dtype), axes, dtype, with_index=True)[1]
-        assert idx is not None
-        rows = idx.shape[0]
-        tgt = idx.reshape(rows, -1) + (np.arange(rows, dtype=np.int64) * size)[:, None]
-        valid = idx.reshape(rows, -1) >= 0
-        out[b] = np.bincount(
-            tgt[valid], weights=G64[b].reshape(rows, -1)[valid], minlength=rows * size
-        ).reshape(rows, size)
-    return out.reshape(X.shape)
+def _route(X: np.ndarray, G64: np.ndarray, axes: Sequence[_Axis], dtype: str, first: bool) -> np.ndarray:
+    """Each upstream value added to its window's selected element (``first``) or to every
+    element equal to the window's maximum, every NaN when it is NaN (``all``), block by
+    block [POOL-GRAD-2, POOL-GRAD-3].
 
-
-def _route_all(X: np.ndarray, G64: np.ndarray, axes: Sequence[_Axis], dtype: str) -> np.ndarray:
-    """Each upstream value added to every element equal to its window's maximum (every
-    NaN when it is NaN), separably: with ``R`` a row's maximum and ``M`` the window's,
-    ``x == M`` iff ``x == R`` and ``R == M`` (``x <= R <= M``; NaN propagates), so values
-    travel back one axis at a time to the taps whose level-below maximum equals the one
-    above. Each partial sum is a sub-sum of the terms of every element it reaches."""
-    xw = _working(X, dtype)
-    levels = [xw]
-    for ax in reversed(axes):
-        levels.append(_reduce(levels[-1], ax, "max", _empty_max(dtype)))
-    r = len(axes)
-    grad = G64
-    nan = xw.dtype.kind == "f" and bool(np.isnan(xw).any())
-    for depth, ax in enumerate(axes):
-        hi, lo = levels[r - depth], levels[r - depth - 1]
-        res = np.zeros(_resized(grad, ax.axis, ax.n_in))
-        for dst, src in ax.taps:
-            v, m = _get(lo, ax.axis, src), _get(hi, ax.axis, dst)
-            sel = v == m
-            if nan:
-                sel |= np.isnan(v) & np.isnan(m)
-            part = np.where(sel, _get(grad, ax.axis, dst), 0.0)
-            if isinstance(src, slice):
-                res[_ix(res.ndim, ax.axis, src)] += part
-            else:
-                np.add.at(np.moveaxis(res, ax.axis, 0), src, np.moveaxis(part, ax.axis, 0))
-        grad = res
-    return grad
+    Separably: the maxima are taken along the last axis first, keeping each level; values
+    then travel back one axis at a time, first axis first, to the taps of their window
+    whose level-below maximum equals the level-above one (NaN matching NaN): with ``R``
+    a row's maximum and ``M`` the window's, ``x == M`` iff ``x == R`` and ``R == M``
+    (``x <= R <= M``, NaN propagates). With ``first`` only the first such tap (in kernel
+    order) receives it: the first row holding the maximum, then its first maximum, which
+    is the first maximum in row-major window order. Every partial sum formed is a
+    sub-sum of the terms of each element it reaches, so the certificate of that element
+    covers it."""
+    out = np.empty(X.shape)
+    per = max(1, math.prod(X.shape[1:])) * 8 * 4
+    for b in _blocks(X.shape[0], per):
+        xw = _working(X[b], dtype)
+        levels = [xw]
+        for ax in reversed(axes):
+            levels.append(_reduce(levels[-1], ax, "max", _empty_max(dtype)))
+        nan = xw.dtype.kind == "f" and bool(np.isnan(levels[-1]).any())
+        r = len(axes)
+        grad = G64[b]
+        for depth, ax in enumerate(axes):
+            hi, lo = levels[r - depth], levels[r - depth - 1]
+            finite = bool(np.isfinite(grad).all())
+            taken = np.zeros(hi.shape, bool) if first else None
+            res = np.zeros(_resized(grad, ax.axis, ax.n_in))
+            for dst, src in ax.taps:
+                d_ix = _ix(hi.ndim, ax.axis, dst)
+                v, m = _get(lo, ax.axis, src), hi[d_ix]
+                sel = v == m
+                if nan:
+                    sel |= np.isnan(v) & np.isnan(m)
+                if taken is not None:
+                    sel &= ~taken[d_ix]
+                    taken[d_ix] |= sel
+                g = grad[d_ix]
+                # multiplying by the 0/1 mask is exact for finite values (inf * 0 is NaN)
+                part = g * sel if finite else np.where(sel, g, 0.0)
+                if isinstance(src, slice):
+                    r_ = res[_ix(res.ndim, ax.axis, src)]
+                    r_ += part
+                else:  # adaptive windows: an input may repeat within one tap
+                    np.add.at(np.moveaxis(res, ax.axis, 0), src, np.moveaxis(part, ax.axis, 0))
+            grad = res
+        out[b] = grad
+    return out
 
 
 def _max_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: list[_Axis],
@@ -710,15 +841,13 @@ def _max_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: 
     ok = None
     if vmax > 1 and not bool(_certified(span.top, span.low, vmax)):
         ok = _cert_spread(*_top_low(G64), axes, cover)
-    route = _route_first if tie_policy == "first" else _route_all
-    S = route(X, G64, axes, dtype)
+    S = _route(X, G64, axes, dtype, tie_policy == "first")
     res, bad = _div_round(S, 1, _fmt(dtype))
     _refill(op, res, bad if ok is None else bad | ~ok, plane)
-    _count(op, "calls")
-    _count(op, "elements", res.size)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
+@_op
 def max_pool_grad(
     x: np.ndarray,
     grad_output: np.ndarray,
@@ -744,6 +873,7 @@ def max_pool_grad(
     return _max_grad("max_pool_grad", x_cf, grad_cf, dtype, _pool_axes(g), tie_policy, plane, layout)
 
 
+@_op
 def adaptive_max_pool_grad(
     x: np.ndarray,
     grad_output: np.ndarray,
@@ -774,18 +904,30 @@ def _avg_forward(op: str, x_cf: np.ndarray, dtype: str, axes: list[_Axis], d: An
     """Window sums (exact where certified) over the divisor ``d`` (int array per output,
     or an int), rounded once; divisor 0 gives NaN [POOL-AVG-1, POOL-EMPTY-1]."""
     n, c = x_cf.shape[:2]
+    fmt = _fmt(dtype)
     X = _planes(x_cf)
-    X64 = X.astype(np.float64)
-    S = _sep(X64, axes, "sum", 0.0)
-    ok = _cert_windows(X, X64, axes, dtype, _per_output(axes, "count"))
-    res, bad = _div_round(S, d, _fmt(dtype))
-    res = np.where(np.asarray(d) == 0, np.nan, res)
-    _refill(op, res, bad if ok is None else bad | ~ok, plane)
-    _count(op, "calls")
-    _count(op, "elements", res.size)
+    count = _per_output(axes, "count")
+    nmax = int(count.max(initial=1))
+    out_sp = tuple(ax.n_out for ax in axes)
+    res = np.empty((n * c, *out_sp))
+    fail = np.zeros(res.shape, bool)
+    empty = np.asarray(d) == 0
+    any_empty = bool(empty.any())
+    for b in _blocks(n * c, max(1, math.prod(X.shape[1:])) * 8 * 3):
+        X64 = X[b].astype(np.float64)
+        S = _sep(X64, axes, "sum", 0.0)
+        span = _span(X[b], dtype)
+        r, bad = _div_round(S, d, fmt, span)
+        if not bool(_certified(span.top, span.low, nmax)):
+            top, low = _top_low(X64)
+            bad |= ~_certified(_sep(top, axes, "max", TOP_NONE), _sep(low, axes, "min", LOW_NONE), count)
+        res[b] = np.where(empty, np.nan, r) if any_empty else r
+        fail[b] = bad
+    _refill(op, res, fail, plane)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
+@_op
 def avg_pool(
     x: np.ndarray,
     *,
@@ -804,18 +946,18 @@ def avg_pool(
     )
     ref._check_bool(count_include_pad, "count_include_pad")
     override = ref._check_divisor(divisor_override)
-    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-                  ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                  divisor_override=divisor_override)
+    params = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
+              "dilation": dilation, "ceil_mode": ceil_mode,
+              "count_include_pad": count_include_pad, "divisor_override": divisor_override}
     if override is not None and override > 2**53:
-        _count("avg_pool", "fallback_calls")
-        return ref.avg_pool(x, **params, layout=layout)
+        return _whole("avg_pool", lambda: ref.avg_pool(x, **params, layout=layout))
     axes = _pool_axes(g)
     d = override if override is not None else _per_output(axes, "extent" if count_include_pad else "count")
     plane = _plane_caller(ref.avg_pool, [x_cf], x_cf.shape[1], **params)
     return _avg_forward("avg_pool", x_cf, dtype, axes, d, plane, layout)
 
 
+@_op
 def adaptive_avg_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
     """Adaptive average pooling: the exact mean of each window [POOL-ADAPT-1]."""
     x_cf, dtype, out = _adaptive_setup(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
@@ -836,36 +978,36 @@ def _avg_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: 
     divisors = [int(v) for v in np.unique(d) if v > 0]
     lcm = math.lcm(*divisors) if divisors else 1
     if lcm > 2**52:
-        _count(op, "fallback_calls")
-        res = np.zeros((n * c, *x_cf.shape[2:]))
-        for p in range(n * c):
-            res[p] = plane(p)
-        return _assemble(_cast(res, dtype), n, c, layout)
+        return _whole(op, lambda: _assemble(_cast(_all_planes(plane, n * c, x_cf.shape[2:]), dtype), n, c, layout))
     mult = np.where(d > 0, lcm // np.maximum(d, 1), 0)
     mbits = int(mult.max(initial=0)).bit_length()
+    bits = np.frexp(mult.astype(np.float64))[1]  # bit length of each multiplier
     G = _planes(grad_cf)
-    G64 = G.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        U = np.where(d > 0, G64 * mult, 0.0)
     cover = _per_output(axes, "cover")
-    span = _span(G, dtype)
-    ok = None
-    if not (span.sig + mbits <= 53 and bool(_certified(span.top + mbits, span.low, int(cover.max(initial=1))))):
-        top, low = _top_low(G64)
-        bits = np.frexp(mult.astype(np.float64))[1]  # bit length of each multiplier
-        utop = top.astype(np.int64) + bits
-        # a product that may be inexact gets a top that fails every input it reaches
-        utop = np.where(top.astype(np.int64) - low + bits > 53, 2 * LOW_NONE, utop)
-        utop = np.where(top == TOP_NONE, TOP_NONE, utop)
-        ok = _cert_spread(utop, low, axes, cover)
-    S = _sep_spread(U, axes, "sum", 0.0)
-    res, bad = _div_round(S, lcm, fmt)
-    _refill(op, res, bad if ok is None else bad | ~ok, plane)
-    _count(op, "calls")
-    _count(op, "elements", res.size)
+    vmax = int(cover.max(initial=1))
+    res = np.empty((n * c, *x_cf.shape[2:]))
+    fail = np.zeros(res.shape, bool)
+    for b in _blocks(n * c, max(1, math.prod(x_cf.shape[2:])) * 8 * 3):
+        G64 = G[b].astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            U = np.where(d > 0, G64 * mult, 0.0)
+        span = _span(G[b], dtype)
+        uspan = _Span(span.top + mbits, span.low, span.sig + mbits)
+        r, bad = _div_round(_sep_spread(U, axes, "sum", 0.0), lcm, fmt, uspan)
+        if not (uspan.sig <= 53 and bool(_certified(uspan.top, uspan.low, vmax))):
+            top, low = _top_low(G64)
+            utop = top.astype(np.int64) + bits
+            # a product that may be inexact gets a top that fails every input it reaches
+            utop = np.where(top.astype(np.int64) - low + bits > 53, 2 * LOW_NONE, utop)
+            utop = np.where(top == TOP_NONE, TOP_NONE, utop)
+            bad |= ~_cert_spread(utop, low, axes, cover)
+        res[b] = r
+        fail[b] = bad
+    _refill(op, res, fail, plane)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
+@_op
 def avg_pool_grad(
     x: np.ndarray,
     grad_output: np.ndarray,
@@ -886,12 +1028,11 @@ def avg_pool_grad(
     ref._check_bool(count_include_pad, "count_include_pad")
     override = ref._check_divisor(divisor_override)
     grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
-    params = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-                  ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                  divisor_override=divisor_override)
+    params = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
+              "dilation": dilation, "ceil_mode": ceil_mode,
+              "count_include_pad": count_include_pad, "divisor_override": divisor_override}
     if override is not None and override > 2**52:
-        _count("avg_pool_grad", "fallback_calls")
-        return ref.avg_pool_grad(x, grad_output, **params, layout=layout)
+        return _whole("avg_pool_grad", lambda: ref.avg_pool_grad(x, grad_output, **params, layout=layout))
     axes = _pool_axes(g)
     d = (
         np.full((1, *g.out_shape), override, dtype=np.int64)
@@ -902,6 +1043,7 @@ def avg_pool_grad(
     return _avg_grad("avg_pool_grad", x_cf, grad_cf, dtype, axes, d, plane, layout)
 
 
+@_op
 def adaptive_avg_pool_grad(
     x: np.ndarray, grad_output: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
@@ -913,6 +1055,7 @@ def adaptive_avg_pool_grad(
     return _avg_grad("adaptive_avg_pool_grad", x_cf, grad_cf, dtype, axes, _per_output(axes, "count"), plane, layout)
 
 
+@_op
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """Exact mean of each plane, rounded once [POOL-GLOBAL-1]."""
     x_cf, dtype = _global_setup(x, "global_avg_pool", dt.FLOAT_DTYPES, layout)
@@ -931,8 +1074,6 @@ def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
     plane = _plane_caller(ref.global_avg_pool, [x_cf], c)
     res = res.reshape(n * c, *(1,) * rank)
     _refill("global_avg_pool", res, (bad if ok is None else bad | ~ok).reshape(res.shape), plane)
-    _count("global_avg_pool", "calls")
-    _count("global_avg_pool", "elements", res.size)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -1043,8 +1184,7 @@ def _lp_forward(op: str, x_cf: np.ndarray, dtype: str, p: int, axes: list[_Axis]
     n, c = x_cf.shape[:2]
     fmt = _fmt(dtype)
     if p > 1 and (fmt.precision == 53 or p > LP_MAX_P):
-        _count(op, "fallback_calls")
-        return whole()
+        return _whole(op, whole)
     X = _planes(x_cf)
     if axes is None:
         X = X.reshape(n * c, -1)
@@ -1074,11 +1214,10 @@ def _lp_forward(op: str, x_cf: np.ndarray, dtype: str, p: int, axes: list[_Axis]
         res = res.reshape(n * c, *(1,) * (x_cf.ndim - 2))
         fail = fail.reshape(res.shape)
     _refill(op, res, fail, plane)
-    _count(op, "calls")
-    _count(op, "elements", res.size)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
+@_op
 def lp_pool(
     x: np.ndarray,
     *,
@@ -1103,6 +1242,7 @@ def lp_pool(
                        lambda: ref.lp_pool(x, **params, layout=layout), layout)
 
 
+@_op
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """Lp norm of each plane [POOL-GLOBAL-1, POOL-LP-1]."""
     x_cf, dtype = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
@@ -1112,17 +1252,20 @@ def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first")
                        lambda: ref.global_lp_pool(x, p=p, layout=layout), layout)
 
 
-def _nd_taps(axes: Sequence[_Axis]) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
-    """Every N-d kernel tap of slice-planned axes: (output index, input index) on
-    ``(P, *spatial)`` arrays."""
-    import itertools
-
+def _nd_taps(axes: Sequence[_Axis]) -> list[tuple[tuple[Any, ...], tuple[Any, ...], tuple[int, ...]]]:
+    """Every N-d kernel tap of slice-planned axes in row-major kernel order: (output
+    index, input index) on ``(P, *spatial)`` arrays, and the kernel offsets."""
     taps = []
-    for combo in itertools.product(*(ax.taps for ax in axes)):
-        taps.append(((slice(None), *(d for d, _ in combo)), (slice(None), *(s for _, s in combo))))
+    for combo in itertools.product(*(zip(ax.taps, ax.offsets) for ax in axes)):
+        taps.append((
+            (slice(None), *(d for (d, _), _ in combo)),
+            (slice(None), *(s for (_, s), _ in combo)),
+            tuple(j for _, j in combo),
+        ))
     return taps
 
 
+@_op
 def lp_pool_grad(
     x: np.ndarray,
     grad_output: np.ndarray,
@@ -1158,8 +1301,7 @@ def lp_pool_grad(
     op = "lp_pool_grad"
     fmt = _fmt(dtype)
     if p > 1 and (fmt.precision == 53 or p > LP_MAX_P):
-        _count(op, "fallback_calls")
-        return ref.lp_pool_grad(x, grad_output, **params, layout=layout)
+        return _whole(op, lambda: ref.lp_pool_grad(x, grad_output, **params, layout=layout))
     n, c = x_cf.shape[:2]
     axes = _pool_axes(g)
     X, G = _planes(x_cf), _planes(grad_cf)
@@ -1187,7 +1329,7 @@ def lp_pool_grad(
             eps_c = float(np.max(np.where(live, 2.0 * ((p - 1) * eps_y + 2.0 * p * 2.0**-53), 0.0), initial=0.0))
         acc = np.zeros(X.shape)
         mag = np.zeros(X.shape)
-        for dst, src in _nd_taps(axes):
+        for dst, src, _ in _nd_taps(axes):
             if p == 1:
                 term = coef[dst] * sgn[src]
             else:
@@ -1213,8 +1355,6 @@ def lp_pool_grad(
     fail &= ~nan_in
     plane = _plane_caller(ref.lp_pool_grad, [x_cf, grad_cf], c, **params)
     _refill(op, res, fail, plane)
-    _count(op, "calls")
-    _count(op, "elements", res.size)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -1223,6 +1363,7 @@ def lp_pool_grad(
 # ---------------------------------------------------------------------------
 
 
+@_op
 def max_unpool(
     x: np.ndarray,
     indices: np.ndarray,
@@ -1236,7 +1377,7 @@ def max_unpool(
     """Scatter each value to its flat index in a zero plane; a repeated index keeps the
     value written last in row-major order [POOL-UNPOOL-1..4]. The argument checks are
     the reference's, in its order and with its messages (it has no helper for them)."""
-    dtype = ref._check_array(x, "x", dt.ALL_DTYPES, "max_unpool")
+    ref._check_array(x, "x", dt.ALL_DTYPES, "max_unpool")
     x_cf = ref._to_channels_first(x, layout)
     if not isinstance(indices, np.ndarray) or indices.shape != x.shape:
         got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
@@ -1278,11 +1419,10 @@ def max_unpool(
         rev = flat[::-1]
         targets, first_rev = np.unique(rev, return_index=True)
         result.reshape(-1)[targets] = V.reshape(-1)[flat.size - 1 - first_rev]
-    _count("max_unpool", "calls")
-    _count("max_unpool", "elements", result.size)
     return _assemble(result.reshape(n * c, *out), n, c, layout)
 
 
+@_op
 def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") -> np.ndarray:
     """Pad every spatial dim with zeros, ``(begin, end)`` per dim [POOL-PAD-1]."""
     dtype = ref._check_array(x, "x", dt.ALL_DTYPES, "zero_pad")
@@ -1294,6 +1434,293 @@ def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") 
     out_spatial = tuple(L + pb + pe for L, (pb, pe) in zip(x_cf.shape[2:], pads))
     out = np.zeros((*x_cf.shape[:2], *out_spatial), dt.numpy_dtype(dtype))
     out[(slice(None), slice(None), *(slice(pb, pb + L) for L, (pb, _) in zip(x_cf.shape[2:], pads)))] = x_cf
-    _count("zero_pad", "calls")
-    _count("zero_pad", "elements", out.size)
     return ref._from_channels_first(out, layout)
+
+
+# ---------------------------------------------------------------------------
+# convolution [POOL-CONV-*, POOL-GRAD-5]
+# ---------------------------------------------------------------------------
+# Sums of products are computed with ``np.einsum(..., optimize=False)`` (NumPy's own
+# loops: every product and sum an IEEE float64 operation, never a BLAS kernel), so
+# infinities and NaN follow IEEE 754, which is POOL-AVG-6 with ``inf * 0 = NaN`` as long
+# as no finite partial sum overflows: products of float16/bfloat16/float32 values are
+# exact and below ``2**256``; for float64 the exact-sum certificate excludes overflow.
+# An output is exact when the certificate holds for the bits of its products (``top``
+# of a product at most the sum of the factors' ``top``, ``low`` exactly the sum of their
+# ``low``, and at most 53 significant bits so that the product itself is exact);
+# otherwise, below float64, its rounding is certified from ``|S - exact| <= gamma_n A``
+# with ``A`` the float64 sum of the absolute products (``E = (n + 2) 2**-52 A``).
+
+
+def _bits_sig(a64: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    top, low = _top_low(a64)
+    sig = np.where(top == TOP_NONE, 0, top.astype(np.int64) - low)
+    return top.astype(np.int64), low.astype(np.int64), sig
+
+
+def _finish_products(S: np.ndarray, A: np.ndarray, nterms: Any, exact_ok: Any,
+                     fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """Round sums of products: exact ones once (``_div_round``), others by certificate."""
+    res, bad = _div_round(S, 1, fmt)
+    ok = np.broadcast_to(np.asarray(exact_ok, bool), S.shape) & ~bad
+    if fmt.precision < 53 and not ok.all():
+        E = (np.asarray(nterms, dtype=np.float64) + 2.0) * 2.0**-52 * A
+        r2, ok2 = _cert_round(S, E, fmt)
+        special = ~np.isfinite(S)
+        r2 = np.where(special, S, r2)
+        ok2 |= special
+        res = np.where(ok, res, r2)
+        ok = ok | ok2
+    return res, ok
+
+
+def _conv_tap_index(n_lead: int, spatial: Sequence[Any], chan: slice) -> tuple[Any, ...]:
+    return (slice(None), chan, *spatial) if n_lead == 2 else (chan, *spatial)
+
+
+@_op
+def conv(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    stride: object = 1,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    groups: int = 1,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """N-d cross-correlation, exact or certified per output [POOL-CONV-1, POOL-CONV-2]."""
+    x_cf, dtype, g, _, groups = ref._conv_setup(
+        x, weight, bias, stride, padding, dilation, groups, layout, "conv"
+    )
+    op = "conv"
+    fmt = _fmt(dtype)
+    n, c_in = x_cf.shape[:2]
+    c_out = weight.shape[0]
+    cig, cog = c_in // groups, c_out // groups
+    axes = _pool_axes(g)
+    out_sp = g.out_shape
+    X64 = np.ascontiguousarray(x_cf).astype(np.float64)
+    W64 = weight.astype(np.float64)
+    B64 = None if bias is None else bias.astype(np.float64)
+    S = np.zeros((n, c_out, *out_sp))
+    A = np.zeros((n, c_out, *out_sp))
+    with np.errstate(invalid="ignore", over="ignore"):
+        for dst, src, j in _nd_taps(axes):
+            for q in range(groups):
+                ci, co = slice(q * cig, (q + 1) * cig), slice(q * cog, (q + 1) * cog)
+                xs = X64[(slice(None), ci, *src[1:])]
+                wj = W64[(co, slice(None), *j)]
+                d_ix = (slice(None), co, *dst[1:])
+                S[d_ix] += np.einsum("nc...,oc->no...", xs, wj, optimize=False)
+                A[d_ix] += np.einsum("nc...,oc->no...", np.abs(xs), np.abs(wj), optimize=False)
+        if B64 is not None:
+            bshape = (1, c_out, *(1,) * len(out_sp))
+            S += B64.reshape(bshape)
+            A += np.abs(B64).reshape(bshape)
+    count = _per_output(axes, "count")[0]
+    nterms = cig * count + (bias is not None)
+    exact_ok = _conv_exact_forward(X64, W64, B64, axes, groups, fmt, nterms, n, out_sp)
+    res, ok = _finish_products(S, A, nterms, exact_ok, fmt)
+
+    def plane(p: int) -> np.ndarray:
+        b, co = divmod(p, c_out)
+        q = co // cog
+        out = ref.conv(
+            x_cf[b : b + 1, q * cig : (q + 1) * cig], weight[co : co + 1],
+            None if bias is None else bias[co : co + 1], stride=stride, padding=padding,
+            dilation=dilation, groups=1, layout="channels_first",
+        )
+        return out.astype(np.float64)[0, 0]
+
+    res = res.reshape(n * c_out, *out_sp)
+    _refill(op, res, ~ok.reshape(res.shape), plane)
+    return _assemble(_cast(res, dtype), n, c_out, layout)
+
+
+def _conv_exact_forward(X64: np.ndarray, W64: np.ndarray, B64: np.ndarray | None,
+                        axes: list[_Axis], groups: int, fmt: dt.FloatFormat, nterms: Any,
+                        n: int, out_sp: Sequence[int]) -> Any:
+    """Where a forward sum of products is proven exact (True: everywhere)."""
+    c_in, c_out = X64.shape[1], W64.shape[0]
+    cig, cog = c_in // groups, c_out // groups
+    wide = fmt.precision == 53
+    sx, sw = _span_f64(X64), _span_f64(W64)
+    sb = _span_f64(B64) if B64 is not None else _Span(TOP_NONE, LOW_NONE, 0)
+    top = max(sx.top + sw.top, sb.top)
+    low = min(sx.low + sw.low, sb.low)
+    if (not wide or sx.sig + sw.sig <= 53) and bool(_certified(top, low, int(np.max(nterms)))):
+        return True
+    tx, lx, gx = _bits_sig(X64)
+    spatial = X64.shape[2:]
+
+    def window(a: np.ndarray, kind: str, ident: int) -> np.ndarray:
+        red = a.reshape(n, groups, cig, *spatial)
+        red = red.max(axis=2) if kind == "max" else red.min(axis=2)
+        return _sep(red.reshape(n * groups, *spatial), axes, kind, ident).reshape(n, groups, *out_sp)
+
+    q = np.arange(c_out) // cog
+    tw, lw, gw = _bits_sig(W64)
+    flat = (c_out, -1)
+    bshape = (1, c_out, *(1,) * len(out_sp))
+    ptop = window(tx, "max", TOP_NONE)[:, q] + tw.reshape(flat).max(axis=1).reshape(bshape)
+    plow = window(lx, "min", LOW_NONE)[:, q] + lw.reshape(flat).min(axis=1).reshape(bshape)
+    ok = np.ones(ptop.shape, bool)
+    if wide:
+        ok = window(gx, "max", 0)[:, q] + gw.reshape(flat).max(axis=1).reshape(bshape) <= 53
+    if B64 is not None:
+        tb, lb, _ = _bits_sig(B64)
+        ptop = np.maximum(ptop, tb.reshape(bshape))
+        plow = np.minimum(plow, lb.reshape(bshape))
+    return ok & _certified(ptop, plow, nterms)
+
+
+def _span_f64(a: np.ndarray) -> _Span:
+    """``_span`` of float64 values: significant bits from the values themselves."""
+    top, low = _top_low(a)
+    if a.size == 0 or int(top.max()) == TOP_NONE:
+        return _Span(TOP_NONE, LOW_NONE, 0)
+    sig = int(np.max(np.where(top == TOP_NONE, 0, top.astype(np.int64) - low)))
+    return _Span(int(top.max()), int(low.min()), sig)
+
+
+@_op
+def conv_grad(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    grad_output: np.ndarray,
+    *,
+    stride: object = 1,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    groups: int = 1,
+    layout: str = "channels_first",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients of ``conv`` for ``x``, ``weight`` and ``bias``, each exact or certified
+    per element [POOL-GRAD-5]."""
+    x_cf, dtype, g, _, groups = ref._conv_setup(
+        x, weight, bias, stride, padding, dilation, groups, layout, "conv_grad"
+    )
+    n, c_in = x_cf.shape[:2]
+    c_out = weight.shape[0]
+    cig, cog = c_in // groups, c_out // groups
+    grad_cf = ref._check_grad_output(grad_output, (n, c_out, *g.out_shape), layout, dtype)
+    op = "conv_grad"
+    fmt = _fmt(dtype)
+    wide = fmt.precision == 53
+    axes = _pool_axes(g)
+    out_sp = g.out_shape
+    spatial = x_cf.shape[2:]
+    X64 = np.ascontiguousarray(x_cf).astype(np.float64)
+    W64 = weight.astype(np.float64)
+    G64 = np.ascontiguousarray(grad_cf).astype(np.float64)
+    gx, ax_ = np.zeros(X64.shape), np.zeros(X64.shape)
+    gw, aw = np.zeros(W64.shape), np.zeros(W64.shape)
+    taps = _nd_taps(axes)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for dst, src, j in taps:
+            for q in range(groups):
+                ci, co = slice(q * cig, (q + 1) * cig), slice(q * cog, (q + 1) * cog)
+                gs = G64[(slice(None), co, *dst[1:])]
+                xs = X64[(slice(None), ci, *src[1:])]
+                wj = W64[(co, slice(None), *j)]
+                s_ix = (slice(None), ci, *src[1:])
+                gx[s_ix] += np.einsum("no...,oc->nc...", gs, wj, optimize=False)
+                ax_[s_ix] += np.einsum("no...,oc->nc...", np.abs(gs), np.abs(wj), optimize=False)
+                w_ix = (co, slice(None), *j)
+                g2, x2 = gs.reshape(n, cog, -1), xs.reshape(n, cig, -1)
+                gw[w_ix] += np.einsum("nos,ncs->oc", g2, x2, optimize=False)
+                aw[w_ix] += np.einsum("nos,ncs->oc", np.abs(g2), np.abs(x2), optimize=False)
+        red = tuple(i for i in range(G64.ndim) if i != 1)
+        gb = G64.sum(axis=red)
+        ab = np.abs(G64).sum(axis=red)
+
+    # terms per element: grad_x, cog per covering window; grad_w, N per in-bounds output;
+    # grad_b, N * prod(out)
+    cover = _per_output(axes, "cover")[0]
+    nx = cog * cover
+    tap_outputs = np.zeros(W64.shape[2:], dtype=np.int64)
+    for dst, _, j in taps:
+        tap_outputs[j] = math.prod(len(range(*d.indices(o))) for d, o in zip(dst[1:], out_sp))
+    nw = n * tap_outputs
+    nb = n * math.prod(out_sp)
+
+    tg, lg, sg = _bits_sig(G64)
+    tx, lx, sx = _bits_sig(X64)
+    q_of_ci = np.arange(c_in) // cig
+    # grad_x: g (spread over the windows reaching each input, over the group's outputs)
+    # times the weights of each input channel
+    gtop = tg.reshape(n, groups, cog, *out_sp).max(axis=2).reshape(n * groups, *out_sp)
+    glow = lg.reshape(n, groups, cog, *out_sp).min(axis=2).reshape(n * groups, *out_sp)
+    gsig = sg.reshape(n, groups, cog, *out_sp).max(axis=2).reshape(n * groups, *out_sp)
+    sp_top = _sep_spread(gtop, axes, "max", TOP_NONE).reshape(n, groups, *spatial)[:, q_of_ci]
+    sp_low = _sep_spread(glow, axes, "min", LOW_NONE).reshape(n, groups, *spatial)[:, q_of_ci]
+    sp_sig = _sep_spread(gsig, axes, "max", 0).reshape(n, groups, *spatial)[:, q_of_ci]
+    wshape = (1, c_in, *(1,) * len(spatial))
+    # per input channel q*cig + ci: the weights [q*cog:(q+1)*cog, ci, ...] it meets
+    w_by_ci = np.moveaxis(W64.reshape(groups, cog, cig, -1), 2, 1).reshape(groups, cig, -1)
+    wt_ci, wl_ci, ws_ci = _bits_sig(w_by_ci)
+    wt_ci = wt_ci.max(axis=2, initial=TOP_NONE).reshape(wshape)
+    wl_ci = wl_ci.min(axis=2, initial=LOW_NONE).reshape(wshape)
+    ws_ci = ws_ci.max(axis=2, initial=0).reshape(wshape)
+    ok_x = _certified(sp_top + wt_ci, sp_low + wl_ci, nx)
+    if wide:
+        ok_x &= sp_sig + ws_ci <= 53
+    # grad_w[co, ci, j]: g of channel co times x of channel q*cig + ci, over n and outputs
+    per_co = (c_out, -1)
+    g_t = np.moveaxis(tg, 1, 0).reshape(per_co).max(axis=1)
+    g_l = np.moveaxis(lg, 1, 0).reshape(per_co).min(axis=1)
+    g_s = np.moveaxis(sg, 1, 0).reshape(per_co).max(axis=1)
+    x_t = np.moveaxis(tx, 1, 0).reshape(c_in, -1).max(axis=1)
+    x_l = np.moveaxis(lx, 1, 0).reshape(c_in, -1).min(axis=1)
+    x_s = np.moveaxis(sx, 1, 0).reshape(c_in, -1).max(axis=1)
+    co_ix = np.arange(c_out)
+    ci_ix = (co_ix // cog)[:, None] * cig + np.arange(cig)[None, :]
+    kshape = (c_out, cig, *(1,) * (W64.ndim - 2))
+    ok_w = _certified((g_t[:, None] + x_t[ci_ix]).reshape(kshape), (g_l[:, None] + x_l[ci_ix]).reshape(kshape), nw)
+    if wide:
+        ok_w &= (g_s[:, None] + x_s[ci_ix]).reshape(kshape) <= 53
+    ok_b = _certified(g_t, g_l, nb)
+
+    rx, okx = _finish_products(gx, ax_, nx, ok_x, fmt)
+    rw, okw = _finish_products(gw, aw, nw, ok_w, fmt)
+    rb, okb = _finish_products(gb, ab, nb, ok_b, fmt)
+
+    def plane_x(p: int) -> np.ndarray:
+        b, ci = divmod(p, c_in)
+        q = ci // cig
+        cos = slice(q * cog, (q + 1) * cog)
+        return ref.conv_grad(
+            x_cf[b : b + 1, ci : ci + 1], weight[cos, ci - q * cig : ci - q * cig + 1], None,
+            grad_cf[b : b + 1, cos], stride=stride, padding=padding, dilation=dilation,
+            groups=1, layout="channels_first",
+        )[0].astype(np.float64)[0, 0]
+
+    def plane_w(p: int) -> np.ndarray:
+        co, ci = divmod(p, cig)
+        xc = (co // cog) * cig + ci
+        return ref.conv_grad(
+            x_cf[:, xc : xc + 1], weight[co : co + 1, ci : ci + 1], None, grad_cf[:, co : co + 1],
+            stride=stride, padding=padding, dilation=dilation, groups=1, layout="channels_first",
+        )[1].astype(np.float64)[0, 0]
+
+    def plane_b(co: int) -> np.ndarray:
+        assert bias is not None
+        return ref.conv_grad(
+            x_cf[:, :1], weight[co : co + 1, :1], bias[co : co + 1], grad_cf[:, co : co + 1],
+            stride=stride, padding=padding, dilation=dilation, groups=1, layout="channels_first",
+        )[2].astype(np.float64)
+
+    rx = rx.reshape(n * c_in, *spatial)
+    _refill(op, rx, ~okx.reshape(rx.shape), plane_x)
+    rw = rw.reshape(c_out * cig, *W64.shape[2:])
+    _refill(op, rw, ~np.broadcast_to(okw, W64.shape).reshape(rw.shape), plane_w)
+    grad_b = None
+    if bias is not None:
+        rb = rb.reshape(c_out, 1)
+        _refill(op, rb, ~okb.reshape(rb.shape), plane_b)
+        grad_b = _cast(rb.reshape(c_out), dtype)
+    grad_x = _assemble(_cast(rx, dtype), n, c_in, layout)
+    return grad_x, _cast(rw, dtype).reshape(W64.shape), grad_b
