@@ -166,7 +166,8 @@ def _op(fn: Callable[..., Any]) -> Callable[..., Any]:
             _count(name, "fallback_calls")
             _count(name, "fallback_elements", _size(result))
         else:
-            result = fn(*args, **kwargs)
+            with np.errstate(all="ignore"):  # overflow, inf - inf: IEEE results are used on purpose
+                result = fn(*args, **kwargs)
         _count(name, "calls")
         _count(name, "elements", _size(result))
         return result
@@ -1187,7 +1188,7 @@ def _lp_forward(op: str, x_cf: np.ndarray, dtype: str, p: int, axes: list[_Axis]
         return _whole(op, whole)
     X = _planes(x_cf)
     if axes is None:
-        X = X.reshape(n * c, -1)
+        X = X.reshape(n * c, math.prod(x_cf.shape[2:]))
     A = np.abs(X.astype(np.float64))
     with np.errstate(over="ignore", invalid="ignore"):
         T = _pow(A, p)
@@ -1447,7 +1448,8 @@ def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") 
 # exact and below ``2**256``; for float64 the exact-sum certificate excludes overflow.
 # An output is exact when the certificate holds for the bits of its products (``top``
 # of a product at most the sum of the factors' ``top``, ``low`` exactly the sum of their
-# ``low``, and at most 53 significant bits so that the product itself is exact);
+# ``low``; a product is itself exact with at most 53 significant bits and ``low >= -1074``
+# (no underflow), always so below float64);
 # otherwise, below float64, its rounding is certified from ``|S - exact| <= gamma_n A``
 # with ``A`` the float64 sum of the absolute products (``E = (n + 2) 2**-52 A``).
 
@@ -1550,7 +1552,8 @@ def _conv_exact_forward(X64: np.ndarray, W64: np.ndarray, B64: np.ndarray | None
     sb = _span_f64(B64) if B64 is not None else _Span(TOP_NONE, LOW_NONE, 0)
     top = max(sx.top + sw.top, sb.top)
     low = min(sx.low + sw.low, sb.low)
-    if (not wide or sx.sig + sw.sig <= 53) and bool(_certified(top, low, int(np.max(nterms)))):
+    exact_products = not wide or (sx.sig + sw.sig <= 53 and sx.low + sw.low >= -1074)
+    if exact_products and bool(_certified(top, low, int(np.max(nterms)))):
         return True
     tx, lx, gx = _bits_sig(X64)
     spatial = X64.shape[2:]
@@ -1567,8 +1570,9 @@ def _conv_exact_forward(X64: np.ndarray, W64: np.ndarray, B64: np.ndarray | None
     ptop = window(tx, "max", TOP_NONE)[:, q] + tw.reshape(flat).max(axis=1).reshape(bshape)
     plow = window(lx, "min", LOW_NONE)[:, q] + lw.reshape(flat).min(axis=1).reshape(bshape)
     ok = np.ones(ptop.shape, bool)
-    if wide:
+    if wide:  # a product is exact with at most 53 significant bits and no underflow
         ok = window(gx, "max", 0)[:, q] + gw.reshape(flat).max(axis=1).reshape(bshape) <= 53
+        ok &= plow >= -1074
     if B64 is not None:
         tb, lb, _ = _bits_sig(B64)
         ptop = np.maximum(ptop, tb.reshape(bshape))
@@ -1630,7 +1634,8 @@ def conv_grad(
                 gx[s_ix] += np.einsum("no...,oc->nc...", gs, wj, optimize=False)
                 ax_[s_ix] += np.einsum("no...,oc->nc...", np.abs(gs), np.abs(wj), optimize=False)
                 w_ix = (co, slice(None), *j)
-                g2, x2 = gs.reshape(n, cog, -1), xs.reshape(n, cig, -1)
+                g2 = gs.reshape(n, cog, math.prod(gs.shape[2:]))
+                x2 = xs.reshape(n, cig, math.prod(xs.shape[2:]))
                 gw[w_ix] += np.einsum("nos,ncs->oc", g2, x2, optimize=False)
                 aw[w_ix] += np.einsum("nos,ncs->oc", np.abs(g2), np.abs(x2), optimize=False)
         red = tuple(i for i in range(G64.ndim) if i != 1)
@@ -1652,9 +1657,10 @@ def conv_grad(
     q_of_ci = np.arange(c_in) // cig
     # grad_x: g (spread over the windows reaching each input, over the group's outputs)
     # times the weights of each input channel
-    gtop = tg.reshape(n, groups, cog, *out_sp).max(axis=2).reshape(n * groups, *out_sp)
-    glow = lg.reshape(n, groups, cog, *out_sp).min(axis=2).reshape(n * groups, *out_sp)
-    gsig = sg.reshape(n, groups, cog, *out_sp).max(axis=2).reshape(n * groups, *out_sp)
+    by_group = (n, groups, cog, *out_sp)
+    gtop = tg.reshape(by_group).max(axis=2, initial=TOP_NONE).reshape(n * groups, *out_sp)
+    glow = lg.reshape(by_group).min(axis=2, initial=LOW_NONE).reshape(n * groups, *out_sp)
+    gsig = sg.reshape(by_group).max(axis=2, initial=0).reshape(n * groups, *out_sp)
     sp_top = _sep_spread(gtop, axes, "max", TOP_NONE).reshape(n, groups, *spatial)[:, q_of_ci]
     sp_low = _sep_spread(glow, axes, "min", LOW_NONE).reshape(n, groups, *spatial)[:, q_of_ci]
     sp_sig = _sep_spread(gsig, axes, "max", 0).reshape(n, groups, *spatial)[:, q_of_ci]
@@ -1666,22 +1672,23 @@ def conv_grad(
     wl_ci = wl_ci.min(axis=2, initial=LOW_NONE).reshape(wshape)
     ws_ci = ws_ci.max(axis=2, initial=0).reshape(wshape)
     ok_x = _certified(sp_top + wt_ci, sp_low + wl_ci, nx)
-    if wide:
-        ok_x &= sp_sig + ws_ci <= 53
+    if wide:  # a product is exact with at most 53 significant bits and no underflow
+        ok_x &= (sp_sig + ws_ci <= 53) & (sp_low + wl_ci >= -1074)
     # grad_w[co, ci, j]: g of channel co times x of channel q*cig + ci, over n and outputs
-    per_co = (c_out, -1)
-    g_t = np.moveaxis(tg, 1, 0).reshape(per_co).max(axis=1)
-    g_l = np.moveaxis(lg, 1, 0).reshape(per_co).min(axis=1)
-    g_s = np.moveaxis(sg, 1, 0).reshape(per_co).max(axis=1)
-    x_t = np.moveaxis(tx, 1, 0).reshape(c_in, -1).max(axis=1)
-    x_l = np.moveaxis(lx, 1, 0).reshape(c_in, -1).min(axis=1)
-    x_s = np.moveaxis(sx, 1, 0).reshape(c_in, -1).max(axis=1)
+    per_co = (c_out, n * math.prod(out_sp))
+    per_ci = (c_in, n * math.prod(spatial))
+    g_t = np.moveaxis(tg, 1, 0).reshape(per_co).max(axis=1, initial=TOP_NONE)
+    g_l = np.moveaxis(lg, 1, 0).reshape(per_co).min(axis=1, initial=LOW_NONE)
+    g_s = np.moveaxis(sg, 1, 0).reshape(per_co).max(axis=1, initial=0)
+    x_t = np.moveaxis(tx, 1, 0).reshape(per_ci).max(axis=1, initial=TOP_NONE)
+    x_l = np.moveaxis(lx, 1, 0).reshape(per_ci).min(axis=1, initial=LOW_NONE)
+    x_s = np.moveaxis(sx, 1, 0).reshape(per_ci).max(axis=1, initial=0)
     co_ix = np.arange(c_out)
     ci_ix = (co_ix // cog)[:, None] * cig + np.arange(cig)[None, :]
     kshape = (c_out, cig, *(1,) * (W64.ndim - 2))
     ok_w = _certified((g_t[:, None] + x_t[ci_ix]).reshape(kshape), (g_l[:, None] + x_l[ci_ix]).reshape(kshape), nw)
     if wide:
-        ok_w &= (g_s[:, None] + x_s[ci_ix]).reshape(kshape) <= 53
+        ok_w &= (((g_s[:, None] + x_s[ci_ix]) <= 53) & ((g_l[:, None] + x_l[ci_ix]) >= -1074)).reshape(kshape)
     ok_b = _certified(g_t, g_l, nb)
 
     rx, okx = _finish_products(gx, ax_, nx, ok_x, fmt)
