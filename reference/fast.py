@@ -63,6 +63,7 @@ Clause ids refer to ``spec/pooling.md``.
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import math
@@ -710,21 +711,261 @@ def _div_round(S: np.ndarray, d: Any, fmt: dt.FloatFormat, span: _Span | None = 
     return r, bad
 
 
+# ---------------------------------------------------------------------------
+# exact sums as two float64 limbs
+# ---------------------------------------------------------------------------
+# Error-free transformations (round to nearest, no overflow; ``_two_prod`` also no
+# underflow): ``_two_sum(a, b) = (s, e)`` with ``s = fl(a + b)`` and ``s + e == a + b``
+# exactly (Knuth); ``_two_prod(a, b) = (p, e)`` with ``p + e == a * b`` exactly (Dekker,
+# with Veltkamp's split). ``_sign_of_sum`` grows a nonoverlapping expansion of its terms
+# (Shewchuk's Grow-Expansion: each new term passed through ``_two_sum`` with every
+# component) whose largest nonzero component has the sign of the exact sum.
+
+SPLITTER = 2.0**27 + 1.0
+TINY_PRODUCT = 2.0**-960  # below: a split or product part may underflow
+HUGE_PRODUCT = 2.0**995  # above: the split's 2**27 factor may overflow
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = SPLITTER * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _sign_of_sum(terms: Sequence[np.ndarray]) -> np.ndarray:
+    """The sign (-1, 0, 1) of the exact sum of float64 arrays (finite, no overflow)."""
+    expansion = [terms[0]]
+    for x in terms[1:]:
+        q, grown = x, []
+        for comp in expansion:
+            q, h = _two_sum(q, comp)
+            grown.append(h)
+        expansion = [*grown, q]
+    sign = np.zeros(np.broadcast(*terms).shape)
+    for comp in expansion:  # increasing magnitude: the largest nonzero decides
+        sign = np.where(comp != 0, np.sign(comp), sign)
+    return sign
+
+
+def _limb_split(v: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
+    """``v = hi + lo`` exactly: ``hi`` the nearest multiple of ``2**G`` (scalings by a
+    power of two and ``rint`` are exact), ``lo = v - hi`` with ``|lo| <= 2**(G-1)``, a
+    float64 number (a multiple of ``v``'s lowest bit needing at most ``v``'s significant
+    bits), so the subtraction is exact. Infinities and NaN stay in ``hi``."""
+    fin = np.isfinite(v)
+    vv = np.where(fin, v, 0.0)
+    hi = np.ldexp(np.rint(np.ldexp(vv, -G)), G)
+    return np.where(fin, hi, v), vv - hi
+
+
+def _div_round2(Sh: np.ndarray, Sl: np.ndarray, d: Any, fmt: dt.FloatFormat) -> tuple[np.ndarray, np.ndarray]:
+    """``(Sh + Sl) / d`` rounded once to ``fmt``, for exact float64 limb sums and integer
+    divisors ``1 <= d <= 2**53``; and the mask of elements not proven.
+
+    ``(s, t) = two_sum(Sh, Sl)``: ``s`` is the exact sum rounded to float64, ``s + t`` the
+    exact sum (``s == 0`` iff it is zero: it is a multiple of ``2**-1074``). A candidate
+    ``r`` (``fl(s / d)``, refined with the exact remainder for float64, rounded to ``fmt``)
+    is proven when the exact sum lies strictly between ``a * d`` and ``b * d`` for the
+    midpoints ``a < r < b`` around ``r`` (``_sign_of_sum`` of ``s + t - m*d`` with
+    ``m*d`` from ``_two_prod``; for float64 the midpoint is ``r +- gap/2`` and
+    ``(gap/2)*d`` is exact). A zero sign is an exact tie, rounded to even; a candidate
+    outside its cell, or a quotient too tiny or huge for the exact products, falls back."""
+    d = np.broadcast_to(np.asarray(d, dtype=np.float64), Sh.shape)
+    s, t = _two_sum(Sh, Sl)
+    special = ~np.isfinite(s)
+    s = np.where(special, 0.0, s) + 0.0  # an exactly zero sum gives +0.0
+    t = np.where(special, 0.0, t)
+    one = d == 1
+    q1 = s / d
+    if fmt.precision == 53:
+        ph, pl = _two_prod(q1, d)
+        rho = (s - ph) - pl  # the remainder of a correctly rounded quotient: exact
+        cand = q1 + (rho + t) / d
+        up = np.nextafter(cand, np.inf)
+        dn = np.nextafter(cand, -np.inf)
+        ph, pl = _two_prod(cand, d)
+        above = _sign_of_sum([s, t, -ph, -pl, -((up - cand) / 2) * d])  # vs the upper midpoint
+        below = _sign_of_sum([s, t, -ph, -pl, ((cand - dn) / 2) * d])  # vs the lower midpoint
+        even = (cand.view(np.uint64) & np.uint64(1)) == 0
+        res = np.where(above == 0, np.where(even, cand, up), np.where(below == 0, np.where(even, cand, dn), cand))
+        ok = (above <= 0) & (below >= 0)
+        a = np.abs(cand)
+        ok &= ((a > TINY_PRODUCT) & (np.abs(s) < HUGE_PRODUCT)) | (s == 0)
+        # a sum divided by 1 is its float64 rounding
+        res = np.where(one, s, res)
+        ok |= one
+    else:
+        r, mid = _round_to(q1, fmt)
+        # divisor 1: fl(s) is a midpoint only if the exact sum is; else t says the side
+        nudged = _round_to(np.nextafter(s, np.where(t > 0, np.inf, -np.inf)), fmt)[0]
+        r1 = np.where(mid & (t != 0), nudged, r)
+        lo, hi = _cell(np.abs(r), fmt)
+        neg = r < 0
+        lo_s, hi_s = np.where(neg, -hi, lo), np.where(neg, -lo, hi)
+        zero = r == 0
+        fin_hi, fin_lo = np.isfinite(hi_s), np.isfinite(lo_s)
+        hp, hl = _two_prod(np.where(fin_hi, hi_s, 0.0), d)
+        lp, ll = _two_prod(np.where(fin_lo, lo_s, 0.0), d)
+        vs_hi = np.where(fin_hi, _sign_of_sum([s, t, -hp, -hl]), -1.0)
+        vs_lo = np.where(fin_lo, _sign_of_sum([s, t, -lp, -ll]), 1.0)
+        tie = (vs_hi == 0) | (vs_lo == 0)
+        tie_val = _round_to(np.where(vs_hi == 0, hi_s, lo_s), fmt)[0]
+        res = np.where(tie, tie_val, r)
+        # a zero result takes the sign of the sum (s has it; +0.0 for an exact zero)
+        res = np.where(zero & ~tie, np.copysign(0.0, s) * (s != 0), res)
+        ok = tie | ((vs_hi < 0) & (vs_lo > 0))
+        res = np.where(one, r1, res)
+        ok |= one
+    with np.errstate(invalid="ignore"):
+        res = np.where(special, Sh / d, res)
+    return res, ~(ok | special)
+
+
 def _cast(v64: np.ndarray, dtype: str) -> np.ndarray:
     """float64 values that are exactly ``dtype`` values, converted (no rounding occurs)."""
     return v64.astype(dt.numpy_dtype(dtype))
 
 
-def _refill(op: str, res: np.ndarray, fail: np.ndarray | None, plane: Callable[[int], np.ndarray]) -> None:
-    """Recompute with the loop reference every plane of ``res`` (float64, ``(P, ...)``)
-    holding an element whose exactness was not proven."""
+# An element whose exactness is not proven is recomputed with the loop reference's own
+# per-window code (``ops._in_bounds``, ``ops._divisor``, ``ops._select_max``,
+# ``ops._lp_norm``, ``ops._lp_grad_window``, ``dtypes.ExactSum``, ``dtypes.round_exact``)
+# on just the windows it needs: its own window for a forward op, the windows covering it
+# for a gradient (each run once, accumulating into the reference's exact sums).
+
+Elements = Callable[[int, np.ndarray], list]
+
+
+def _refill(op: str, res: np.ndarray, fail: np.ndarray | None, elements: Elements) -> None:
+    """Recompute with the loop reference every element of ``res`` (float64, ``(P, ...)``)
+    whose exactness was not proven: ``elements(p, positions)`` gives the values at the
+    ``(k, rank)`` positions of plane ``p``."""
     if fail is None or not fail.any():
         return
-    rows = np.flatnonzero(fail.reshape(fail.shape[0], -1).any(axis=1))
-    _count(op, "fallback_elements", int(fail.sum()))
+    flat_fail = fail.reshape(fail.shape[0], -1)
+    rows = np.flatnonzero(flat_fail.any(axis=1))
+    _count(op, "fallback_elements", int(flat_fail.sum()))
     _count(op, "fallback_units", rows.size)
     for p in rows:
-        res[p] = plane(int(p))
+        at = np.flatnonzero(flat_fail[p])
+        positions = np.stack(np.unravel_index(at, res.shape[1:]), axis=1)
+        res[p].reshape(-1)[at] = elements(int(p), positions)
+
+
+def _per_plane(plane: Callable[[int], np.ndarray]) -> Elements:
+    """Elements of ops with one output per plane (global pooling): the plane's call."""
+    return lambda p, positions: [float(np.asarray(plane(p)).reshape(-1)[0])] * len(positions)
+
+
+class _Windows:
+    """The loop reference's windows, one at a time: pooling windows (``geometry``) or
+    adaptive ones (``output_size``)."""
+
+    def __init__(self, spatial: Sequence[int], geometry: geo.PoolGeometry | None = None,
+                 output_size: Sequence[int] | None = None) -> None:
+        self.spatial = tuple(spatial)
+        self.g = geometry
+        self.out = geometry.out_shape if geometry is not None else tuple(output_size or ())
+        self.strides = [math.prod(self.spatial[i + 1 :]) for i in range(len(self.spatial))]
+        self._taps: dict[tuple[int, ...], list[geo.WindowTap]] = {}
+
+    def taps(self, o: Sequence[int]) -> list[geo.WindowTap]:
+        key = tuple(int(v) for v in o)
+        if key not in self._taps:
+            self._taps[key] = self._build(key)
+        return self._taps[key]
+
+    def _build(self, o: tuple[int, ...]) -> list[geo.WindowTap]:
+        """Window ``o``'s taps in window order, as ``PoolGeometry.windows`` builds them
+        (adaptive windows: ``adaptive_windows``' members, all in bounds)."""
+        if self.g is None:
+            ranges = [range(*geo.adaptive_bounds(int(oi), L, O))
+                      for oi, L, O in zip(o, self.spatial, self.out)]
+            return [geo.WindowTap(sum(q * st for q, st in zip(pos, self.strides)), True, True)
+                    for pos in itertools.product(*ranges)]
+        taps = []
+        for combo in itertools.product(*(a.taps(int(oi)) for a, oi in zip(self.g.axes, o))):
+            inb = all(t.in_bounds for t in combo)
+            ext = all(t.in_extent for t in combo)
+            flat = sum(t.position * st for t, st in zip(combo, self.strides)) if inb else -1
+            taps.append(geo.WindowTap(flat, inb, ext))
+        return taps
+
+    def covering(self, i: Sequence[int]) -> list[tuple[int, ...]]:
+        """Output positions whose window holds input position ``i`` in bounds."""
+        per_axis = []
+        for k, ii in enumerate(i):
+            if self.g is None:
+                L, O = self.spatial[k], self.out[k]
+                per_axis.append([o for o in range(O) if geo.adaptive_bounds(o, L, O)[0] <= ii
+                                 < geo.adaptive_bounds(o, L, O)[1]])
+            else:
+                a = self.g.axes[k]
+                os = {(ii + a.pad_begin - j * a.dilation) // a.stride for j in range(a.kernel)
+                      if (ii + a.pad_begin - j * a.dilation) % a.stride == 0}
+                per_axis.append(sorted(o for o in os if 0 <= o < a.out))
+        return list(itertools.product(*per_axis))
+
+    def out_flat(self, o: Sequence[int]) -> int:
+        return int(np.ravel_multi_index(tuple(int(v) for v in o), self.out))
+
+    def in_flat(self, i: Sequence[int]) -> int:
+        return int(np.ravel_multi_index(tuple(int(v) for v in i), self.spatial))
+
+
+def _plane_values(a_cf: np.ndarray) -> Callable[[int], list]:
+    """Plane ``p`` of a channels_first array as the reference reads it (exact Python
+    scalars, row-major), cached."""
+    cache: dict[int, list] = {}
+    channels = a_cf.shape[1]
+
+    def get(p: int) -> list:
+        if p not in cache:
+            b, ch = divmod(p, channels)
+            cache[p] = dt.array_to_python(np.ascontiguousarray(a_cf[b, ch]))
+        return cache[p]
+
+    return get
+
+
+def _forward_elements(W: _Windows, x_cf: np.ndarray, value: Callable[[list, list], float]) -> Elements:
+    """A forward op's elements: ``value(plane, taps)`` per output window."""
+    planes = _plane_values(x_cf)
+
+    def elements(p: int, positions: np.ndarray) -> list:
+        plane = planes(p)
+        return [value(plane, W.taps(o)) for o in positions]
+
+    return elements
+
+
+def _grad_elements(W: _Windows, x_cf: np.ndarray, g_cf: np.ndarray, dtype: str,
+                   window: Callable[[list, list, float, dict], None]) -> Elements:
+    """A gradient's elements: ``window(plane, taps, g, acc)`` (the reference's body for
+    one window, adding into ``acc[flat]``) over every window covering the elements, each
+    once, then the reference's rounding of their sums."""
+    planes, gplanes = _plane_values(x_cf), _plane_values(g_cf)
+
+    def elements(p: int, positions: np.ndarray) -> list:
+        plane, gplane = planes(p), gplanes(p)
+        acc: dict[int, dt.ExactSum] = collections.defaultdict(dt.ExactSum)
+        for o in sorted({o for i in positions for o in W.covering(i)}):
+            window(plane, W.taps(o), gplane[W.out_flat(o)], acc)
+        return [dt.round_exact(acc[W.in_flat(i)].value(), dtype) for i in positions]
+
+    return elements
 
 
 def _whole(op: str, loop: Callable[[], Any]) -> Any:
@@ -733,13 +974,6 @@ def _whole(op: str, loop: Callable[[], Any]) -> Any:
     _count(op, "fallback_calls")
     _count(op, "fallback_elements", _size(result))
     return result
-
-
-def _all_planes(plane: Callable[[int], np.ndarray], total: int, spatial: Sequence[int]) -> np.ndarray:
-    res = np.zeros((total, *spatial))
-    for p in range(total):
-        res[p] = plane(p)
-    return res
 
 
 def _plane_caller(fn: Callable[..., np.ndarray], arrays: Sequence[np.ndarray], channels: int,
@@ -755,24 +989,73 @@ def _plane_caller(fn: Callable[..., np.ndarray], arrays: Sequence[np.ndarray], c
     return call
 
 
-def _cert_windows(X: np.ndarray, X64: np.ndarray, axes: Sequence[_Axis], dtype: str,
-                  n_taps: np.ndarray) -> np.ndarray | None:
-    """Where the window sums of ``X64`` are proven exact: None when the whole-array bound
-    suffices, else a boolean array per output (``top``/``low`` reduced over each window)."""
-    span = _span(X, dtype)
-    if bool(_certified(span.top, span.low, int(n_taps.max(initial=1)))):
-        return None
-    top, low = _top_low(X64)
-    return _certified(_sep(top, axes, "max", TOP_NONE), _sep(low, axes, "min", LOW_NONE), n_taps)
+@dataclass(frozen=True)
+class _SumPlan:
+    """A linear sum over terms: ``reduce`` (float64 terms to float64 sums, in any order
+    and grouping), ``cmax``/``cmin`` (a per-term int array to the max/min over each sum's
+    terms, or over a superset of them) and ``count`` (terms per sum, or an upper bound)."""
+
+    reduce: Callable[[np.ndarray], np.ndarray]
+    cmax: Callable[[np.ndarray], np.ndarray]
+    cmin: Callable[[np.ndarray], np.ndarray]
+    count: Any
 
 
-def _cert_spread(top: np.ndarray, low: np.ndarray, axes: Sequence[_Axis], cover: np.ndarray) -> np.ndarray:
-    """Per input: are the sums of the terms it receives from the windows covering it
-    proven exact? ``top``/``low`` are per output term; every window covering an input is
-    counted (``cover``), a superset of the terms it receives, which only weakens the test."""
-    t = _sep_spread(top, axes, "max", TOP_NONE)
-    lo = _sep_spread(low, axes, "min", LOW_NONE)
-    return _certified(t, lo, cover)
+def _window_plan(axes: Sequence[_Axis], count: Any) -> _SumPlan:
+    return _SumPlan(lambda a: _sep(a, axes, "sum", 0.0), lambda t: _sep(t, axes, "max", TOP_NONE),
+                    lambda lo: _sep(lo, axes, "min", LOW_NONE), count)
+
+
+def _spread_plan(axes: Sequence[_Axis], cover: Any) -> _SumPlan:
+    return _SumPlan(lambda a: _sep_spread(a, axes, "sum", 0.0),
+                    lambda t: _sep_spread(t, axes, "max", TOP_NONE),
+                    lambda lo: _sep_spread(lo, axes, "min", LOW_NONE), cover)
+
+
+def _row_plan(size: int) -> _SumPlan:
+    return _SumPlan(lambda a: a.sum(axis=1), lambda t: t.max(axis=1, initial=TOP_NONE),
+                    lambda lo: lo.min(axis=1, initial=LOW_NONE), size)
+
+
+def _exact_round(plan: _SumPlan, v: np.ndarray, d: Any, fmt: dt.FloatFormat, span: _Span,
+                 top_low: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+                 whole_test: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of ``plan`` over the float64 terms ``v``, over ``d``, rounded once; and
+    the mask of sums not proven exact. ``span`` bounds the finite nonzero terms.
+
+    One limb: the float64 sums, exact where the certificate holds (for the whole call
+    from ``span``, else per sum from ``top``/``low`` of its terms), then ``_div_round``.
+    Two limbs, for the sums left: with ``lg = ceil(log2 max count)`` and
+    ``G = span.low + 54 - lg``, ``_limb_split`` gives ``v = hi + lo``; every ``lo`` is a
+    multiple of ``2**span.low`` of magnitude at most ``2**(G-1)``, so any partial sum of
+    at most ``2**lg`` of them is below ``2**(span.low + 53)``: exact. Every ``hi`` is a
+    multiple of ``2**G`` of magnitude at most ``2**M`` with ``M = max(top, G)``, so the
+    ``hi`` sum is exact when ``M + ceil(log2 count) - G <= 53`` (and no partial sum
+    reaches ``2**1024``). Then ``_div_round2`` rounds ``hi`` sum plus ``lo`` sum once.
+    ``whole_test=False``: the terms may be inexact products, which only ``top_low``
+    (where such a term has a ``top`` failing every test) can tell."""
+    counts = np.asarray(plan.count)
+    nmax = int(counts.max(initial=1))
+    S = plan.reduce(v)
+    if whole_test and (nmax <= 1 or span.top == TOP_NONE or bool(_certified(span.top, span.low, nmax))):
+        return _div_round(S, d, fmt, span)
+    top, low = top_low() if top_low is not None else _top_low(v)
+    T = plan.cmax(top)
+    res, bad = _div_round(S, d, fmt)
+    fail = bad | ~_certified(T, plan.cmin(low), plan.count)
+    lg = int(_ceil_log2(nmax))
+    if fail.any() and span.top - span.low <= 106 - 2 * lg:
+        G = span.low + 54 - lg
+        M = np.maximum(T.astype(np.int64), G)
+        lgc = _ceil_log2(plan.count)
+        two = fail & (M + lgc - G <= 53) & (M + lgc <= 1024)
+        if two.any():
+            hi, lo = _limb_split(v, G)
+            r2, bad2 = _div_round2(plan.reduce(hi), plan.reduce(lo), d, fmt)
+            use = two & ~bad2
+            res = np.where(use, r2, res)
+            fail = fail & ~use
+    return res, fail
 
 
 # ---------------------------------------------------------------------------
@@ -832,19 +1115,23 @@ def _route(X: np.ndarray, G64: np.ndarray, axes: Sequence[_Axis], dtype: str, fi
 
 
 def _max_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: list[_Axis],
-              tie_policy: str, plane: Callable[[int], np.ndarray], layout: str) -> np.ndarray:
+              tie_policy: str, W: _Windows, layout: str) -> np.ndarray:
     n, c = x_cf.shape[:2]
     X, G = _planes(x_cf), _planes(grad_cf)
     G64 = G.astype(np.float64)
+    first = tie_policy == "first"
     cover = _per_output(axes, "cover")
-    span = _span(G, dtype)
-    vmax = int(cover.max(initial=1))
-    ok = None
-    if vmax > 1 and not bool(_certified(span.top, span.low, vmax)):
-        ok = _cert_spread(*_top_low(G64), axes, cover)
-    S = _route(X, G64, axes, dtype, tie_policy == "first")
-    res, bad = _div_round(S, 1, _fmt(dtype))
-    _refill(op, res, bad if ok is None else bad | ~ok, plane)
+    plan = _SumPlan(lambda a: _route(X, a, axes, dtype, first),
+                    lambda t: _sep_spread(t, axes, "max", TOP_NONE),
+                    lambda lo: _sep_spread(lo, axes, "min", LOW_NONE), cover)
+    res, fail = _exact_round(plan, G64, 1, _fmt(dtype), _span(G, dtype))
+
+    def window(plane: list, taps: list, gv: float, acc: dict) -> None:  # as ops._route_max_grad
+        _, first, every = ref._select_max(plane, ref._in_bounds(taps), dtype)
+        for f in every if tie_policy == "all" else ([first] if first >= 0 else []):
+            acc[f].add(dt.to_exact(gv))
+
+    _refill(op, res, fail, _grad_elements(W, x_cf, grad_cf, dtype, window))
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -867,11 +1154,8 @@ def max_pool_grad(
     )
     ref._check_tie_policy(tie_policy)
     grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
-    plane = _plane_caller(
-        ref.max_pool_grad, [x_cf, grad_cf], x_cf.shape[1], kernel_size=kernel_size, stride=stride,
-        padding=padding, dilation=dilation, ceil_mode=ceil_mode, tie_policy=tie_policy,
-    )
-    return _max_grad("max_pool_grad", x_cf, grad_cf, dtype, _pool_axes(g), tie_policy, plane, layout)
+    W = _Windows(x_cf.shape[2:], geometry=g)
+    return _max_grad("max_pool_grad", x_cf, grad_cf, dtype, _pool_axes(g), tie_policy, W, layout)
 
 
 @_op
@@ -887,12 +1171,9 @@ def adaptive_max_pool_grad(
     x_cf, dtype, out = _adaptive_setup(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
     ref._check_tie_policy(tie_policy)
     grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
-    plane = _plane_caller(
-        ref.adaptive_max_pool_grad, [x_cf, grad_cf], x_cf.shape[1], output_size=output_size,
-        tie_policy=tie_policy,
-    )
     axes = _adaptive_axes(x_cf.shape[2:], out)
-    return _max_grad("adaptive_max_pool_grad", x_cf, grad_cf, dtype, axes, tie_policy, plane, layout)
+    W = _Windows(x_cf.shape[2:], output_size=out)
+    return _max_grad("adaptive_max_pool_grad", x_cf, grad_cf, dtype, axes, tie_policy, W, layout)
 
 
 # ---------------------------------------------------------------------------
@@ -901,30 +1182,24 @@ def adaptive_max_pool_grad(
 
 
 def _avg_forward(op: str, x_cf: np.ndarray, dtype: str, axes: list[_Axis], d: Any,
-                 plane: Callable[[int], np.ndarray], layout: str) -> np.ndarray:
+                 elements: Elements, layout: str) -> np.ndarray:
     """Window sums (exact where certified) over the divisor ``d`` (int array per output,
     or an int), rounded once; divisor 0 gives NaN [POOL-AVG-1, POOL-EMPTY-1]."""
     n, c = x_cf.shape[:2]
     fmt = _fmt(dtype)
     X = _planes(x_cf)
     count = _per_output(axes, "count")
-    nmax = int(count.max(initial=1))
     out_sp = tuple(ax.n_out for ax in axes)
     res = np.empty((n * c, *out_sp))
     fail = np.zeros(res.shape, bool)
     empty = np.asarray(d) == 0
     any_empty = bool(empty.any())
+    plan = _window_plan(axes, count)
     for b in _blocks(n * c, max(1, math.prod(X.shape[1:])) * 8 * 3):
-        X64 = X[b].astype(np.float64)
-        S = _sep(X64, axes, "sum", 0.0)
-        span = _span(X[b], dtype)
-        r, bad = _div_round(S, d, fmt, span)
-        if not bool(_certified(span.top, span.low, nmax)):
-            top, low = _top_low(X64)
-            bad |= ~_certified(_sep(top, axes, "max", TOP_NONE), _sep(low, axes, "min", LOW_NONE), count)
+        r, bad = _exact_round(plan, X[b].astype(np.float64), d, fmt, _span(X[b], dtype))
         res[b] = np.where(empty, np.nan, r) if any_empty else r
         fail[b] = bad
-    _refill(op, res, fail, plane)
+    _refill(op, res, fail, elements)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -954,8 +1229,16 @@ def avg_pool(
         return _whole("avg_pool", lambda: ref.avg_pool(x, **params, layout=layout))
     axes = _pool_axes(g)
     d = override if override is not None else _per_output(axes, "extent" if count_include_pad else "count")
-    plane = _plane_caller(ref.avg_pool, [x_cf], x_cf.shape[1], **params)
-    return _avg_forward("avg_pool", x_cf, dtype, axes, d, plane, layout)
+
+    def value(plane: list, taps: list) -> float:  # the loop body of ops.avg_pool
+        acc = dt.ExactSum()
+        for f in ref._in_bounds(taps):
+            acc.add(dt.to_exact(plane[f]))
+        div = ref._divisor(taps, count_include_pad, override)
+        return math.nan if div == 0 else dt.round_exact(dt.exact_div(acc.value(), div), dtype)
+
+    elements = _forward_elements(_Windows(x_cf.shape[2:], geometry=g), x_cf, value)
+    return _avg_forward("avg_pool", x_cf, dtype, axes, d, elements, layout)
 
 
 @_op
@@ -963,12 +1246,20 @@ def adaptive_avg_pool(x: np.ndarray, *, output_size: object, layout: str = "chan
     """Adaptive average pooling: the exact mean of each window [POOL-ADAPT-1]."""
     x_cf, dtype, out = _adaptive_setup(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
     axes = _adaptive_axes(x_cf.shape[2:], out)
-    plane = _plane_caller(ref.adaptive_avg_pool, [x_cf], x_cf.shape[1], output_size=output_size)
-    return _avg_forward("adaptive_avg_pool", x_cf, dtype, axes, _per_output(axes, "count"), plane, layout)
+
+    def value(plane: list, taps: list) -> float:  # ops._reduce_avg for one window
+        w = ref._in_bounds(taps)
+        acc = dt.ExactSum()
+        for f in w:
+            acc.add(dt.to_exact(plane[f]))
+        return dt.round_exact(dt.exact_div(acc.value(), len(w)), dtype)
+
+    elements = _forward_elements(_Windows(x_cf.shape[2:], output_size=out), x_cf, value)
+    return _avg_forward("adaptive_avg_pool", x_cf, dtype, axes, _per_output(axes, "count"), elements, layout)
 
 
 def _avg_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: list[_Axis],
-              d: np.ndarray, plane: Callable[[int], np.ndarray], layout: str) -> np.ndarray:
+              d: np.ndarray, elements: Elements, layout: str) -> np.ndarray:
     """``sum_o g_o / d_o`` over the windows ``o`` covering each input, as
     ``(sum_o g_o * (L / d_o)) / L`` with ``L`` the least common multiple of the divisors:
     the products are exact when ``g``'s significant bits plus those of ``L / d_o`` are at
@@ -979,32 +1270,41 @@ def _avg_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: 
     divisors = [int(v) for v in np.unique(d) if v > 0]
     lcm = math.lcm(*divisors) if divisors else 1
     if lcm > 2**52:
-        return _whole(op, lambda: _assemble(_cast(_all_planes(plane, n * c, x_cf.shape[2:]), dtype), n, c, layout))
+        res = np.zeros((n * c, *x_cf.shape[2:]))
+        _refill(op, res, np.ones(res.shape, bool), elements)
+        _count(op, "fallback_calls")
+        return _assemble(_cast(res, dtype), n, c, layout)
     mult = np.where(d > 0, lcm // np.maximum(d, 1), 0)
-    mbits = int(mult.max(initial=0)).bit_length()
-    bits = np.frexp(mult.astype(np.float64))[1]  # bit length of each multiplier
+    # |g * m| < 2**(top(g) + tbits) and g * m has at most sig(g) + ebits significant bits:
+    # a power of two 2**k adds k to the top and no significant bit
+    pow2 = (mult & (mult - 1)) == 0
+    blen = np.frexp(mult.astype(np.float64))[1]
+    tbits = np.where(pow2, np.maximum(blen - 1, 0), blen)
+    odd = mult // np.maximum(mult & -mult, 1)
+    ebits = np.where(odd <= 1, 0, np.frexp(odd.astype(np.float64))[1])
+    t_extra, e_extra = int(tbits.max(initial=0)), int(ebits.max(initial=0))
     G = _planes(grad_cf)
     cover = _per_output(axes, "cover")
-    vmax = int(cover.max(initial=1))
     res = np.empty((n * c, *x_cf.shape[2:]))
     fail = np.zeros(res.shape, bool)
+    plan = _spread_plan(axes, cover)
     for b in _blocks(n * c, max(1, math.prod(x_cf.shape[2:])) * 8 * 3):
         G64 = G[b].astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            U = np.where(d > 0, G64 * mult, 0.0)
+        U = np.where(d > 0, G64 * mult, 0.0)
         span = _span(G[b], dtype)
-        uspan = _Span(span.top + mbits, span.low, span.sig + mbits)
-        r, bad = _div_round(_sep_spread(U, axes, "sum", 0.0), lcm, fmt, uspan)
-        if not (uspan.sig <= 53 and bool(_certified(uspan.top, uspan.low, vmax))):
+        uspan = _Span(span.top + t_extra, span.low, span.sig + e_extra)
+
+        def top_low(G64: np.ndarray = G64) -> tuple[np.ndarray, np.ndarray]:
             top, low = _top_low(G64)
-            utop = top.astype(np.int64) + bits
-            # a product that may be inexact gets a top that fails every input it reaches
-            utop = np.where(top.astype(np.int64) - low + bits > 53, 2 * LOW_NONE, utop)
-            utop = np.where(top == TOP_NONE, TOP_NONE, utop)
-            bad |= ~_cert_spread(utop, low, axes, cover)
+            utop = top.astype(np.int64) + tbits
+            # a product that may be inexact gets a top that fails every sum it enters
+            utop = np.where(top.astype(np.int64) - low + ebits > 53, 2 * LOW_NONE, utop)
+            return np.where(top == TOP_NONE, TOP_NONE, utop).astype(np.int16), low
+
+        r, bad = _exact_round(plan, U, lcm, fmt, uspan, top_low, whole_test=uspan.sig <= 53)
         res[b] = r
         fail[b] = bad
-    _refill(op, res, fail, plane)
+    _refill(op, res, fail, elements)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -1040,8 +1340,16 @@ def avg_pool_grad(
         if override is not None
         else _per_output(axes, "extent" if count_include_pad else "count")
     )
-    plane = _plane_caller(ref.avg_pool_grad, [x_cf, grad_cf], x_cf.shape[1], **params)
-    return _avg_grad("avg_pool_grad", x_cf, grad_cf, dtype, axes, d, plane, layout)
+    def window(plane: list, taps: list, gv: float, acc: dict) -> None:  # as ops.avg_pool_grad
+        div = ref._divisor(taps, count_include_pad, override)
+        if div == 0:
+            return
+        share = dt.exact_div(dt.to_exact(gv), div)
+        for f in ref._in_bounds(taps):
+            acc[f].add(share)
+
+    elements = _grad_elements(_Windows(x_cf.shape[2:], geometry=g), x_cf, grad_cf, dtype, window)
+    return _avg_grad("avg_pool_grad", x_cf, grad_cf, dtype, axes, d, elements, layout)
 
 
 @_op
@@ -1052,8 +1360,16 @@ def adaptive_avg_pool_grad(
     x_cf, dtype, out = _adaptive_setup(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
     grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
     axes = _adaptive_axes(x_cf.shape[2:], out)
-    plane = _plane_caller(ref.adaptive_avg_pool_grad, [x_cf, grad_cf], x_cf.shape[1], output_size=output_size)
-    return _avg_grad("adaptive_avg_pool_grad", x_cf, grad_cf, dtype, axes, _per_output(axes, "count"), plane, layout)
+
+    def window(plane: list, taps: list, gv: float, acc: dict) -> None:  # as ops.adaptive_avg_pool_grad
+        w = ref._in_bounds(taps)
+        share = dt.exact_div(dt.to_exact(gv), len(w))
+        for f in w:
+            acc[f].add(share)
+
+    elements = _grad_elements(_Windows(x_cf.shape[2:], output_size=out), x_cf, grad_cf, dtype, window)
+    d = _per_output(axes, "count")
+    return _avg_grad("adaptive_avg_pool_grad", x_cf, grad_cf, dtype, axes, d, elements, layout)
 
 
 @_op
@@ -1064,17 +1380,10 @@ def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
     size = math.prod(x_cf.shape[2:])
     rank = x_cf.ndim - 2
     X = _planes(x_cf).reshape(n * c, size)
-    X64 = X.astype(np.float64)
-    S = X64.sum(axis=1)
-    span = _span(X, dtype)
-    ok = None
-    if not bool(_certified(span.top, span.low, size)):
-        top, low = _top_low(X64)
-        ok = _certified(top.max(axis=1, initial=TOP_NONE), low.min(axis=1, initial=LOW_NONE), size)
-    res, bad = _div_round(S, size, _fmt(dtype))
+    res, fail = _exact_round(_row_plan(size), X.astype(np.float64), size, _fmt(dtype), _span(X, dtype))
     plane = _plane_caller(ref.global_avg_pool, [x_cf], c)
     res = res.reshape(n * c, *(1,) * rank)
-    _refill("global_avg_pool", res, (bad if ok is None else bad | ~ok).reshape(res.shape), plane)
+    _refill("global_avg_pool", res, fail.reshape(res.shape), _per_plane(plane))
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -1179,8 +1488,7 @@ def _lp_certified_sum_root(S: np.ndarray, n_terms: Any, p: int, fmt: dt.FloatFor
 
 
 def _lp_forward(op: str, x_cf: np.ndarray, dtype: str, p: int, axes: list[_Axis] | None,
-                plane: Callable[[int], np.ndarray], whole: Callable[[], np.ndarray],
-                layout: str) -> np.ndarray:
+                elements: Elements, whole: Callable[[], np.ndarray], layout: str) -> np.ndarray:
     """Lp over windows (``axes``) or whole planes (``axes=None``)."""
     n, c = x_cf.shape[:2]
     fmt = _fmt(dtype)
@@ -1190,31 +1498,16 @@ def _lp_forward(op: str, x_cf: np.ndarray, dtype: str, p: int, axes: list[_Axis]
     if axes is None:
         X = X.reshape(n * c, math.prod(x_cf.shape[2:]))
     A = np.abs(X.astype(np.float64))
-    with np.errstate(over="ignore", invalid="ignore"):
-        T = _pow(A, p)
-        if axes is None:
-            S = T.sum(axis=1)
-            count: Any = X.shape[1]
-        else:
-            S = _sep(T, axes, "sum", 0.0)
-            count = _per_output(axes, "count")
+    plan = _row_plan(X.shape[1]) if axes is None else _window_plan(axes, _per_output(axes, "count"))
     if p == 1:
-        if axes is None:
-            ok = None
-            if not bool(_certified(_span(X, dtype).top, _span(X, dtype).low, count)):
-                top, low = _top_low(A)
-                ok = _certified(top.max(axis=1, initial=TOP_NONE), low.min(axis=1, initial=LOW_NONE), count)
-        else:
-            ok = _cert_windows(X, A, axes, dtype, count)
-        res, bad = _div_round(S, 1, fmt)
-        fail = bad if ok is None else bad | ~ok
+        res, fail = _exact_round(plan, A, 1, fmt, _span(X, dtype))
     else:
-        res, ok = _lp_certified_sum_root(S, count, p, fmt)
+        res, ok = _lp_certified_sum_root(plan.reduce(_pow(A, p)), plan.count, p, fmt)
         fail = ~ok
     if axes is None:
         res = res.reshape(n * c, *(1,) * (x_cf.ndim - 2))
         fail = fail.reshape(res.shape)
-    _refill(op, res, fail, plane)
+    _refill(op, res, fail, elements)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -1238,8 +1531,11 @@ def lp_pool(
     p = ref._check_p(p)
     params = {"kernel_size": kernel_size, "p": p, "stride": stride, "padding": padding,
               "dilation": dilation, "ceil_mode": ceil_mode}
-    plane = _plane_caller(ref.lp_pool, [x_cf], x_cf.shape[1], **params)
-    return _lp_forward("lp_pool", x_cf, dtype, p, _pool_axes(g), plane,
+    def value(plane: list, taps: list) -> float:  # the loop body of ops.lp_pool
+        return dt.round_exact(ref._lp_norm([plane[f] for f in ref._in_bounds(taps)], p), dtype)
+
+    elements = _forward_elements(_Windows(x_cf.shape[2:], geometry=g), x_cf, value)
+    return _lp_forward("lp_pool", x_cf, dtype, p, _pool_axes(g), elements,
                        lambda: ref.lp_pool(x, **params, layout=layout), layout)
 
 
@@ -1249,7 +1545,7 @@ def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first")
     x_cf, dtype = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
     p = ref._check_p(p)
     plane = _plane_caller(ref.global_lp_pool, [x_cf], x_cf.shape[1], p=p)
-    return _lp_forward("global_lp_pool", x_cf, dtype, p, None, plane,
+    return _lp_forward("global_lp_pool", x_cf, dtype, p, None, _per_plane(plane),
                        lambda: ref.global_lp_pool(x, p=p, layout=layout), layout)
 
 
@@ -1312,50 +1608,49 @@ def lp_pool_grad(
     cover = _per_output(axes, "cover")
     nonfinite = (~np.isfinite(X64)).astype(np.int8)
     bad = (_sep(nonfinite, axes, "max", 0) > 0) | ~np.isfinite(G64)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        S = _sep(_pow(A, p), axes, "sum", 0.0)
-        live = ~bad & (S > 0)
-        if p == 1:
-            coef = np.where(live, G64, 0.0)
+    taps = _nd_taps(axes)
+    S = _sep(_pow(A, p), axes, "sum", 0.0)
+    live = ~bad & (S > 0)
+    nan_in = _sep_spread(bad.astype(np.int8), axes, "max", 0) > 0
+    if p == 1:  # exact terms g * sign(x): an exact sum, rounded once
+
+        def reduce(a: np.ndarray) -> np.ndarray:
+            acc = np.zeros(X.shape)
+            for dst, src, _ in taps:
+                acc[src] += a[dst] * sgn[src]
+            return acc
+
+        plan = _SumPlan(reduce, lambda t: _sep_spread(t, axes, "max", TOP_NONE),
+                        lambda lo: _sep_spread(lo, axes, "min", LOW_NONE), cover)
+        res, fail = _exact_round(plan, np.where(live, G64, 0.0), 1, fmt, _span(G, dtype))
+    else:
+        y = np.where(live, _root(np.where(live, S, 1.0), p), 1.0)
+        count = _per_output(axes, "count").astype(np.float64)
+        eps_s = 2.0 * (count + p) * 2.0**-52
+        if p == 2:
+            eps_r = np.full(y.shape, 2.0**-52)
         else:
-            y = np.where(live, _root(np.where(live, S, 1.0), p), 1.0)
-            count = _per_output(axes, "count").astype(np.float64)
-            eps_s = 2.0 * (count + p) * 2.0**-52
-            if p == 2:
-                eps_r = np.full(y.shape, 2.0**-52)
-            else:
-                Sl = np.where(live, S, 1.0)
-                eps_r = 2.0 * np.abs(_pow(y, p) - Sl) / Sl + 4.0 * p * 2.0**-53
-            eps_y = 1.01 * (eps_r + eps_s)
-            eps_c = float(np.max(np.where(live, 2.0 * ((p - 1) * eps_y + 2.0 * p * 2.0**-53), 0.0), initial=0.0))
+            Sl = np.where(live, S, 1.0)
+            eps_r = 2.0 * np.abs(_pow(y, p) - Sl) / Sl + 4.0 * p * 2.0**-53
+        eps_y = 1.01 * (eps_r + eps_s)
+        eps_c = float(np.max(np.where(live, 2.0 * ((p - 1) * eps_y + 2.0 * p * 2.0**-53), 0.0), initial=0.0))
         acc = np.zeros(X.shape)
         mag = np.zeros(X.shape)
-        for dst, src, _ in _nd_taps(axes):
-            if p == 1:
-                term = coef[dst] * sgn[src]
-            else:
-                term = np.where(live[dst], G64[dst] * sgn[src] * _pow(A[src] / y[dst], p - 1), 0.0)
+        for dst, src, _ in taps:
+            term = np.where(live[dst], G64[dst] * sgn[src] * _pow(A[src] / y[dst], p - 1), 0.0)
             acc[src] += term
             mag[src] += np.abs(term)
-        nan_in = _sep_spread(bad.astype(np.int8), axes, "max", 0) > 0
-    if p == 1:
-        span = _span(G, dtype)
-        vmax = int(cover.max(initial=1))
-        ok = None
-        if not bool(_certified(span.top, span.low, vmax)):
-            top, low = _top_low(G64)
-            ok = _cert_spread(top, low, axes, cover)
-        res, badr = _div_round(acc, 1, fmt)
-        fail = badr if ok is None else badr | ~ok
-    else:
         v = cover.astype(np.float64)
         E = (2.0 * eps_c + 4.0 * v * 2.0**-53) * mag + np.where(X64 != 0, 2.0 * v * 2.0**-900, 0.0)
         res, ok = _cert_round(acc, E, fmt)
         fail = ~ok
     res = np.where(nan_in, np.nan, res)
     fail &= ~nan_in
-    plane = _plane_caller(ref.lp_pool_grad, [x_cf, grad_cf], c, **params)
-    _refill(op, res, fail, plane)
+
+    def window(plane: list, taps: list, gv: float, acc: dict) -> None:
+        ref._lp_grad_window(plane, ref._in_bounds(taps), gv, p, acc)
+
+    _refill(op, res, fail, _grad_elements(_Windows(x_cf.shape[2:], geometry=g), x_cf, grad_cf, dtype, window))
     return _assemble(_cast(res, dtype), n, c, layout)
 
 
@@ -1526,18 +1821,29 @@ def conv(
     exact_ok = _conv_exact_forward(X64, W64, B64, axes, groups, fmt, nterms, n, out_sp)
     res, ok = _finish_products(S, A, nterms, exact_ok, fmt)
 
-    def plane(p: int) -> np.ndarray:
+    W = _Windows(x_cf.shape[2:], geometry=g)
+    xs = _plane_values(x_cf)
+    ws = _plane_values(weight)
+    bvals = None if bias is None else [dt.to_exact(v) for v in dt.array_to_python(bias)]
+
+    def elements(p: int, positions: np.ndarray) -> list:  # the loop body of ops.conv
         b, co = divmod(p, c_out)
-        q = co // cog
-        out = ref.conv(
-            x_cf[b : b + 1, q * cig : (q + 1) * cig], weight[co : co + 1],
-            None if bias is None else bias[co : co + 1], stride=stride, padding=padding,
-            dilation=dilation, groups=1, layout="channels_first",
-        )
-        return out.astype(np.float64)[0, 0]
+        grp = co // cog
+        out = []
+        for o in positions:
+            terms = [(t.flat, j) for j, t in enumerate(W.taps(o)) if t.in_bounds]
+            acc = dt.ExactSum()
+            if bvals is not None:
+                acc.add(bvals[co])
+            for ci in range(cig):
+                xp, wp = xs(b * c_in + grp * cig + ci), ws(co * cig + ci)
+                for f, j in terms:
+                    acc.add(dt.exact_mul(dt.to_exact(xp[f]), dt.to_exact(wp[j])))
+            out.append(dt.round_exact(acc.value(), dtype))
+        return out
 
     res = res.reshape(n * c_out, *out_sp)
-    _refill(op, res, ~ok.reshape(res.shape), plane)
+    _refill(op, res, ~ok.reshape(res.shape), elements)
     return _assemble(_cast(res, dtype), n, c_out, layout)
 
 
@@ -1695,39 +2001,59 @@ def conv_grad(
     rw, okw = _finish_products(gw, aw, nw, ok_w, fmt)
     rb, okb = _finish_products(gb, ab, nb, ok_b, fmt)
 
-    def plane_x(p: int) -> np.ndarray:
-        b, ci = divmod(p, c_in)
-        q = ci // cig
-        cos = slice(q * cog, (q + 1) * cog)
-        return ref.conv_grad(
-            x_cf[b : b + 1, ci : ci + 1], weight[cos, ci - q * cig : ci - q * cig + 1], None,
-            grad_cf[b : b + 1, cos], stride=stride, padding=padding, dilation=dilation,
-            groups=1, layout="channels_first",
-        )[0].astype(np.float64)[0, 0]
+    # the loop reference's sums of ops.conv_grad, for one element each
+    W = _Windows(spatial, geometry=g)
+    xs, ws, gs = _plane_values(x_cf), _plane_values(weight), _plane_values(grad_cf)
+    outputs = list(itertools.product(*(range(o) for o in out_sp)))
 
-    def plane_w(p: int) -> np.ndarray:
+    def elements_x(p: int, positions: np.ndarray) -> list:
+        b, xi = divmod(p, c_in)
+        grp, ci = divmod(xi, cig)
+        out = []
+        for t in positions:
+            t_flat = W.in_flat(t)
+            acc = dt.ExactSum()
+            for co in range(grp * cog, (grp + 1) * cog):
+                gp, wp = gs(b * c_out + co), ws(co * cig + ci)
+                for o in W.covering(t):
+                    gv = dt.to_exact(gp[W.out_flat(o)])
+                    for j, tap in enumerate(W.taps(o)):
+                        if tap.in_bounds and tap.flat == t_flat:
+                            acc.add(dt.exact_mul(gv, dt.to_exact(wp[j])))
+            out.append(dt.round_exact(acc.value(), dtype))
+        return out
+
+    def elements_w(p: int, positions: np.ndarray) -> list:
         co, ci = divmod(p, cig)
-        xc = (co // cog) * cig + ci
-        return ref.conv_grad(
-            x_cf[:, xc : xc + 1], weight[co : co + 1, ci : ci + 1], None, grad_cf[:, co : co + 1],
-            stride=stride, padding=padding, dilation=dilation, groups=1, layout="channels_first",
-        )[1].astype(np.float64)[0, 0]
+        xi = (co // cog) * cig + ci
+        out = []
+        for j in positions:
+            j_flat = int(np.ravel_multi_index(tuple(int(v) for v in j), weight.shape[2:]))
+            acc = dt.ExactSum()
+            for b in range(n):
+                gp, xp = gs(b * c_out + co), xs(b * c_in + xi)
+                for o_flat, o in enumerate(outputs):
+                    tap = W.taps(o)[j_flat]
+                    if tap.in_bounds:
+                        acc.add(dt.exact_mul(dt.to_exact(gp[o_flat]), dt.to_exact(xp[tap.flat])))
+            out.append(dt.round_exact(acc.value(), dtype))
+        return out
 
-    def plane_b(co: int) -> np.ndarray:
-        assert bias is not None
-        return ref.conv_grad(
-            x_cf[:, :1], weight[co : co + 1, :1], bias[co : co + 1], grad_cf[:, co : co + 1],
-            stride=stride, padding=padding, dilation=dilation, groups=1, layout="channels_first",
-        )[2].astype(np.float64)
+    def elements_b(co: int, positions: np.ndarray) -> list:
+        acc = dt.ExactSum()
+        for b in range(n):
+            for v in gs(b * c_out + co):
+                acc.add(dt.to_exact(v))
+        return [dt.round_exact(acc.value(), dtype)] * len(positions)
 
     rx = rx.reshape(n * c_in, *spatial)
-    _refill(op, rx, ~okx.reshape(rx.shape), plane_x)
+    _refill(op, rx, ~okx.reshape(rx.shape), elements_x)
     rw = rw.reshape(c_out * cig, *W64.shape[2:])
-    _refill(op, rw, ~np.broadcast_to(okw, W64.shape).reshape(rw.shape), plane_w)
+    _refill(op, rw, ~np.broadcast_to(okw, W64.shape).reshape(rw.shape), elements_w)
     grad_b = None
     if bias is not None:
         rb = rb.reshape(c_out, 1)
-        _refill(op, rb, ~okb.reshape(rb.shape), plane_b)
+        _refill(op, rb, ~okb.reshape(rb.shape), elements_b)
         grad_b = _cast(rb.reshape(c_out), dtype)
     grad_x = _assemble(_cast(rx, dtype), n, c_in, layout)
     return grad_x, _cast(rw, dtype).reshape(W64.shape), grad_b
