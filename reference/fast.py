@@ -1030,25 +1030,32 @@ def _exact_round(plan: _SumPlan, v: np.ndarray, d: Any, fmt: dt.FloatFormat, spa
     multiple of ``2**span.low`` of magnitude at most ``2**(G-1)``, so any partial sum of
     at most ``2**lg`` of them is below ``2**(span.low + 53)``: exact. Every ``hi`` is a
     multiple of ``2**G`` of magnitude at most ``2**M`` with ``M = max(top, G)``, so the
-    ``hi`` sum is exact when ``M + ceil(log2 count) - G <= 53`` (and no partial sum
-    reaches ``2**1024``). Then ``_div_round2`` rounds ``hi`` sum plus ``lo`` sum once.
+    ``hi`` sum is exact when ``M + ceil(log2 count) - G <= 53`` and ``M + ceil(log2 count)
+    <= 1023`` (no ``hi`` and no partial sum reaches ``2**1024``). Then ``_div_round2``
+    rounds ``hi`` sum plus ``lo`` sum once.
     ``whole_test=False``: the terms may be inexact products, which only ``top_low``
     (where such a term has a ``top`` failing every test) can tell."""
     counts = np.asarray(plan.count)
     nmax = int(counts.max(initial=1))
-    S = plan.reduce(v)
+    lg = int(_ceil_log2(nmax))
     if whole_test and (nmax <= 1 or span.top == TOP_NONE or bool(_certified(span.top, span.low, nmax))):
-        return _div_round(S, d, fmt, span)
+        return _div_round(plan.reduce(v), d, fmt, span)
+    G = span.low + 54 - lg
+    if (whole_test and span.top - span.low <= 107 - 2 * lg and max(span.top, G) + lg <= 1023
+            and (fmt.precision == 53 or 8 * np.size(counts) < v.size)):
+        # two limbs hold for every sum (M = max(span.top, G) in the test below), and one
+        # limb is unlikely to: float64 terms, or few sums of many terms
+        hi, lo = _limb_split(v, G)
+        return _div_round2(plan.reduce(hi), plan.reduce(lo), d, fmt)
+    S = plan.reduce(v)
     top, low = top_low() if top_low is not None else _top_low(v)
     T = plan.cmax(top)
     res, bad = _div_round(S, d, fmt)
     fail = bad | ~_certified(T, plan.cmin(low), plan.count)
-    lg = int(_ceil_log2(nmax))
     if fail.any() and span.top - span.low <= 106 - 2 * lg:
-        G = span.low + 54 - lg
         M = np.maximum(T.astype(np.int64), G)
         lgc = _ceil_log2(plan.count)
-        two = fail & (M + lgc - G <= 53) & (M + lgc <= 1024)
+        two = fail & (M + lgc - G <= 53) & (M + lgc <= 1023)
         if two.any():
             hi, lo = _limb_split(v, G)
             r2, bad2 = _div_round2(plan.reduce(hi), plan.reduce(lo), d, fmt)

@@ -218,6 +218,33 @@ def test_float64_sums_that_cannot_be_proven_fall_back() -> None:
     assert _fallbacks("avg_pool")["fallback_elements"] == 1
 
 
+def test_float64_sums_by_two_limbs() -> None:
+    """Random float64 data (full significands): each window sum is split into two exact
+    limb sums and rounded by exact sign tests, with no fallback."""
+    fast.reset_fallback_counts()
+    x = rand((2, 3, 11, 9), "float64", 4)
+    g = rand((2, 3, 6, 5), "float64", 5)
+    params = {"kernel_size": 3, "stride": 2, "padding": 1}
+    check_call("avg_pool", [x], params)
+    check_call("avg_pool_grad", [x, g], params)
+    check_call("max_pool_grad", [x, rand((2, 3, 6, 5), "float64", 6)], {**params, "stride": 1, "kernel_size": 5, "padding": 2})
+    check_call("global_avg_pool", [x], {})
+    check_call("adaptive_avg_pool", [x], {"output_size": (4, 7)})
+    for op in ("avg_pool", "avg_pool_grad", "global_avg_pool", "adaptive_avg_pool"):
+        assert _fallbacks(op)["fallback_elements"] == 0, op
+
+
+def test_sums_near_the_float64_maximum() -> None:
+    """A limb or partial sum that would reach 2**1024 is never trusted."""
+    big = np.finfo(np.float64).max
+    x = np.array([big, big, -big, big / 3, 1.0, -big], dtype=np.float64).reshape(1, 1, 6)
+    for params in ({"kernel_size": 2}, {"kernel_size": 3, "stride": 1}, {"kernel_size": 6}):
+        check_call("avg_pool", [x], params)
+        check_call("lp_pool", [x], {**params, "p": 1})
+    check_call("global_avg_pool", [x], {})
+    check_call("avg_pool_grad", [x, np.full((1, 1, 5), big)], {"kernel_size": 2, "stride": 1})
+
+
 def test_midpoint_quotients() -> None:
     """``S / d`` exactly a float32 midpoint: resolved exactly for small ``d`` (ties to
     even), left to the loop reference for ``d >= 2**28``."""
