@@ -4,12 +4,14 @@
 same signatures, the same argument checks (the reference's own helpers, called in the
 same order, so the same ``SpecError`` messages and clauses) and the same results, NaN
 matching NaN and the sign of every zero as the reference gives it. It computes with
-NumPy and proves, element by element, that the result is the exact value rounded once;
-an element whose proof does not go through is recomputed by the loop reference (its
-whole ``(N, C)`` plane, or for ``conv`` its output plane or block, through the public
-reference function on a slice of the arguments). ``fallback_counts()`` says how often.
-The loop reference stays the definition; ``tests/test_fast_reference.py`` checks the
-two against each other.
+NumPy and proves, element by element, that each result is the exact value rounded once.
+An element whose proof does not go through is recomputed by the loop reference's own
+per-window code (``ops._divisor``, ``ops._select_max``, ``ops._lp_norm``,
+``ops._lp_grad_window``, ``dtypes.ExactSum``, ``dtypes.round_exact``) on just the windows
+it needs; a call no proof covers (float64 Lp with ``p >= 2``, ``p > 6``, a divisor past
+``2**53``, a floating-point environment that flushes subnormals) goes whole to the loop
+reference. ``fallback_counts()`` says how often. The loop reference stays the
+definition; ``tests/test_fast_reference.py`` checks the two against each other.
 
 Why each result is exact (``u = 2**-53``, ``fl`` float64 rounding to nearest):
 
@@ -23,30 +25,37 @@ Why each result is exact (``u = 2**-53``, ``fl`` float64 rounding to nearest):
   maximal holds the first maximum of the N-d window in row-major order [POOL-MAX-4,
   POOL-MAX-5, POOL-MAX-7]. Without indices ``np.maximum`` gives the same value except
   for the sign of a zero maximum, so zero results are recomputed by the keep-first scan.
-* **Exact sums** (averages, their gradients, accumulated max gradients, Lp with
-  ``p = 1``, convolution where it applies). Every finite term ``t`` is read as
-  ``t = odd * 2**low(t)`` with ``|t| < 2**top(t)``. If, for the terms of one output,
-  ``max top + ceil(log2 n) - min low <= 53`` and ``max top + ceil(log2 n) <= 1024``,
-  then every partial sum, in any order and grouping, is an integer multiple of
-  ``2**min low`` smaller than ``2**(min low + 53)`` and ``2**1024``: a float64 number.
-  So every float64 addition is exact and the float64 sum *is* the exact sum; infinities
-  and NaN then follow IEEE 754, which are the rules of POOL-AVG-6 (the finite part
-  cannot overflow). The bound is checked once for the whole call (largest ``|t|``,
-  smallest ``|t|`` and the input dtype's precision) and, where that fails, per output
-  from ``top``/``low`` of each term reduced over the window. A product ``g * m`` of a
-  value and a positive integer is exact when its significant bits add up to at most 53.
+* **Exact sums, one limb** (averages, their gradients, accumulated max gradients, Lp
+  and its gradient with ``p = 1``, convolution where it applies). Every finite term
+  ``t`` is read as ``t = odd * 2**low(t)`` with ``|t| < 2**top(t)``. If, for the terms
+  of one sum, ``max top + ceil(log2 n) - min low <= 53`` and ``max top + ceil(log2 n) <=
+  1024``, then every partial sum, in any order and grouping, is an integer multiple of
+  ``2**min low`` below ``2**(min low + 53)`` and ``2**1024``: a float64 number. So every
+  float64 addition is exact and the float64 sum *is* the exact sum; infinities and NaN
+  then follow IEEE 754, which are the rules of POOL-AVG-6 (the finite part cannot
+  overflow). The bound is checked once for the whole call (largest ``|t|``, smallest
+  ``|t|`` and the input dtype's precision) and, where that fails, per sum from
+  ``top``/``low`` of each term reduced over the sum's terms. A product of a value and a
+  positive integer, or of two values, is exact when its significant bits add up to at
+  most 53 and it does not underflow.
+* **Exact sums, two limbs** (where one limb does not hold: float64 data, wide spreads,
+  large planes): each term is split exactly on one power-of-two grid, ``t = hi + lo``
+  (``_limb_split``), so that the ``hi`` sums and the ``lo`` sums each satisfy the bound
+  above; the exact sum is ``S_hi + S_lo``, two float64 numbers (``_exact_round``).
 * **One rounding of an exact sum ``S`` divided by an integer ``d``** (``d <= 2**53``,
-  so exact in float64): ``q = fl(S / d)`` is the correctly rounded float64 quotient.
-  For float64 output that is the answer. For a narrower dtype the answer is ``q``
-  rounded to it, unless ``q`` is exactly a midpoint of that dtype's grid (the midpoints,
-  the overflow threshold included, are float64 numbers, and rounding is monotone, so
-  ``q`` and ``S / d`` lie in the same rounding cell otherwise). At a midpoint ``M``,
-  ``M * d`` is exact (``M`` has ``precision + 1`` bits and ``d < 2**(52 - precision)``)
-  and is compared with ``S``: equal means ``S / d == M`` and ties-to-even applies;
-  otherwise ``M`` moved one float64 step towards ``S / d`` lies in the true cell. A
-  larger ``d`` at a midpoint falls back. Rounding to the narrower dtype is done in
-  float64 by scaling to the dtype's quantum (a power of two, exact), ``np.rint``
-  (ties to even) and scaling back, so no library conversion rounds twice.
+  exact in float64). One limb (``_div_round``): ``q = fl(S / d)`` is the correctly
+  rounded float64 quotient, the answer for float64. For a narrower dtype the answer is
+  ``q`` rounded to it unless ``q`` is exactly one of its midpoints (midpoints and the
+  overflow threshold are float64 numbers and rounding is monotone, so otherwise ``q``
+  and ``S / d`` share a rounding cell). At a midpoint ``M``, ``M * d`` is exact for
+  ``d < 2**(52 - precision)`` and compared with ``S``: equal is a tie (to even),
+  otherwise ``M`` moved one float64 step towards ``S / d`` lies in the true cell. Two
+  limbs (``_div_round2``): a candidate is proven by the exact signs of ``S - m * d`` for
+  the midpoints ``m`` around it, computed with error-free transformations (TwoSum,
+  Dekker's product, Shewchuk's expansion growth); a zero sign is an exact tie.
+  Rounding to a narrower dtype happens in float64 (IEEE float64-to-float32 conversion;
+  for float16 and bfloat16 integer round-half-even on the bit pattern), so no library
+  conversion rounds twice.
 * **Certified rounding** (Lp with ``p >= 2``, its gradient, convolution sums that are not
   exact): a float64 value ``v`` with a proven bound ``|v - exact| <= E`` (standard
   forward error bounds: products of exact values, ``gamma_n = n*u/(1 - n*u)`` for any
@@ -804,8 +813,8 @@ def _div_round2(Sh: np.ndarray, Sl: np.ndarray, d: Any, fmt: dt.FloatFormat) -> 
         ok = (above <= 0) & (below >= 0)
         a = np.abs(cand)
         ok &= ((a > TINY_PRODUCT) & (np.abs(s) < HUGE_PRODUCT)) | (s == 0)
-        # a sum divided by 1 is its float64 rounding
-        res = np.where(one, s, res)
+        # a sum divided by 1 is its float64 rounding; an exactly zero sum is +0.0
+        res = np.where(one | (s == 0), s, res)
         ok |= one
     else:
         r, mid = _round_to(q1, fmt)
