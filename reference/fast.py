@@ -115,7 +115,6 @@ Indexer = Union[slice, np.ndarray]  # noqa: UP007 (a runtime alias)
 
 TOP_NONE = -4000  # ``top`` of a zero or non-finite term: never the window's largest
 LOW_NONE = 4000  # ``low`` of a zero or non-finite term: never the window's smallest
-MAX_LIMB_BITS = 53
 
 
 # ---------------------------------------------------------------------------
@@ -1785,10 +1784,6 @@ def _finish_products(S: np.ndarray, A: np.ndarray, nterms: Any, exact_ok: Any,
         res = np.where(ok, res, r2)
         ok = ok | ok2
     return res, ok
-
-
-def _conv_tap_index(n_lead: int, spatial: Sequence[Any], chan: slice) -> tuple[Any, ...]:
-    return (slice(None), chan, *spatial) if n_lead == 2 else (chan, *spatial)
 
 
 @_op

@@ -162,7 +162,12 @@ def test_fast_path_equals_loop_reference(op: str) -> None:
         with block_bytes(block):
             check_call(op, args, params)
 
+    fast.reset_fallback_counts()
     prop()
+    # how often the fast path fell back (shown with -s), counted over every call made
+    n = fast.fallback_counts().get(op, {})
+    print(f"\nfallbacks {op}: {n.get('fallback_elements', 0)} of {n.get('elements', 0)} elements, "
+          f"{n.get('fallback_calls', 0)} of {n.get('calls', 0)} calls whole")
 
 
 # ---------------------------------------------------------------------------
