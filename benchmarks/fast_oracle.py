@@ -13,8 +13,9 @@ For each call on the full shape ((8, 64, 56, 56) float32, kernel 3, stride 2, pa
 * ``loop us/elem``: the loop reference on a reduced shape it can afford, per output
   element (the gradient's output is ``grad_input``); ``fast us/elem`` the fast path on the
   full shape, likewise; ``loop / fast`` their ratio (target: at least 100).
-* ``fallback``: output elements the fast path handed to the loop reference over the timed
-  calls, of all elements it returned (``fallback_counts()``).
+* ``fallback``: output elements the fast path recomputed with the loop reference over
+  the timed calls, of all elements it returned (``fallback_counts()``); "whole calls"
+  when the call went to the loop reference as a whole.
 
 The fast path's result on the reduced shape is checked against the loop reference bit for
 bit before anything is timed.
@@ -187,6 +188,7 @@ def measure(case: Case, rounds: int, strided: Any) -> dict[str, Any]:
         "fallback": counts.get("fallback_elements", 0),
         "elements": counts.get("elements", 0),
         "fallback_calls": counts.get("fallback_calls", 0),
+        "fallback_call_elements": counts.get("fallback_call_elements", 0),
     }
 
 
@@ -208,7 +210,7 @@ def table(rows: list[dict[str, Any]], reduced: tuple[int, ...]) -> str:
     for r in rows:
         fb = f"{r['fallback']}/{r['elements']}"
         if r["fallback_calls"]:
-            fb += f" ({r['fallback_calls']} whole calls)"
+            fb = f"{r['fallback_call_elements']}/{r['elements']} (whole calls)"
         lines.append(
             f"| {r['case']} | {r['shape']} | {r['fast_ms']:.1f} | {r['strided_ms']:.1f} "
             f"| {r['ratio']:.2f} | {r['loop_us']:.1f} | {r['fast_us']:.4f} "

@@ -125,15 +125,16 @@ _COUNTS: Counter[tuple[str, str]] = Counter()
 
 
 def fallback_counts() -> dict[str, dict[str, int]]:
-    """Per op: ``calls``, ``elements`` (output elements computed), ``fallback_elements``
-    (elements whose exactness was not proven), ``fallback_units`` (planes or blocks the
-    loop reference recomputed for them) and ``fallback_calls`` (calls handed whole to the
-    loop reference), since the last ``reset_fallback_counts()``."""
+    """Per op, since the last ``reset_fallback_counts()``: ``calls``, ``elements`` (output
+    elements returned), ``fallback_elements`` (elements of otherwise proven calls whose
+    exactness was not proven, recomputed by the loop reference one by one),
+    ``fallback_units`` (planes holding them), ``fallback_calls`` (calls handed whole to
+    the loop reference) and ``fallback_call_elements`` (the elements those returned)."""
+    keys = ("calls", "elements", "fallback_elements", "fallback_units", "fallback_calls",
+            "fallback_call_elements")
     out: dict[str, dict[str, int]] = {}
     for (op, key), n in _COUNTS.items():
-        out.setdefault(op, {k: 0 for k in (
-            "calls", "elements", "fallback_elements", "fallback_units", "fallback_calls"
-        )})[key] += n
+        out.setdefault(op, dict.fromkeys(keys, 0))[key] += n
     return out
 
 
@@ -173,7 +174,7 @@ def _op(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not _fp_env_ok():
             result = loop(*args, **kwargs)
             _count(name, "fallback_calls")
-            _count(name, "fallback_elements", _size(result))
+            _count(name, "fallback_call_elements", _size(result))
         else:
             with np.errstate(all="ignore"):  # overflow, inf - inf: IEEE results are used on purpose
                 result = fn(*args, **kwargs)
@@ -856,16 +857,22 @@ def _cast(v64: np.ndarray, dtype: str) -> np.ndarray:
 Elements = Callable[[int, np.ndarray], list]
 
 
-def _refill(op: str, res: np.ndarray, fail: np.ndarray | None, elements: Elements) -> None:
+def _refill(op: str, res: np.ndarray, fail: np.ndarray | None, elements: Elements,
+            whole: bool = False) -> None:
     """Recompute with the loop reference every element of ``res`` (float64, ``(P, ...)``)
     whose exactness was not proven: ``elements(p, positions)`` gives the values at the
-    ``(k, rank)`` positions of plane ``p``."""
+    ``(k, rank)`` positions of plane ``p``. ``whole``: every element, counted as a call
+    handed whole to the loop reference."""
     if fail is None or not fail.any():
         return
     flat_fail = fail.reshape(fail.shape[0], -1)
     rows = np.flatnonzero(flat_fail.any(axis=1))
-    _count(op, "fallback_elements", int(flat_fail.sum()))
-    _count(op, "fallback_units", rows.size)
+    if whole:
+        _count(op, "fallback_calls")
+        _count(op, "fallback_call_elements", int(flat_fail.sum()))
+    else:
+        _count(op, "fallback_elements", int(flat_fail.sum()))
+        _count(op, "fallback_units", rows.size)
     for p in rows:
         at = np.flatnonzero(flat_fail[p])
         positions = np.stack(np.unravel_index(at, res.shape[1:]), axis=1)
@@ -980,7 +987,7 @@ def _whole(op: str, loop: Callable[[], Any]) -> Any:
     """A call the proofs do not cover at all, handed to the loop reference."""
     result = loop()
     _count(op, "fallback_calls")
-    _count(op, "fallback_elements", _size(result))
+    _count(op, "fallback_call_elements", _size(result))
     return result
 
 
@@ -1286,8 +1293,7 @@ def _avg_grad(op: str, x_cf: np.ndarray, grad_cf: np.ndarray, dtype: str, axes: 
     lcm = math.lcm(*divisors) if divisors else 1
     if lcm > 2**52:
         res = np.zeros((n * c, *x_cf.shape[2:]))
-        _refill(op, res, np.ones(res.shape, bool), elements)
-        _count(op, "fallback_calls")
+        _refill(op, res, np.ones(res.shape, bool), elements, whole=True)
         return _assemble(_cast(res, dtype), n, c, layout)
     mult = np.where(d > 0, lcm // np.maximum(d, 1), 0)
     # |g * m| < 2**(top(g) + tbits) and g * m has at most sig(g) + ebits significant bits:

@@ -166,8 +166,9 @@ def test_fast_path_equals_loop_reference(op: str) -> None:
     prop()
     # how often the fast path fell back (shown with -s), counted over every call made
     n = fast.fallback_counts().get(op, {})
-    print(f"\nfallbacks {op}: {n.get('fallback_elements', 0)} of {n.get('elements', 0)} elements, "
-          f"{n.get('fallback_calls', 0)} of {n.get('calls', 0)} calls whole")
+    print(f"\nfallbacks {op}: {n.get('fallback_elements', 0)} of {n.get('elements', 0)} elements one by "
+          f"one; {n.get('fallback_calls', 0)} of {n.get('calls', 0)} calls whole "
+          f"({n.get('fallback_call_elements', 0)} elements)")
 
 
 # ---------------------------------------------------------------------------
@@ -266,6 +267,7 @@ def test_midpoint_quotients() -> None:
     assert _fallbacks("avg_pool")["fallback_elements"] == 1
     check_call("avg_pool", [x], {"kernel_size": 2, "divisor_override": 2**53 + 1})
     assert _fallbacks("avg_pool")["fallback_calls"] == 1
+    assert _fallbacks("avg_pool")["fallback_call_elements"] == 1
 
 
 def test_lp_tie_and_whole_call_fallbacks() -> None:
