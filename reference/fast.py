@@ -1017,7 +1017,8 @@ class _SumPlan:
 
 
 def _window_plan(axes: Sequence[_Axis], count: Any) -> _SumPlan:
-    return _SumPlan(lambda a: _sep(a, axes, "sum", 0.0), lambda t: _sep(t, axes, "max", TOP_NONE),
+    return _SumPlan(lambda a: _sep(a, axes, "sum", 0.0, np.float64),
+                    lambda t: _sep(t, axes, "max", TOP_NONE),
                     lambda lo: _sep(lo, axes, "min", LOW_NONE), count)
 
 
@@ -1049,7 +1050,12 @@ def _exact_round(plan: _SumPlan, v: np.ndarray, d: Any, fmt: dt.FloatFormat, spa
     <= 1023`` (no ``hi`` and no partial sum reaches ``2**1024``). Then ``_div_round2``
     rounds ``hi`` sum plus ``lo`` sum once.
     ``whole_test=False``: the terms may be inexact products, which only ``top_low``
-    (where such a term has a ``top`` failing every test) can tell."""
+    (where such a term has a ``top`` failing every test) can tell. ``v`` may also be
+    float32, read exactly into float64 sums; its float64 copy is made only if needed."""
+    if v.dtype != np.float64:
+        if whole_test and span.top != TOP_NONE and bool(_certified(span.top, span.low, int(np.max(plan.count)))):
+            return _div_round(plan.reduce(v), d, fmt, span)
+        v = v.astype(np.float64)
     counts = np.asarray(plan.count)
     nmax = int(counts.max(initial=1))
     lg = int(_ceil_log2(nmax))
@@ -1217,8 +1223,10 @@ def _avg_forward(op: str, x_cf: np.ndarray, dtype: str, axes: list[_Axis], d: An
     empty = np.asarray(d) == 0
     any_empty = bool(empty.any())
     plan = _window_plan(axes, count)
+    native = X.dtype in (np.float32, np.float64)  # summed into float64 as they are
     for b in _blocks(n * c, max(1, math.prod(X.shape[1:])) * 8 * 3):
-        r, bad = _exact_round(plan, X[b].astype(np.float64), d, fmt, _span(X[b], dtype))
+        xb = X[b] if native else X[b].astype(np.float64)
+        r, bad = _exact_round(plan, xb, d, fmt, _span(X[b], dtype))
         res[b] = np.where(empty, np.nan, r) if any_empty else r
         fail[b] = bad
     _refill(op, res, fail, elements)
