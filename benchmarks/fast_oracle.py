@@ -50,7 +50,8 @@ class Case:
 
     def label(self) -> str:
         extra = "" if self.layout == "channels_first" else " cl"
-        return f"{self.op} {self.dtype}{extra}"
+        tie = dict(self.params).get("tie_policy")
+        return f"{self.op} {self.dtype}{extra}" + (f" tie={tie}" if tie else "")
 
 
 FULL = (8, 64, 56, 56)
