@@ -1,4 +1,4 @@
-"""poolconf benchmark: one command, one run, one table of ratios [issue 5].
+"""poolconf benchmark: one command, one run, one table of ratios.
 
     python benchmarks/run.py                      # full run, writes docs/benchmarks.md
     python benchmarks/run.py --quick --out t.md   # smoke test: small shapes, few repeats
@@ -8,7 +8,7 @@ on a shared, noisy machine:
 
 * forward and backward of max and average pooling with ``numpy-strided``, ``numpy-im2col``,
   torch CPU (``torch.nn.functional``, contiguous NC... layout and channels_last memory
-  format) on the issue's shapes; ratios against torch's default layout. Backends are
+  format) on the shapes of ``FULL_SHAPES``; ratios against torch's default layout. Backends are
   timed interleaved (one call of each per round, then the next round) and each time is
   the median of the rounds after a warm-up call. A backward is the whole gradient call:
   the NumPy backends' ``*_grad(x, grad_output)`` recompute the forward, so torch is timed
@@ -109,7 +109,9 @@ def machine_info() -> dict[str, str]:
     info = {
         "CPU": model,
         "logical CPUs": str(os.cpu_count()),
-        "usable CPUs": str(len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else "?",
+        "usable CPUs": str(len(os.sched_getaffinity(0)))
+        if hasattr(os, "sched_getaffinity")
+        else "?",
         "Python": platform.python_version(),
         "NumPy": np.__version__,
         "platform": platform.platform(),
@@ -118,7 +120,9 @@ def machine_info() -> dict[str, str]:
         import torch
 
         info["torch"] = torch.__version__
-        info["torch threads"] = f"{torch.get_num_threads()} (intra-op), {torch.get_num_interop_threads()} (inter-op)"
+        info["torch threads"] = (
+            f"{torch.get_num_threads()} (intra-op), {torch.get_num_interop_threads()} (inter-op)"
+        )
     except ImportError:
         info["torch"] = "not installed"
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE"):
@@ -219,17 +223,23 @@ def _np_dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
-def _torch_fns(s: Shape, op: str, direction: str, x: np.ndarray, g: np.ndarray) -> tuple[dict, dict]:
+def _torch_fns(
+    s: Shape, op: str, direction: str, x: np.ndarray, g: np.ndarray
+) -> tuple[dict, dict]:
     fns: dict[str, Callable[[], Any]] = {}
     skipped: dict[str, str] = {}
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
-        return fns, {c: "torch not installed" for c in TORCH_COLUMNS}
+        return fns, dict.fromkeys(TORCH_COLUMNS, "torch not installed")
     pool = {
-        ("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d, ("max", 3): F.max_pool3d,
-        ("avg", 1): F.avg_pool1d, ("avg", 2): F.avg_pool2d, ("avg", 3): F.avg_pool3d,
+        ("max", 1): F.max_pool1d,
+        ("max", 2): F.max_pool2d,
+        ("max", 3): F.max_pool3d,
+        ("avg", 1): F.avg_pool1d,
+        ("avg", 2): F.avg_pool2d,
+        ("avg", 3): F.avg_pool3d,
     }[(op, s.rank)]
     kw = {"kernel_size": s.kernel, "stride": s.stride, "padding": s.padding}
     formats = {"torch": torch.contiguous_format}
@@ -244,6 +254,7 @@ def _torch_fns(s: Shape, op: str, direction: str, x: np.ndarray, g: np.ndarray) 
         gt = torch.from_numpy(g).contiguous(memory_format=fmt)
         try:
             if direction == "fwd":
+
                 def fn(xt: Any = xt) -> Any:
                     with torch.no_grad():
                         return pool(xt, **kw)
@@ -253,6 +264,7 @@ def _torch_fns(s: Shape, op: str, direction: str, x: np.ndarray, g: np.ndarray) 
                 def fn(leaf: Any = leaf, gt: Any = gt) -> Any:
                     (gx,) = torch.autograd.grad(pool(leaf, **kw), leaf, gt)
                     return gx
+
             fn()
         except (RuntimeError, NotImplementedError) as e:
             skipped[col] = f"unsupported: {str(e).splitlines()[0][:60]}"
@@ -261,8 +273,9 @@ def _torch_fns(s: Shape, op: str, direction: str, x: np.ndarray, g: np.ndarray) 
     return fns, skipped
 
 
-def build_calls(s: Shape, op: str, direction: str, x: np.ndarray, g: np.ndarray,
-                backends: dict[str, Any]) -> Calls:
+def build_calls(
+    s: Shape, op: str, direction: str, x: np.ndarray, g: np.ndarray, backends: dict[str, Any]
+) -> Calls:
     calls = Calls()
     kw = {"kernel_size": s.kernel, "stride": s.stride, "padding": s.padding}
     name = f"{op}_pool" if direction == "fwd" else f"{op}_pool_grad"
@@ -319,13 +332,17 @@ def _reference_rate(s: Shape, op: str, direction: str, repeats: int) -> tuple[fl
     call = (lambda: fn(x, **kw)) if direction == "fwd" else (lambda: fn(x, g, **kw))
     seconds = time_interleaved({"ref": call}, max(1, repeats))["ref"]
     per_elem = seconds / g.size
-    full_out = int(np.prod(s.shape[:2])) * int(np.prod(g.shape[2:])) * int(
-        np.prod([a / b for a, b in zip(s.shape[2:], s.reduced[2:])]))
+    full_out = (
+        int(np.prod(s.shape[:2]))
+        * int(np.prod(g.shape[2:]))
+        * int(np.prod([a / b for a, b in zip(s.shape[2:], s.reduced[2:])]))
+    )
     return 1.0 / seconds, per_elem, per_elem * full_out
 
 
-def run_kernels(shapes: Sequence[Shape], repeats: int, ref_repeats: int, bw: float,
-                log: Callable[[str], None]) -> list[Row]:
+def run_kernels(
+    shapes: Sequence[Shape], repeats: int, ref_repeats: int, bw: float, log: Callable[[str], None]
+) -> list[Row]:
     from poolconf.conformance.backend import load_backend
 
     backends = {name: load_backend(name).impl for name in NUMPY_BACKENDS}
@@ -340,10 +357,14 @@ def run_kernels(shapes: Sequence[Shape], repeats: int, ref_repeats: int, bw: flo
                 for col, fn in calls.fns.items():
                     peaks[col] = numpy_peak(fn) if col in NUMPY_BACKENDS else rss_peak(fn)
                 row = Row(s, op, direction, times, calls.skipped, peaks, calls.bytes_moved / bw)
-                row.ref_rate, row.ref_per_elem, row.ref_full = _reference_rate(s, op, direction, ref_repeats)
+                row.ref_rate, row.ref_per_elem, row.ref_full = _reference_rate(
+                    s, op, direction, ref_repeats
+                )
                 rows.append(row)
-                log(f"  {s.name} {op} {direction}: " + ", ".join(
-                    f"{k} {v * 1e3:.2f} ms" for k, v in times.items()))
+                log(
+                    f"  {s.name} {op} {direction}: "
+                    + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items())
+                )
     return rows
 
 
@@ -441,7 +462,7 @@ class Target:
 
 
 def targets(rows: Sequence[Row], cli: Sequence[CliTiming]) -> list[Target]:
-    """The issue's targets, each evaluated on this run's numbers."""
+    """The speed targets, each evaluated on this run's numbers."""
     out: list[Target] = []
     for r in rows:
         if r.shape.rank != 2 or r.shape.dtype != "float32":
@@ -450,26 +471,42 @@ def targets(rows: Sequence[Row], cli: Sequence[CliTiming]) -> list[Target]:
         tag = f"{r.shape.name} {r.op} {r.direction}"
         if "torch" in t and "numpy-strided" in t:
             limit = 1.0 if r.direction == "fwd" else 1.5
-            out.append(Target(f"numpy-strided / torch, {tag}", t["numpy-strided"] / t["torch"], limit))
+            out.append(
+                Target(f"numpy-strided / torch, {tag}", t["numpy-strided"] / t["torch"], limit)
+            )
         if r.direction == "fwd" and "numpy-strided" in t:
-            out.append(Target(f"numpy-strided / bandwidth bound, {tag}", t["numpy-strided"] / r.bound, 4.0))
+            out.append(
+                Target(f"numpy-strided / bandwidth bound, {tag}", t["numpy-strided"] / r.bound, 4.0)
+            )
         if "torch" in t and "numpy-im2col" in t:
             out.append(Target(f"numpy-im2col / torch, {tag}", t["numpy-im2col"] / t["torch"], 3.0))
     by_label = {c.label: c for c in cli}
-    for label, limit in (("check torch -n 1", 60.0), ("check torch -n 1 --only vectors", 15.0),
-                         ("vectors verify", 60.0)):
+    for label, limit in (
+        ("check torch -n 1", 60.0),
+        ("check torch -n 1 --only vectors", 15.0),
+        ("vectors verify", 60.0),
+    ):
         c = by_label.get(label)
         ok = c is not None and c.rc == 0
-        out.append(Target(f"`poolconf {label}` wall time", c.seconds if ok and c else None, limit, " s"))
+        out.append(
+            Target(f"`poolconf {label}` wall time", c.seconds if ok and c else None, limit, " s")
+        )
     return out
 
 
-def render(info: dict[str, str], rows: Sequence[Row], cli: Sequence[CliTiming], bw: float,
-           ref_cases: tuple[int, float], meta: dict[str, str]) -> str:
+def render(
+    info: dict[str, str],
+    rows: Sequence[Row],
+    cli: Sequence[CliTiming],
+    bw: float,
+    ref_cases: tuple[int, float],
+    meta: dict[str, str],
+) -> str:
     lines = [
         "# poolconf benchmarks",
         "",
-        "Generated by `python benchmarks/run.py" + (" --quick" if meta["mode"] == "quick" else "")
+        "Generated by `python benchmarks/run.py"
+        + (" --quick" if meta["mode"] == "quick" else "")
         + "`; do not edit by hand. All numbers come from one run on one machine; ratios are",
         "taken within that run (the machine is shared, so absolute times are noisy: compare",
         "ratios, not runs).",
@@ -493,19 +530,29 @@ def render(info: dict[str, str], rows: Sequence[Row], cli: Sequence[CliTiming], 
         "logical shape). `bound` is the memory-bandwidth bound: bytes read + written (fwd: x, y;",
         "bwd: x, grad_output, grad_input) / copy bandwidth.",
         "",
-        ("| case | op | dir | strided ms | im2col ms | torch ms | torch-cl ms | strided / torch "
-         "| im2col / torch | torch-cl / torch | bound ms | strided / bound |"),
+        (
+            "| case | op | dir | strided ms | im2col ms | torch ms | torch-cl ms | strided / torch "
+            "| im2col / torch | torch-cl / torch | bound ms | strided / bound |"
+        ),
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         t = r.times
         cells = [_ms(t.get(c)) if c in t else r.skipped.get(c, "-") for c in COLUMNS]
         lines.append(
-            f"| {r.shape.name} | {r.op} | {r.direction} | " + " | ".join(cells) + " | "
-            + " | ".join(_ratio(t.get(c), t.get("torch")) for c in ("numpy-strided", "numpy-im2col", "torch-cl"))
+            f"| {r.shape.name} | {r.op} | {r.direction} | "
+            + " | ".join(cells)
+            + " | "
+            + " | ".join(
+                _ratio(t.get(c), t.get("torch"))
+                for c in ("numpy-strided", "numpy-im2col", "torch-cl")
+            )
             + f" | {_ms(r.bound)} | {_ratio(t.get('numpy-strided'), r.bound)} |"
         )
-    lines += ["", "Cases: " + "; ".join(f"`{s.name}` = {s.label()}" for s in _unique_shapes(rows)) + "."]
+    lines += [
+        "",
+        "Cases: " + "; ".join(f"`{s.name}` = {s.label()}" for s in _unique_shapes(rows)) + ".",
+    ]
     lines += [
         "",
         "## Peak memory (MiB)",
@@ -522,7 +569,11 @@ def render(info: dict[str, str], rows: Sequence[Row], cli: Sequence[CliTiming], 
     for r in rows:
         x_bytes = float(np.prod(r.shape.shape)) * np.dtype(r.shape.dtype).itemsize
         cells = [_mib(r.peaks[c]) if c in r.peaks else "-" for c in COLUMNS]
-        lines.append(f"| {r.shape.name} | {r.op} | {r.direction} | {_mib(x_bytes)} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r.shape.name} | {r.op} | {r.direction} | {_mib(x_bytes)} | "
+            + " | ".join(cells)
+            + " |"
+        )
     lines += [
         "",
         "## Reference (exact, explicit loops)",
@@ -560,10 +611,10 @@ def render(info: dict[str, str], rows: Sequence[Row], cli: Sequence[CliTiming], 
         secs_s = "-" if c.seconds is None else f"{c.seconds:.1f}"
         rc = "-" if c.rc is None else str(c.rc)
         lines.append(f"| `poolconf {c.label}` | {secs_s} | {rc} | {c.note.replace('|', '/')} |")
-    lines += ["", "## Targets (issue 5)", ""]
+    lines += ["", "## Targets", ""]
     quick = meta["mode"] == "quick"
     if quick:
-        lines += ["Quick mode: small shapes, so the verdicts do not apply to the issue's targets.", ""]
+        lines += ["Quick mode: small shapes, so the verdicts do not apply to the targets.", ""]
     lines += ["| target | measured | limit | verdict |", "|---|---:|---:|---|"]
     for tg in targets(rows, cli):
         val = "-" if tg.value is None else f"{tg.value:.2f}{tg.unit}"
@@ -587,17 +638,32 @@ def _unique_shapes(rows: Sequence[Row]) -> list[Shape]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small shapes, 2 rounds, no CLI timings (a smoke test)")
-    parser.add_argument("--out", default=None, metavar="PATH",
-                        help=f"markdown table to write (default {os.path.relpath(DEFAULT_OUT)}; "
-                        "'-' prints only)")
-    parser.add_argument("--repeats", type=int, default=None, metavar="N",
-                        help="timed rounds per kernel (default 7; 2 with --quick)")
-    parser.add_argument("--skip-cli", action="store_true",
-                        help="skip the poolconf check / vectors command timings")
-    parser.add_argument("--cli-timeout", type=float, default=900.0, metavar="S",
-                        help="limit per command (default 900 s)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small shapes, 2 rounds, no CLI timings (a smoke test)"
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="PATH",
+        help=f"markdown table to write (default {os.path.relpath(DEFAULT_OUT)}; '-' prints only)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timed rounds per kernel (default 7; 2 with --quick)",
+    )
+    parser.add_argument(
+        "--skip-cli", action="store_true", help="skip the poolconf check / vectors command timings"
+    )
+    parser.add_argument(
+        "--cli-timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="limit per command (default 900 s)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     repeats = args.repeats or (2 if quick else 7)
@@ -607,9 +673,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    meta = {"mode": "quick" if quick else "full", "rounds per kernel": str(repeats),
-            "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-            "load average at start": load_average()}
+    meta = {
+        "mode": "quick" if quick else "full",
+        "rounds per kernel": str(repeats),
+        "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "load average at start": load_average(),
+    }
     info = machine_info()
     log("copy bandwidth...")
     bw = copy_bandwidth((16 if quick else 256) << 20, 3 if quick else 7)

@@ -19,39 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolconf.reference import FORWARD_OPS, GRAD_OPS
-
 from poolconf import Unsupported
+from poolconf.reference.catalog import ALL_OPS
+from poolconf.reference.flags import ALLOWED_DECLARATIONS, DEFAULT_DECLARATIONS
 
 ENTRY_POINT_GROUP = "poolconf.backends"
-ALL_OPS = FORWARD_OPS + GRAD_OPS
-
-# What a backend does where the spec leaves it open, and the value that means
-# "as the reference does". Each key is judged on the vector cases carrying the flag.
-DEFAULT_DECLARATIONS: dict[str, str] = {
-    # Tie: ties among the maxima of a window (index, gradient routing, sign of a
-    # +0/-0 tie). "first" (reference), "all" (gradient to every tied maximum), "other".
-    "tie_policy": "first",
-    # EmptyWindow: windows entirely in padding. "reference" or "error".
-    "empty_window": "reference",
-    # NanIndex: which NaN's index is reported when a window holds several. "first" or "other".
-    "nan_index": "first",
-    # LpZeroNorm: Lp gradient where the window's norm is 0. "zero" or "other".
-    "lp_zero_grad": "zero",
-}
-ALLOWED_DECLARATIONS: dict[str, tuple[str, ...]] = {
-    "tie_policy": ("first", "all", "other"),
-    "empty_window": ("reference", "error"),
-    "nan_index": ("first", "other"),
-    "lp_zero_grad": ("zero", "other"),
-}
-# vector flag -> declaration key
-FLAG_DECLARATION = {
-    "Tie": "tie_policy",
-    "EmptyWindow": "empty_window",
-    "NanIndex": "nan_index",
-    "LpZeroNorm": "lp_zero_grad",
-}
 
 
 class BackendLoadError(Exception):
@@ -88,7 +60,9 @@ class Backend:
 def _declarations(impl: Any, name: str) -> dict[str, str]:
     declared = getattr(impl, "DECLARATIONS", None) or {}
     if not isinstance(declared, Mapping):
-        raise BackendLoadError(f"backend {name!r}: DECLARATIONS must be a dict, got {type(declared).__name__}")
+        raise BackendLoadError(
+            f"backend {name!r}: DECLARATIONS must be a dict, got {type(declared).__name__}"
+        )
     result = dict(DEFAULT_DECLARATIONS)
     for key, value in declared.items():
         if key not in ALLOWED_DECLARATIONS:
@@ -132,7 +106,9 @@ def load_backend(spec: str) -> Backend:
         try:
             impl = getattr(module, attr)
         except AttributeError as exc:
-            raise BackendLoadError(f"backend {spec!r}: module {module_name} has no attribute {attr!r}") from exc
+            raise BackendLoadError(
+                f"backend {spec!r}: module {module_name} has no attribute {attr!r}"
+            ) from exc
         if inspect.isclass(impl):
             impl = impl()
     if device is not None:

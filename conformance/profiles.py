@@ -16,6 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import strategies as st
+
+from poolconf.conformance.vector_format import VectorCase
+from poolconf.reference import dtypes as dt
+
 PROFILE_NAMES = ("core", "full")
 CORE_OPS = frozenset({"max_pool", "avg_pool", "max_pool_grad", "avg_pool_grad"})
 
@@ -82,6 +87,20 @@ class Profile:
             and params.get("divisor_override") is None
         )
 
+    def strategy_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``strategies.pool_configs`` that keep draws inside the
+        profile (the same rule as ``allows``, for drawing)."""
+        if self.is_full:
+            return {}
+        return {
+            "rank": 2,
+            "layout": "channels_first",
+            "dtype": "float32",
+            "padding_kind": st.sampled_from(("symmetric", "valid")),
+            "max_dilation": 1,
+            "divisor_override": False,
+        }
+
 
 def get_profile(name: str) -> Profile:
     if name not in PROFILE_NAMES:
@@ -89,15 +108,13 @@ def get_profile(name: str) -> Profile:
     return Profile(name)
 
 
-def case_in_profile(case: Any, profile: Profile) -> bool:
-    """Whether a golden-vector case (``tools.vectorfile.VectorCase``) is in ``profile``."""
+def case_in_profile(case: VectorCase, profile: Profile) -> bool:
+    """Whether a golden-vector case (``poolconf.conformance.vector_format.VectorCase``) is in ``profile``."""
     if profile.is_full:
         return True
     x = case.inputs.get("x")
     if x is None:
         return False
-    from poolconf.reference import dtypes as dt
-
     try:
         dtype = dt.dtype_name(x.dtype)
     except (KeyError, ValueError, TypeError):

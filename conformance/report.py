@@ -5,11 +5,13 @@ so the same code works in one process and under pytest-xdist (where reports
 travel from the workers to the controller):
 
 * ``("poolconf", {"op": ..., "clauses": [...]})`` from the ``poolconf`` marker;
-* ``("poolconf_ulp", [[op, dtype, output_name, ulp_error], ...])`` from ``ulp_recorder``.
+* ``("poolconf_ulp", [[op, dtype, output_name, ulp_error], ...])`` from ``ulp_recorder``;
+* ``("poolconf_examples", {"budget", "checked", "unsupported", "not_judged"})`` from a
+  property run (``harness.run_property``).
 
 A test's outcome is one of passed, failed, skipped, xfailed, xpassed; a test that
-killed its xdist worker (a crash, or a hang under ``--timeout-method=thread``)
-counts as failed and is listed under "crashed".
+ended its xdist worker (a crash, or the watchdog ending a hang or a runaway) counts as
+failed and is listed under "crashed".
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,7 @@ class TestRecord:
     message: str = ""
     crashed: bool = False
     phases: set[str] = field(default_factory=set)
+    examples: dict[str, Any] | None = None
 
 
 def _short_message(report: Any) -> str:
@@ -95,6 +98,11 @@ class Collector:
         self.ulp: dict[tuple[str, str, str], float] = {}
         self.stale_ids: list[str] | None = None
         self.notes: list[str] = []
+        self.collected: set[str] = set()  # every test id collected (by any process)
+        self.complete = False  # the session finished and this record was completed
+        self.stopped = ""  # why the run stopped early, when it did
+        self.restricted = ""  # how the run was narrowed (``--poolconf-only``, ``-k``, ...)
+        self.verdict: Any = None  # the run's verdict (conformance.verdict.Verdict), once decided
         self.case_lookup: Any = None  # callable(test id) -> (op, clauses) or None
 
     # -- input -----------------------------------------------------------------
@@ -107,6 +115,8 @@ class Collector:
             if key == "poolconf" and isinstance(value, dict):
                 rec.op = str(value.get("op") or NO_OP)
                 rec.clauses = tuple(value.get("clauses") or ())
+            elif key == "poolconf_examples" and isinstance(value, dict):
+                rec.examples = value
             elif key == "poolconf_ulp":
                 for op, dtype, out, err in value:
                     k = (op, dtype, out)
@@ -174,8 +184,29 @@ class Collector:
     def failures(self) -> list[TestRecord]:
         return [r for r in self.tests.values() if r.outcome in ("failed", "xpassed")]
 
+    def never_ran(self) -> list[str]:
+        """Collected tests without an outcome: the run stopped before reaching them."""
+        ran = {nodeid for nodeid, r in self.tests.items() if r.phases & {"setup", "call", "???"}}
+        return sorted(self.collected - ran)
+
+    def resolve_known(self, known: Mapping[str, str]) -> None:
+        """Tests that crashed their worker and are listed as known failures (``known``:
+        test id -> reason, as the workers matched them) count as known failures."""
+        for r in self.tests.values():
+            reason = known.get(r.nodeid)
+            if r.crashed and r.outcome == "failed" and reason is not None:
+                r.outcome, r.message = "xfailed", f"{reason} (crashed its worker)"
+
     def crashed(self) -> list[TestRecord]:
         return [r for r in self.tests.values() if r.crashed]
+
+    def short_properties(self) -> list[TestRecord]:
+        """Property tests that checked fewer examples than their budget."""
+        return [
+            r
+            for r in self.tests.values()
+            if r.examples and r.examples.get("checked", 0) < r.examples.get("budget", 0)
+        ]
 
     def ulp_table(self) -> dict[str, dict[str, dict[str, float]]]:
         out: dict[str, dict[str, dict[str, float]]] = {}
@@ -196,20 +227,50 @@ class Collector:
             "ops": {op: counts(c) for op, c in self.by_op().items()},
             "clauses": {cl: counts(c) for cl, c in self.by_clause().items()},
             "op_clauses": {
-                op: {cl: counts(c) for cl, c in per.items()} for op, per in self.by_op_clause().items()
+                op: {cl: counts(c) for cl, c in per.items()}
+                for op, per in self.by_op_clause().items()
             },
             "skip_reasons": {op: dict(c) for op, c in self.skip_reasons().items()},
             "failures": [
-                {"id": r.nodeid, "op": r.op, "clauses": list(r.clauses), "message": r.message,
-                 "crashed": r.crashed, "outcome": r.outcome}
+                {
+                    "id": r.nodeid,
+                    "op": r.op,
+                    "clauses": list(r.clauses),
+                    "message": r.message,
+                    "crashed": r.crashed,
+                    "outcome": r.outcome,
+                }
                 for r in self.failures()
             ],
-            "xfailed": [{"id": r.nodeid, "reason": r.message} for r in self.tests.values()
-                        if r.outcome == "xfailed"],
+            "xfailed": [
+                {"id": r.nodeid, "reason": r.message}
+                for r in self.tests.values()
+                if r.outcome == "xfailed"
+            ],
             "max_ulp_error": {
-                op: {d: {n: (e if math.isfinite(e) else "inf") for n, e in outs.items()}
-                     for d, outs in per.items()}
+                op: {
+                    d: {n: (e if math.isfinite(e) else "inf") for n, e in outs.items()}
+                    for d, outs in per.items()
+                }
                 for op, per in self.ulp_table().items()
+            },
+            "verdict": None if self.verdict is None else self.verdict.as_json(),
+            "complete": self.complete,
+            "stopped": self.stopped,
+            "restricted": self.restricted,
+            "collected": len(self.collected),
+            "never_ran": self.never_ran(),
+            "tests": [
+                {
+                    "id": r.nodeid,
+                    "op": r.op,
+                    "outcome": r.outcome,
+                    "message": _first_line(r.message),
+                }
+                for r in self.tests.values()
+            ],
+            "examples": {
+                r.nodeid: r.examples for r in self.tests.values() if r.examples is not None
             },
             "stale_xfail_ids": self.stale_ids,
             "notes": self.notes,
@@ -254,11 +315,21 @@ class Collector:
             for r in fails:
                 clause = r.clauses[0] if r.clauses else NO_CLAUSE
                 lines.append(f"  {r.nodeid} [{clause}]: {_first_line(r.message)}")
+        short = self.short_properties()
+        if short:
+            lines.append("properties that checked fewer examples than their budget:")
+            for r in short:
+                e = r.examples or {}
+                others = {**e.get("unsupported", {}), **e.get("not_judged", {})}
+                why = "; ".join(
+                    f"{k} (x{v})" for k, v in sorted(others.items(), key=lambda kv: -kv[1])[:2]
+                )
+                lines.append(f"  {r.name}: {e.get('checked')} of {e.get('budget')} ({why})")
         table = self.ulp_table()
         if table:
             lines.append("largest ULP error per op and dtype (output: ULPs):")
-            for op, per in table.items():
-                for dtype, outs in per.items():
+            for op, by_dtype in table.items():
+                for dtype, outs in by_dtype.items():
                     body = ", ".join(f"{name}: {_fmt(err)}" for name, err in outs.items())
                     lines.append(f"  {op:<26}{dtype:<10}{body}")
         if self.stale_ids:

@@ -27,253 +27,198 @@ import numpy as np
 import pytest
 from hypothesis import note
 from hypothesis import strategies as st
-from poolconf.conformance import strategies as S
-from poolconf.conformance.assertions import assert_matches, format_call, reproducer
+
+from poolconf.conformance.assertions import (
+    assert_matches,
+    describe_result,
+    fail,
+    format_call,
+    reproducer,
+)
 from poolconf.conformance.backend import Backend
-from poolconf.reference import dtypes as dt
+from poolconf.conformance.harness import (
+    assert_output_specs,
+    copies,
+    invoke,
+    restrictions,
+    run_property,
+)
+from poolconf.conformance.profiles import Profile
+from poolconf.conformance.strategies import PoolCase, pool_cases
+from poolconf.reference import catalog as cat
 from poolconf.reference.tolerance import EXACT_OPS, budgets, scales
 
-DEFAULT_EXAMPLES = 10
+SCALE = 0.5  # examples per check, relative to --examples
 HYGIENE = "POOL-SHAPE-2"
-FORWARD = (
-    "max_pool",
-    "max_pool_with_indices",
-    "avg_pool",
-    "lp_pool",
-    "adaptive_max_pool",
-    "adaptive_avg_pool",
-    "global_max_pool",
-    "global_avg_pool",
-    "global_lp_pool",
-    "max_unpool",
-    "zero_pad",
-    "conv",
-)
-GRADS = tuple(S.GRAD_OP.values())
-FORWARD_OF = {g: f for f, g in S.GRAD_OP.items()}
 
 
 def _params(clause: str) -> list[Any]:
     return [
         pytest.param(op, id=op, marks=pytest.mark.poolconf(op=op, clauses=(clause,)))
-        for op in FORWARD + GRADS
+        for op in (*cat.FORWARD_OPS, *cat.GRAD_OPS)
     ]
 
 
-def _forward(op: str) -> str:
-    return FORWARD_OF.get(op, op)
+class Call:
+    """One drawn call of ``op``: its arrays, keywords, call text and reproducer; ``run``
+    calls the backend on given arguments and returns the outputs in result order."""
 
+    def __init__(self, backend: Backend, op: str, case: PoolCase) -> None:
+        self.backend, self.op, self.case = backend, op, case
+        self.arrays = case.grad_inputs() if cat.op(op).is_grad else dict(case.inputs)
+        self.params = dict(case.params)
+        self.text = format_call(op, self.arrays, self.params)
+        self.repro = reproducer(backend.name, op, self.arrays, self.params)
+        note(self.text)
 
-def _strategy(
-    request: pytest.FixtureRequest, backend: Backend, op: str
-) -> st.SearchStrategy[S.PoolCase]:
-    if not backend.supports(op):
-        pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
-    profile = S.profile_of(request.config)
-    if not profile.allows(op, rank=2, dtype="float32", params={}):
-        pytest.skip(f"{op} is outside profile {profile.name}")
-    kw = S.profile_restrictions(profile)
-    if op in GRADS and "dtype" not in kw:
-        kw["dtype"] = st.sampled_from(dt.FLOAT_DTYPES)
-    return S.pool_cases(op=_forward(op), special=st.booleans(), allow_empty_windows=False, **kw)
+    def run(self, args: list[np.ndarray | None] | None = None, context: str = "") -> list[Any]:
+        arrays = self.arrays if args is None else dict(zip(self.arrays, args))
+        outputs = invoke(
+            self.backend,
+            self.op,
+            arrays,
+            self.params,
+            call=self.text,
+            clause=HYGIENE,
+            repro=self.repro,
+            copy=args is None,
+            pure=False,
+            context=context,
+        )
+        return list(outputs.values())
 
-
-def _arrays(op: str, case: S.PoolCase) -> dict[str, np.ndarray | None]:
-    arrays = dict(case.inputs)
-    if op in GRADS:
-        arrays["grad_output"] = case.grad_output
-    return arrays
-
-
-def _call(
-    backend: Backend,
-    op: str,
-    args: list[np.ndarray | None],
-    params: dict[str, Any],
-    call: str,
-    repro: str,
-    what: str = "",
-) -> Any:
-    __tracebackhide__ = True
-    try:
-        return S.call_backend(backend, op, *args, **params)
-    except S.UnsupportedDraw:
-        raise
-    except Exception as exc:
-        raise AssertionError(
-            f"{op} raised {type(exc).__name__}: {exc}{what}, but the input is valid "
-            f"[{call}] [{HYGIENE}]\nreproducer:\n{repro}"
-        ) from exc
-
-
-def _outputs(result: Any) -> tuple[Any, ...]:
-    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
-
-
-def _names(op: str) -> tuple[str, ...]:
-    if op == "max_pool_with_indices":
-        return ("output", "indices")
-    if op == "conv_grad":
-        return ("grad_input", "grad_weight", "grad_bias")
-    return ("grad_input",) if op in GRADS else ("output",)
-
-
-def _same(
-    got: Any, want: Any, name: str, ulps: int, scale: Any, call: str, clause: str, repro: str
-) -> None:
-    __tracebackhide__ = True
-    if want is None:
-        if got is not None:
-            raise AssertionError(
-                f"{name} is a {type(got).__name__}, but should be None [{call}] [{clause}]"
+    def same(self, got: list[Any], want: list[Any], what: str, *, exact: bool = True) -> None:
+        """``got`` equals ``want`` output by output: bit for bit, or (``exact=False``)
+        within twice the op's budget, which a different memory order may use [POOL-SHAPE-2]."""
+        __tracebackhide__ = True
+        fwd = cat.op(self.op).forward or self.op
+        tol = {k: v for k, v in self.arrays.items() if k in ("x", "weight", "bias")}
+        budget = budgets(fwd, tol, self.params) if not exact else {}
+        sc = (
+            scales(fwd, {**tol, "grad_output": self.arrays.get("grad_output")}, self.params)
+            if not exact
+            else {}
+        )
+        for name, g, w in zip(cat.op(self.op).outputs, got, want):
+            if w is None:
+                if g is not None:
+                    fail(
+                        f"{name} is {describe_result(g)}, but should be None",
+                        call=f"{what}: {self.text}",
+                        clause=HYGIENE,
+                    )
+                continue
+            loose = not exact and name != "indices" and self.op not in EXACT_OPS
+            assert_matches(
+                g,
+                w,
+                ulps=2 * budget[name].ulps if loose else 0,
+                scale=sc.get(name) if loose else None,
+                what=name,
+                call=f"{what}: {self.text}",
+                clause=HYGIENE,
+                repro=self.repro,
             )
-        return
-    assert_matches(
-        got, want, ulps=ulps, scale=scale, what=name, call=call, clause=clause, repro=repro
-    )
 
 
 def run(
-    request: pytest.FixtureRequest,
-    backend: Backend,
-    op: str,
-    body: Callable[[S.PoolCase, dict[str, Any], dict[str, Any], str, str], None],
+    request: Any, backend: Backend, profile: Profile, op: str, body: Callable[[Call], None]
 ) -> None:
-    """Run ``body(case, arrays, params, call, repro)`` on drawn cases of ``op``."""
-    strategy = _strategy(request, backend, op)
-
-    def check(case: S.PoolCase) -> None:
-        arrays = _arrays(op, case)
-        params = dict(case.params)
-        call = format_call(op, arrays, params)
-        note(call)
-        body(case, arrays, params, call, reproducer(backend.name, op, arrays, params))
-
-    S.run_property(request, strategy, check, default_examples=DEFAULT_EXAMPLES)
-
-
-def _copies(arrays: dict[str, np.ndarray | None]) -> list[np.ndarray | None]:
-    return [None if a is None else a.copy() for a in arrays.values()]
+    """Run ``body`` on drawn calls of ``op``."""
+    fwd = cat.op(op).forward or op
+    kw = restrictions(backend, profile, op, grad_dtypes=cat.op(op).is_grad)
+    strategy = pool_cases(op=fwd, special=st.booleans(), allow_empty_windows=False, **kw)
+    run_property(request, strategy, lambda case: body(Call(backend, op, case)), scale=SCALE)
 
 
 @pytest.mark.parametrize("op", _params(HYGIENE))
-def test_inputs_not_modified(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_inputs_not_modified(
+    op: str, backend: Backend, poolconf_profile: Profile, request: Any
+) -> None:
     """The bytes of every input are the same after the call."""
 
-    def body(
-        case: S.PoolCase, arrays: dict[str, Any], params: dict[str, Any], call: str, repro: str
-    ) -> None:
-        args = _copies(arrays)
-        _call(backend, op, args, params, call, repro)
-        for (name, before), after in zip(arrays.items(), args):
-            if before is not None and before.tobytes() != after.tobytes():
-                changed = np.argwhere(
-                    before.view(np.uint8).reshape(before.shape + (-1,))
-                    != after.view(np.uint8).reshape(after.shape + (-1,))
-                )
-                where = ",".join(str(int(i)) for i in changed[0][:-1])
-                raise AssertionError(
-                    f"{name}[{where}]={after[tuple(changed[0][:-1])]!r} after the call, but should "
-                    f"be {before[tuple(changed[0][:-1])]!r} (inputs must not be modified) [{call}] "
-                    f"[{HYGIENE}]\nreproducer:\n{repro}"
-                )
+    def body(c: Call) -> None:
+        args = copies(c.arrays)
+        c.run(args)
+        for (name, before), after in zip(c.arrays.items(), args):
+            if before is None or after is None or before.tobytes() == after.tobytes():
+                continue
+            changed = np.argwhere(
+                before.view(np.uint8).reshape((*before.shape, -1))
+                != after.view(np.uint8).reshape((*after.shape, -1))
+            )
+            at = tuple(int(i) for i in changed[0][:-1])
+            fail(
+                f"{name}[{','.join(map(str, at))}]={after[at]!r} after the call, but should be "
+                f"{before[at]!r} (inputs must not be modified)",
+                call=c.text,
+                clause=HYGIENE,
+                repro=c.repro,
+            )
 
-    run(request, backend, op, body)
+    run(request, backend, poolconf_profile, op, body)
 
 
 @pytest.mark.parametrize("op", _params(HYGIENE))
-def test_read_only_inputs(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_read_only_inputs(
+    op: str, backend: Backend, poolconf_profile: Profile, request: Any
+) -> None:
     """Read-only inputs work and give the same result as writeable ones."""
 
-    def body(
-        case: S.PoolCase, arrays: dict[str, Any], params: dict[str, Any], call: str, repro: str
-    ) -> None:
-        want = _outputs(_call(backend, op, _copies(arrays), params, call, repro))
-        args = _copies(arrays)
+    def body(c: Call) -> None:
+        want = c.run()
+        args = copies(c.arrays)
         for a in args:
             if a is not None:
                 a.setflags(write=False)
-        got = _outputs(_call(backend, op, args, params, call, repro, " on read-only inputs"))
-        for name, g, w in zip(_names(op), got, want):
-            _same(g, w, name, 0, None, f"read-only inputs: {call}", HYGIENE, repro)
+        c.same(c.run(args, " on read-only inputs"), want, "read-only inputs")
 
-    run(request, backend, op, body)
+    run(request, backend, poolconf_profile, op, body)
 
 
 @pytest.mark.parametrize("op", _params("POOL-DTYPE-2"))
-def test_output_shape_and_dtype(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_output_shape_and_dtype(
+    op: str, backend: Backend, poolconf_profile: Profile, request: Any
+) -> None:
     """Every output is an ndarray with the spec's shape and the dtype of x (indices int64)."""
-    from poolconf import reference as ref
 
-    def body(
-        case: S.PoolCase, arrays: dict[str, Any], params: dict[str, Any], call: str, repro: str
-    ) -> None:
-        got = _outputs(_call(backend, op, _copies(arrays), params, call, repro))
-        want = _outputs(getattr(ref, op)(*arrays.values(), **params))
-        names = _names(op)
-        if len(got) != len(names):
-            raise AssertionError(
-                f"result has {len(got)} arrays, but should have {len(names)} "
-                f"({', '.join(names)}) [{call}] [POOL-DTYPE-2]"
-            )
-        for name, g, w in zip(names, got, want):
-            if w is None:
-                continue
-            clause = "POOL-IDX-4" if name == "indices" else "POOL-DTYPE-2"
-            if not isinstance(g, np.ndarray):
-                raise AssertionError(  # noqa: TRY004 - a verdict, in the one format
-                    f"{name} is a {type(g).__name__}, but should be a "
-                    f"numpy.ndarray [{call}] [{clause}]\nreproducer:\n{repro}"
-                )
-            if g.shape != w.shape:
-                raise AssertionError(
-                    f"{name}.shape={g.shape}, but should be {w.shape} [{call}] "
-                    f"[{S.MAIN_CLAUSE[op]}]\nreproducer:\n{repro}"
-                )
-            if g.dtype != w.dtype:
-                raise AssertionError(
-                    f"{name}.dtype={g.dtype}, but should be {w.dtype} [{call}] "
-                    f"[{clause}]\nreproducer:\n{repro}"
-                )
+    def body(c: Call) -> None:
+        outputs = dict(zip(cat.op(op).outputs, c.run()))
+        assert_output_specs(outputs, c.case.output_specs(op), op=op, call=c.text, repro=c.repro)
 
-    run(request, backend, op, body)
+    run(request, backend, poolconf_profile, op, body)
 
 
 @pytest.mark.parametrize("op", _params(HYGIENE))
 def test_outputs_do_not_alias_inputs(
-    op: str, backend: Backend, request: pytest.FixtureRequest
+    op: str, backend: Backend, poolconf_profile: Profile, request: Any
 ) -> None:
     """No output shares memory with an input."""
 
-    def body(
-        case: S.PoolCase, arrays: dict[str, Any], params: dict[str, Any], call: str, repro: str
-    ) -> None:
-        args = _copies(arrays)
-        got = _outputs(_call(backend, op, args, params, call, repro))
-        for name, g in zip(_names(op), got):
-            for arg_name, a in zip(arrays, args):
+    def body(c: Call) -> None:
+        args = copies(c.arrays)
+        for name, g in zip(cat.op(op).outputs, c.run(args)):
+            for arg_name, a in zip(c.arrays, args):
                 if isinstance(g, np.ndarray) and a is not None and np.shares_memory(g, a):
-                    raise AssertionError(
-                        f"{name} shares memory with input {arg_name}, but should "
-                        f"be a new array [{call}] [{HYGIENE}]\nreproducer:\n{repro}"
+                    fail(
+                        f"{name} shares memory with input {arg_name}, but should be a new array",
+                        call=c.text,
+                        clause=HYGIENE,
+                        repro=c.repro,
                     )
 
-    run(request, backend, op, body)
+    run(request, backend, poolconf_profile, op, body)
 
 
 @pytest.mark.parametrize("op", _params(HYGIENE))
-def test_repeatable(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_repeatable(op: str, backend: Backend, poolconf_profile: Profile, request: Any) -> None:
     """The same call twice gives bit-identical results."""
 
-    def body(
-        case: S.PoolCase, arrays: dict[str, Any], params: dict[str, Any], call: str, repro: str
-    ) -> None:
-        first = _outputs(_call(backend, op, _copies(arrays), params, call, repro))
-        second = _outputs(_call(backend, op, _copies(arrays), params, call, repro))
-        for name, g, w in zip(_names(op), second, first):
-            _same(g, w, name, 0, None, f"second call: {call}", HYGIENE, repro)
+    def body(c: Call) -> None:
+        first = c.run()
+        c.same(c.run(), first, "second call")
 
-    run(request, backend, op, body)
+    run(request, backend, poolconf_profile, op, body)
 
 
 def _non_contiguous(a: np.ndarray, kind: str) -> np.ndarray:
@@ -289,33 +234,22 @@ def _non_contiguous(a: np.ndarray, kind: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("op", _params(HYGIENE))
-def test_non_contiguous_inputs(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_non_contiguous_inputs(
+    op: str, backend: Backend, poolconf_profile: Profile, request: Any
+) -> None:
     """Strided, Fortran-ordered and negatively strided inputs give the contiguous result."""
 
-    def body(
-        case: S.PoolCase, arrays: dict[str, Any], params: dict[str, Any], call: str, repro: str
-    ) -> None:
-        want = _outputs(_call(backend, op, _copies(arrays), params, call, repro))
-        names = _names(op)
-        tol_inputs = {k: v for k, v in arrays.items() if k in ("x", "weight", "bias")}
-        fwd = _forward(op)
-        budget = budgets(fwd, tol_inputs, params)
-        sc = scales(fwd, {**tol_inputs, "grad_output": arrays.get("grad_output")}, params)
+    def body(c: Call) -> None:
+        want = c.run()
+        assert_output_specs(
+            dict(zip(cat.op(op).outputs, want)),
+            c.case.output_specs(op),
+            op=op,
+            call=c.text,
+            repro=c.repro,
+        )
         for kind in ("strided", "fortran", "negative"):
-            args = [None if a is None else _non_contiguous(a, kind) for a in arrays.values()]
-            got = _outputs(_call(backend, op, args, params, call, repro, f" on {kind} inputs"))
-            for name, g, w in zip(names, got, want):
-                exact = name == "indices" or (op in EXACT_OPS)
-                ulps = 0 if exact else 2 * budget[name].ulps
-                _same(
-                    g,
-                    w,
-                    name,
-                    ulps,
-                    None if exact else sc.get(name),
-                    f"{kind} inputs: {call}",
-                    HYGIENE,
-                    repro,
-                )
+            args = [None if a is None else _non_contiguous(a, kind) for a in c.arrays.values()]
+            c.same(c.run(args, f" on {kind} inputs"), want, f"{kind} inputs", exact=False)
 
-    run(request, backend, op, body)
+    run(request, backend, poolconf_profile, op, body)

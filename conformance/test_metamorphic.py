@@ -37,40 +37,38 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 import pytest
 from hypothesis import assume, note
 from hypothesis import strategies as st
-from poolconf.conformance import strategies as S
-from poolconf.conformance.assertions import assert_matches, format_call, reproducer
+
+from poolconf.conformance.assertions import (
+    assert_matches,
+    describe_result,
+    fail,
+    format_call,
+    reproducer,
+)
 from poolconf.conformance.backend import Backend
+from poolconf.conformance.harness import assert_output_specs, invoke, restrictions, run_property
+from poolconf.conformance.profiles import Profile
+from poolconf.conformance.strategies import PoolCase, pool_cases
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference.tolerance import EXACT_OPS, budgets, scales
 
-DEFAULT_EXAMPLES = 20
-ALL_OPS = (
-    "max_pool",
-    "max_pool_with_indices",
-    "avg_pool",
-    "lp_pool",
-    "adaptive_max_pool",
-    "adaptive_avg_pool",
-    "global_max_pool",
-    "global_avg_pool",
-    "global_lp_pool",
-    "max_unpool",
-    "zero_pad",
-    "conv",
-)
+SCALE = 1.0  # examples per property, relative to --examples
+ALL_OPS = cat.FORWARD_OPS
 FLIP_OPS = tuple(op for op in ALL_OPS if op != "max_unpool")
-WINDOW_ONLY_OPS = ("max_pool", "max_pool_with_indices", "avg_pool", "lp_pool")
-LP_OPS = frozenset({"lp_pool", "global_lp_pool"})
+WINDOW_ONLY_OPS = cat.forward_ops("window")
+LP_OPS = frozenset(op for op in ALL_OPS if cat.op(op).reduction == "lp")
 
 
 def _params(ops: tuple[str, ...], clause: str | None) -> list[Any]:
     out = []
     for op in ops:
-        clauses = (clause, S.MAIN_CLAUSE[op]) if clause else (S.MAIN_CLAUSE[op],)
+        clauses = (clause, cat.op(op).clause) if clause else (cat.op(op).clause,)
         out.append(pytest.param(op, id=op, marks=pytest.mark.poolconf(op=op, clauses=clauses)))
     return out
 
@@ -89,49 +87,9 @@ class Variant:
     tiny_fallback: bool = False  # within 2x budget where a result is near the subnormal range
 
 
-def _names(op: str) -> tuple[str, ...]:
-    if op == "max_pool_with_indices":
-        return ("output", "indices")
-    if op == "conv_grad":
-        return ("grad_input", "grad_weight", "grad_bias")
-    return ("grad_input",) if op.endswith("_grad") else ("output",)
-
-
-def _outputs(
-    backend: Backend,
-    op: str,
-    arrays: dict[str, Any],
-    params: dict[str, Any],
-    call: str,
-    clause: str,
-    repro: str,
-) -> dict[str, Any]:
-    __tracebackhide__ = True
-    try:
-        result = S.call_backend(
-            backend, op, *[None if a is None else a.copy() for a in arrays.values()], **params
-        )
-    except S.UnsupportedDraw:
-        raise
-    except Exception as exc:
-        raise AssertionError(
-            f"{op} raised {type(exc).__name__}: {exc}, but the input is valid "
-            f"[{call}] [{clause}]\nreproducer:\n{repro}"
-        ) from exc
-    names = _names(op)
-    if len(names) == 1:
-        return {names[0]: result}
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        raise AssertionError(
-            f"result is a {type(result).__name__}, but should be a "
-            f"{len(names)}-tuple [{call}] [{clause}]"
-        )
-    return dict(zip(names, result))
-
-
 def check_relation(
     backend: Backend,
-    case: S.PoolCase,
+    case: PoolCase,
     variant: Variant,
     relation: str,
     clause: str,
@@ -141,7 +99,7 @@ def check_relation(
     ``variant``; the variant's outputs must equal the mapped originals."""
     __tracebackhide__ = True
     calls = [(case.op, False)]
-    gop = S.GRAD_OP.get(case.op)
+    gop = cat.OPS[case.op].grad
     if gop is not None and case.grad_output is not None and backend.supports(gop):
         calls.append((gop, True))
     for op, is_grad in calls:
@@ -160,9 +118,11 @@ def check_relation(
             + reproducer(backend.name, op, a1, variant.params)
         )
         note(call)
-        cl = clause or S.MAIN_CLAUSE[op]
-        base = _outputs(backend, op, a0, dict(case.params), call, cl, repro)
-        moved = _outputs(backend, op, a1, dict(variant.params), call, cl, repro)
+        cl = clause or cat.op(op).clause
+        base = invoke(backend, op, a0, dict(case.params), call=call, clause=cl, repro=repro)
+        moved = invoke(backend, op, a1, dict(variant.params), call=call, clause=cl, repro=repro)
+        specs = case.output_specs(op)
+        assert_output_specs(base, specs, op=op, call=call, repro=repro)
         tol_inputs = {k: v for k, v in a1.items() if k in ("x", "weight", "bias")}
         budget = budgets(case.op, tol_inputs, variant.params)
         sc = scales(case.op, {**tol_inputs, "grad_output": variant.grad_output}, variant.params)
@@ -170,15 +130,14 @@ def check_relation(
             want = base[name]
             if want is None or got is None:
                 if (want is None) != (got is None):
-                    raise AssertionError(
-                        f"{name} is {type(got).__name__}, but the original call "
-                        f"gave {type(want).__name__} [{call}] [{cl}]"
+                    fail(
+                        f"{name} is {describe_result(got)}, but the original call gave "
+                        f"{describe_result(want)}",
+                        call=call,
+                        clause=cl,
+                        repro=repro,
                     )
                 continue
-            if not isinstance(want, np.ndarray):
-                raise AssertionError(  # noqa: TRY004 - a verdict, in the one formatf"{name} of the original call is a {type(want).__name__}, but "
-                    f"should be a numpy.ndarray [{call}] [{cl}]"
-                )
             expected = variant.expect(name, want)
             if name == "indices":
                 exact = True
@@ -210,8 +169,6 @@ def _near_subnormal(a: np.ndarray) -> bool:
     name = dt.dtype_name(a.dtype)
     if not dt.is_float(name):
         return False
-    import ml_dtypes
-
     tiny = float(ml_dtypes.finfo(a.dtype).smallest_normal) * 4
     v = np.abs(a.astype(np.float64))
     return bool(np.any((v > 0) & (v < tiny) & np.isfinite(v)))
@@ -230,28 +187,12 @@ def _channel_axis(layout: str) -> int:
     return -1 if layout == "channels_last" else 1
 
 
-def _restrict(
-    request: pytest.FixtureRequest, op: str, *, layout_test: bool = False
-) -> dict[str, Any]:
-    profile = S.profile_of(request.config)
-    if not profile.allows(op, rank=2, dtype="float32", params={}):
-        pytest.skip(f"{op} is outside profile {profile.name}")
-    if layout_test and not profile.is_full:
-        pytest.skip(f"channels_last is outside profile {profile.name}")
-    return S.profile_restrictions(profile)
-
-
-def _skip_unsupported(backend: Backend, op: str) -> None:
-    if not backend.supports(op):
-        pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
-
-
 # ---------------------------------------------------------------------------
 # layouts
 # ---------------------------------------------------------------------------
 
 
-def layout_variant(case: S.PoolCase) -> Variant:
+def layout_variant(case: PoolCase) -> Variant:
     def cl(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.ascontiguousarray(np.moveaxis(a, 1, -1))
 
@@ -266,20 +207,25 @@ def layout_variant(case: S.PoolCase) -> Variant:
 
 @pytest.mark.parametrize("op", _params(ALL_OPS, "POOL-LAYOUT-1"))
 def test_layouts_agree(
-    op: str, backend: Backend, ulp_recorder: Any, request: pytest.FixtureRequest
+    op: str,
+    backend: Backend,
+    poolconf_profile: Profile,
+    ulp_recorder: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
     """channels_last gives the channels_first result with the channel axis moved."""
-    _skip_unsupported(backend, op)
-    kw = _restrict(request, op, layout_test=True)
+    kw = restrictions(backend, poolconf_profile, op)
+    if not poolconf_profile.is_full:
+        pytest.skip(f"channels_last is outside profile {poolconf_profile.name}")
     kw["layout"] = "channels_first"
-    strategy = S.pool_cases(op=op, distinct=True, allow_empty_windows=False, **kw)
-    S.run_property(
+    strategy = pool_cases(op=op, distinct=True, allow_empty_windows=False, **kw)
+    run_property(
         request,
         strategy,
         lambda c: check_relation(
             backend, c, layout_variant(c), "layouts", "POOL-LAYOUT-1", ulp_recorder
         ),
-        default_examples=DEFAULT_EXAMPLES,
+        scale=SCALE,
     )
 
 
@@ -290,8 +236,8 @@ def test_layouts_agree(
 
 @st.composite
 def permuted(
-    draw: Callable[..., Any], case_strategy: st.SearchStrategy[S.PoolCase]
-) -> tuple[S.PoolCase, Variant]:
+    draw: Callable[..., Any], case_strategy: st.SearchStrategy[PoolCase]
+) -> tuple[PoolCase, Variant]:
     case = draw(case_strategy, label="case")
     cfg = case.config
     pb = np.array(draw(st.permutations(range(cfg.batch)), label="batch permutation"), dtype=np.intp)
@@ -317,18 +263,19 @@ def permuted(
 
 
 @pytest.mark.parametrize("op", _params(ALL_OPS, None))
-def test_permutation_commutes(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_permutation_commutes(
+    op: str, backend: Backend, poolconf_profile: Profile, request: pytest.FixtureRequest
+) -> None:
     """Permuting the batch (and channels, except for conv) permutes the outputs."""
-    _skip_unsupported(backend, op)
-    kw = _restrict(request, op)
+    kw = restrictions(backend, poolconf_profile, op)
     strategy = permuted(
-        S.pool_cases(op=op, distinct=True, allow_empty_windows=False, min_batch=2, **kw)
+        pool_cases(op=op, distinct=True, allow_empty_windows=False, min_batch=2, **kw)
     )
-    S.run_property(
+    run_property(
         request,
         strategy,
         lambda cv: check_relation(backend, cv[0], cv[1], "permutation", ""),
-        default_examples=DEFAULT_EXAMPLES,
+        scale=SCALE,
     )
 
 
@@ -339,8 +286,8 @@ def test_permutation_commutes(op: str, backend: Backend, request: pytest.Fixture
 
 @st.composite
 def scaled(
-    draw: Callable[..., Any], case_strategy: st.SearchStrategy[S.PoolCase]
-) -> tuple[S.PoolCase, Variant]:
+    draw: Callable[..., Any], case_strategy: st.SearchStrategy[PoolCase]
+) -> tuple[PoolCase, Variant]:
     case = draw(case_strategy, label="case")
     k = draw(st.sampled_from((-2, -1, 1, 2)), label="k (scale 2**k)")
     f = 2.0**k
@@ -370,20 +317,21 @@ def scaled(
 
 
 @pytest.mark.parametrize("op", _params(ALL_OPS, None))
-def test_power_of_two_scaling(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_power_of_two_scaling(
+    op: str, backend: Backend, poolconf_profile: Profile, request: pytest.FixtureRequest
+) -> None:
     """op(2**k x) = 2**k op(x); grad(2**k x, 2**k g) = 2**k grad(x, g) (conv weight: 4**k)."""
-    _skip_unsupported(backend, op)
-    kw = _restrict(request, op)
+    kw = restrictions(backend, poolconf_profile, op)
     if "dtype" not in kw:
         kw["dtype"] = st.sampled_from(dt.FLOAT_DTYPES)
     strategy = scaled(
-        S.pool_cases(op=op, allow_empty_windows=False, min_magnitude=0.125, max_magnitude=2.0, **kw)
+        pool_cases(op=op, allow_empty_windows=False, min_magnitude=0.125, max_magnitude=2.0, **kw)
     )
-    S.run_property(
+    run_property(
         request,
         strategy,
         lambda cv: check_relation(backend, cv[0], cv[1], "scaling", ""),
-        default_examples=DEFAULT_EXAMPLES,
+        scale=SCALE,
     )
 
 
@@ -402,8 +350,8 @@ def _mirror_index(flat: np.ndarray, shape: tuple[int, ...], axes: list[int]) -> 
 
 @st.composite
 def mirrored(
-    draw: Callable[..., Any], case_strategy: st.SearchStrategy[S.PoolCase]
-) -> tuple[S.PoolCase, Variant]:
+    draw: Callable[..., Any], case_strategy: st.SearchStrategy[PoolCase]
+) -> tuple[PoolCase, Variant]:
     case = draw(case_strategy, label="case")
     cfg = case.config
     axes = draw(
@@ -441,23 +389,24 @@ def mirrored(
             out = _mirror_index(out, cfg.spatial, axes)
         return out
 
-    exact = cfg.op in S.MAX_FAMILY or cfg.op == "zero_pad"
+    exact = cat.op(cfg.op).selects_max or cfg.op == "zero_pad"
     return case, Variant(inputs, flip(case.grad_output), params, expect, exact)
 
 
 @pytest.mark.parametrize("op", _params(FLIP_OPS, None))
-def test_mirroring_commutes(op: str, backend: Backend, request: pytest.FixtureRequest) -> None:
+def test_mirroring_commutes(
+    op: str, backend: Backend, poolconf_profile: Profile, request: pytest.FixtureRequest
+) -> None:
     """Flipping spatial axes with mirrored padding flips the outputs (and mirrors indices)."""
-    _skip_unsupported(backend, op)
-    kw = _restrict(request, op)
+    kw = restrictions(backend, poolconf_profile, op)
     strategy = mirrored(
-        S.pool_cases(op=op, distinct=True, allow_empty_windows=False, mirror_symmetric=True, **kw)
+        pool_cases(op=op, distinct=True, allow_empty_windows=False, length_rule="mirror", **kw)
     )
-    S.run_property(
+    run_property(
         request,
         strategy,
         lambda cv: check_relation(backend, cv[0], cv[1], "mirroring", ""),
-        default_examples=DEFAULT_EXAMPLES,
+        scale=SCALE,
     )
 
 
@@ -468,8 +417,8 @@ def test_mirroring_commutes(op: str, backend: Backend, request: pytest.FixtureRe
 
 @st.composite
 def outside_changed(
-    draw: Callable[..., Any], case_strategy: st.SearchStrategy[S.PoolCase]
-) -> tuple[S.PoolCase, Variant]:
+    draw: Callable[..., Any], case_strategy: st.SearchStrategy[PoolCase]
+) -> tuple[PoolCase, Variant]:
     case = draw(case_strategy, label="case")
     cfg = case.config
     covered = {f for w in cfg.windows() for f in w}
@@ -498,16 +447,15 @@ def outside_changed(
 
 @pytest.mark.parametrize("op", _params(WINDOW_ONLY_OPS, "POOL-GEOM-8"))
 def test_values_outside_windows_ignored(
-    op: str, backend: Backend, request: pytest.FixtureRequest
+    op: str, backend: Backend, poolconf_profile: Profile, request: pytest.FixtureRequest
 ) -> None:
     """Positions no window covers take no part: NaN there changes no output bit."""
-    _skip_unsupported(backend, op)
-    kw = _restrict(request, op)
+    kw = restrictions(backend, poolconf_profile, op)
     kw.setdefault("max_kernel", 2)
-    strategy = outside_changed(S.pool_cases(op=op, allow_empty_windows=False, max_stride=4, **kw))
-    S.run_property(
+    strategy = outside_changed(pool_cases(op=op, allow_empty_windows=False, max_stride=4, **kw))
+    run_property(
         request,
         strategy,
         lambda cv: check_relation(backend, cv[0], cv[1], "outside windows", "POOL-GEOM-8"),
-        default_examples=DEFAULT_EXAMPLES,
+        scale=SCALE,
     )

@@ -11,23 +11,26 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from poolconf.conformance.backend import Backend
+from poolconf.conformance.plugin import profile_of, vectors_option
 from poolconf.conformance.report import UlpRecorder
 from poolconf.conformance.vector_checks import LoadFailure, NoCases, check_part, vector_params
+from poolconf.conformance.vector_format import VectorCase
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "vector_case" not in metafunc.fixturenames:
         return
-    from poolconf.conformance.plugin import profile_of, vectors_option
 
     part = "grad" if metafunc.function.__name__ == "test_vector_grad" else "forward"
     metafunc.parametrize(
-        "vector_case", vector_params(vectors_option(metafunc.config), profile_of(metafunc.config), part)
+        "vector_case",
+        vector_params(vectors_option(metafunc.config), profile_of(metafunc.config), part),
     )
 
 
-def _check(case: Any, part: str, backend: Backend, ulp_recorder: UlpRecorder) -> None:
+def _check(case: VectorCase, part: str, backend: Backend, ulp_recorder: UlpRecorder) -> None:
     __tracebackhide__ = True
     if isinstance(case, LoadFailure):
         pytest.fail(case.message)

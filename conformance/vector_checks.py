@@ -10,45 +10,46 @@ output, and indices for ``max_pool_with_indices``) and, when the case stores a
   ULPs at the stored scale; raising anything but ``Unsupported`` fails.
 * ``invalid``: the backend must raise an exception (``Unsupported`` is a skip);
   returning anything fails [the case's ``errorClause``].
-* ``acceptable``: for each implementation-defined flag (``FLAG_DECLARATION``) that
-  concerns the part, the backend's declaration decides: the reference's choice ->
-  judged as valid; ``error`` -> must raise; ``all`` tie policy -> the gradient is
-  compared with ``grad_input_all`` where stored (``grad_input`` otherwise: the
-  generator stores ``grad_input_all`` only where it differs); ``other`` -> skip,
-  "implementation-defined (flag X, declared Y)". A backend declaring
-  ``nan_index="other"`` still has its forward values checked, only not its indices.
+* ``acceptable``: the implementation-defined flags that concern the part are judged
+  by the backend's declarations (``poolconf.reference.flags.judge``): the reference's
+  choice -> judged as valid; ``error`` -> must raise; another tie policy or NaN
+  selection -> the forward values are compared (a max of tied zeros in either sign)
+  and every index must name one of its window's maxima (NaNs); ``all`` tie policy ->
+  the gradient is compared with ``grad_input_all`` where stored (``grad_input``
+  otherwise: the generator stores ``grad_input_all`` only where it differs); any
+  other declared choice -> skip, "implementation-defined (flag X, declared Y)".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
-from poolconf.conformance.assertions import assert_matches, assert_pure, format_call
-from poolconf.conformance.backend import DEFAULT_DECLARATIONS, FLAG_DECLARATION, Backend
-from poolconf.reference import GRAD_OPS
-from poolconf.reference import dtypes as dt
 
 from poolconf import Unsupported
+from poolconf.conformance import vector_format
+from poolconf.conformance.assertions import (
+    assert_indices_select,
+    assert_matches,
+    fail,
+    format_call,
+    zero_sign_free,
+)
+from poolconf.conformance.backend import Backend
+from poolconf.conformance.harness import invoke, invoke_invalid
+from poolconf.conformance.profiles import case_in_profile
+from poolconf.conformance.vector_format import VectorCase
+from poolconf.reference import catalog as cat
+from poolconf.reference import dtypes as dt
+from poolconf.reference import flags as flagreg
+from poolconf.reference.flags import Judgement
 
-# which part of a case each implementation-defined flag can change
-FLAG_PARTS = {
-    "Tie": ("forward", "grad"),
-    "EmptyWindow": ("forward", "grad"),
-    "NanIndex": ("forward", "grad"),
-    "LpZeroNorm": ("grad",),
-}
-FLAG_CLAUSE = {
-    "Tie": "POOL-MAX-4",
-    "EmptyWindow": "POOL-EMPTY-1",
-    "NanIndex": "POOL-MAX-2",
-    "LpZeroNorm": "POOL-GRAD-8",
-}
 GRAD_NAMES = ("grad_input", "grad_input_all", "grad_weight", "grad_bias")
 
 
@@ -59,11 +60,9 @@ def vectors_directory(option: str | None = None) -> str | None:
 
 
 @functools.lru_cache(maxsize=4)
-def load_vector_cases(directory: str | None) -> tuple[Any, ...]:
-    """Every golden case (``tools.vectorfile.VectorCase``) of ``directory``; cached."""
-    from poolconf.tools import vectorfile
-
-    return tuple(vectorfile.load_cases(directory))
+def load_vector_cases(directory: str | None) -> tuple[VectorCase, ...]:
+    """Every golden case (``poolconf.conformance.vector_format.VectorCase``) of ``directory``; cached."""
+    return tuple(vector_format.load_cases(directory))
 
 
 def backend_params(value: Any) -> Any:
@@ -78,115 +77,38 @@ def backend_params(value: Any) -> Any:
     return value
 
 
-def grad_op_of(op: str) -> str | None:
-    name = f"{'max_pool' if op == 'max_pool_with_indices' else op}_grad"
-    return name if name in GRAD_OPS else None
+def has_grad_part(case: VectorCase) -> bool:
+    return "grad_output" in case.inputs and cat.op(case.op).grad is not None
 
 
-def has_grad_part(case: Any) -> bool:
-    return "grad_output" in case.inputs and grad_op_of(case.op) is not None
+def part_op(case: VectorCase, part: str) -> str:
+    return case.op if part == "forward" else cat.grad_of(case.op)
 
 
-def part_op(case: Any, part: str) -> str:
-    if part == "forward":
-        return case.op
-    op = grad_op_of(case.op)
-    assert op is not None
-    return op
-
-
-@dataclass
-class Plan:
-    """How one part of a case is judged."""
-
-    mode: str  # "compare" | "raise" | "skip"
-    clause: str
-    reason: str = ""
-    use_all: bool = False  # compare grad_input with grad_input_all where stored
-    ignore: set[str] = field(default_factory=set)  # expected names not compared
-
-
-def plan(case: Any, declarations: dict[str, str], part: str) -> Plan:
+def plan(case: VectorCase, declarations: Mapping[str, str], part: str) -> Judgement:
     """The judgement of ``part`` ("forward" or "grad") of ``case`` for a backend
     with ``declarations`` (see the module docstring)."""
     first = case.clauses[0] if case.clauses else "POOL-?"
     if case.result == "invalid":
-        return Plan("raise", case.error_clause or first, "invalid input")
-    if case.result != "acceptable":
-        return Plan("compare", first)
-    skips, raises, use_all, ignore = [], [], False, set()
-    for flag in case.flags:
-        key = FLAG_DECLARATION.get(flag)
-        if key is None or part not in FLAG_PARTS.get(flag, ()):
-            continue
-        declared = declarations.get(key, DEFAULT_DECLARATIONS[key])
-        if declared == DEFAULT_DECLARATIONS[key]:
-            continue
-        if declared == "error":
-            raises.append(flag)
-        elif key == "tie_policy" and declared == "all":
-            use_all = use_all or part == "grad"
-        elif key == "nan_index" and part == "forward":
-            ignore.add("indices")
-        else:
-            skips.append(f"implementation-defined (flag {flag}, declared {declared})")
-    if skips:
-        return Plan("skip", first, skips[0])
-    if raises:
-        flag = raises[0]
-        return Plan("raise", FLAG_CLAUSE.get(flag, first), f"flag {flag}, declared error")
-    return Plan("compare", first, use_all=use_all, ignore=ignore)
+        return Judgement("raise", case.error_clause or first, "invalid input")
+    how = flagreg.judge(case.flags if case.result == "acceptable" else (), declarations, part)
+    return how if how.clause else dataclasses.replace(how, clause=first)
 
 
-def _forward_call(case: Any) -> tuple[str, dict[str, np.ndarray | None]]:
-    ins = case.inputs
-    if case.op == "conv":
-        return case.op, {"x": ins["x"], "weight": ins.get("weight"), "bias": ins.get("bias")}
-    if case.op == "max_unpool":
-        return case.op, {"x": ins["x"], "indices": ins.get("indices")}
-    return case.op, {"x": ins["x"]}
-
-
-def _grad_call(case: Any) -> tuple[str, dict[str, np.ndarray | None]]:
-    op = part_op(case, "grad")
-    ins = case.inputs
-    if op == "conv_grad":
-        arrays = {"x": ins["x"], "weight": ins.get("weight"), "bias": ins.get("bias")}
-        return op, {**arrays, "grad_output": ins["grad_output"]}
-    return op, {"x": ins["x"], "grad_output": ins["grad_output"]}
-
-
-def call_of(case: Any, part: str) -> tuple[str, dict[str, np.ndarray | None], dict[str, Any]]:
+def call_of(
+    case: VectorCase, part: str
+) -> tuple[str, dict[str, np.ndarray | None], dict[str, Any]]:
     """(op, positional arrays by name, keyword params) of ``part`` of ``case``."""
     params = backend_params(dict(case.params))
-    if part == "forward":
-        op, arrays = _forward_call(case)
-    else:
-        op, arrays = _grad_call(case)
+    op = part_op(case, part)
+    if part == "grad":
         params.update(backend_params(dict(case.grad_params)))
+    arrays = {name: case.inputs.get(name) for name in cat.op(op).arrays}
     return op, arrays, params
 
 
-def _copy(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else a.copy()
-
-
-def _outputs(op: str, result: Any, call: str, clause: str) -> dict[str, Any]:
-    """Name the pieces of a backend's result."""
-    __tracebackhide__ = True
-    if op == "max_pool_with_indices" or op == "conv_grad":
-        want = 2 if op == "max_pool_with_indices" else 3
-        if not isinstance(result, (tuple, list)) or len(result) != want:
-            raise AssertionError(
-                f"result is a {type(result).__name__}, but should be a {want}-tuple [{call}] [{clause}]"
-            )
-        names = ("output", "indices") if want == 2 else ("grad_input", "grad_weight", "grad_bias")
-        return dict(zip(names, result))
-    return {"grad_input" if op.endswith("_grad") else "output": result}
-
-
 def check_part(
-    case: Any,
+    case: VectorCase,
     part: str,
     backend: Backend,
     *,
@@ -194,9 +116,9 @@ def check_part(
     repro: str = "",
     sink: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Judge ``part`` of ``case`` on ``backend``. Fails (AssertionError, the one format)
-    or skips (``pytest.skip``); returns one line per comparison made. ``sink``, when
-    given, receives the backend's outputs by name."""
+    """Judge ``part`` of ``case`` on ``backend``. Fails (the one format) or skips
+    (``pytest.skip``); returns one line per comparison made. ``sink``, when given,
+    receives the backend's outputs by name."""
     __tracebackhide__ = True
     how = plan(case, backend.declarations, part)
     if how.mode == "skip":
@@ -205,59 +127,61 @@ def check_part(
     call = format_call(op, arrays, params)
     if not backend.supports(op):
         pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
-    args = [_copy(a) for a in arrays.values()]  # the stored arrays stay pristine
+    where: dict[str, Any] = {"call": call, "clause": how.clause, "repro": repro}
     try:
-        result = backend.call(op, *args, **params)
+        if how.mode == "raise":
+            return [invoke_invalid(backend, op, arrays, params, why=how.reason, **where)]
+        outputs = invoke(backend, op, arrays, params, **where)
     except Unsupported as exc:
         pytest.skip(f"unsupported: {exc.reason}")
-    except Exception as exc:
-        if how.mode == "raise":
-            return [f"{op} raised {type(exc).__name__}: {exc} (expected: {how.reason}) [{how.clause}]"]
-        raise AssertionError(
-            f"{op} raised {type(exc).__name__}: {exc}, but the input is valid [{call}] [{how.clause}]"
-            + (f"\nreproducer:\n{repro}" if repro else "")
-        ) from exc
-    if how.mode == "raise":
-        got = _describe(result)
-        raise AssertionError(
-            f"{op} returned {got}, but should raise ({how.reason}) [{call}] [{how.clause}]"
-            + (f"\nreproducer:\n{repro}" if repro else "")
-        )
-    outputs = _outputs(op, result, call, how.clause)
     if sink is not None:
         sink.update(outputs)
-    lines = []
-    for name, got in outputs.items():
-        key = name
-        if name == "grad_input" and how.use_all and "grad_input_all" in case.expected:
-            key = "grad_input_all"
-        if key not in case.expected or name in how.ignore:
-            continue
-        expected = case.expected[key]
-        ulps, scale = case.tolerance.get(key, (0, None))
-        err = assert_matches(
-            got, expected, ulps=ulps, scale=scale, what=name, call=call, clause=how.clause,
-            repro=repro,
-        )
-        if record is not None:
-            record(op, dt.dtype_name(expected.dtype), key, err)
-        lines.append(f"{name} matches expected.{key} within {ulps} ULP (largest error {err:.3g} ULP)")
+    lines = [
+        _judge_output(case, op, name, got, how, params, record, **where)
+        for name, got in outputs.items()
+    ]
+    lines = [line for line in lines if line]
     if not lines:
-        raise AssertionError(f"no expected output of {case.test_id} applies to {op} [{how.clause}]")
-    lines.append(assert_pure(arrays, args, outputs, call, repro))
-    return lines
+        fail(f"no expected output of {case.test_id} applies to {op}", call=call, clause=how.clause)
+    return [*lines, "inputs unchanged and no output aliases an input"]
 
 
-def _describe(result: Any) -> str:
-    if isinstance(result, np.ndarray):
-        try:
-            name = dt.dtype_name(result.dtype)
-        except (KeyError, ValueError, TypeError):
-            name = str(result.dtype)
-        return f"{name}{list(result.shape)}"
-    if isinstance(result, (tuple, list)):
-        return "(" + ", ".join(_describe(r) for r in result) + ")"
-    return type(result).__name__
+def _judge_output(
+    case: VectorCase,
+    op: str,
+    name: str,
+    got: Any,
+    how: Judgement,
+    params: Mapping[str, Any],
+    record: Callable[[str, str, str, float], None] | None,
+    *,
+    call: str,
+    clause: str,
+    repro: str,
+) -> str:
+    """Compare one output with the case's expected value (the empty string when the
+    case stores none for it, or the judgement leaves it out)."""
+    __tracebackhide__ = True
+    key = name
+    if name == "grad_input" and how.tie_routing == "all" and "grad_input_all" in case.expected:
+        key = "grad_input_all"
+    if key not in case.expected or name in how.ignore:
+        return ""
+    expected = case.expected[key]
+    if name == "indices" and how.free_indices:
+        assert_indices_select(
+            got, expected, case.op, case.inputs["x"], params, call=call, repro=repro
+        )
+        return "indices name one of their windows' maxima"
+    if name == "output" and how.free_zero_sign:
+        got, expected = zero_sign_free(got), zero_sign_free(expected)
+    ulps, scale = case.tolerance.get(key, (0, None))
+    err = assert_matches(
+        got, expected, ulps=ulps, scale=scale, what=name, call=call, clause=clause, repro=repro
+    )
+    if record is not None:
+        record(op, dt.dtype_name(expected.dtype), key, err)
+    return f"{name} matches expected.{key} within {ulps} ULP (largest error {err:.3g} ULP)"
 
 
 # ---------------------------------------------------------------------------
@@ -279,7 +203,7 @@ class NoCases:
     reason: str
 
 
-def all_vector_test_names(cases: Any) -> set[str]:
+def all_vector_test_names(cases: Iterable[VectorCase]) -> set[str]:
     """Every vector test name the suite defines for ``cases``, in any profile."""
     names = set()
     for case in cases:
@@ -292,12 +216,12 @@ def all_vector_test_names(cases: Any) -> set[str]:
 def vector_params(directory: str | None, profile: Any, part: str) -> list[Any]:
     """``pytest.param`` per case of ``part`` in ``profile``, id ``<file stem>#<tcId>``,
     marked ``poolconf(op=..., clauses=...)``."""
-    from poolconf.conformance.profiles import case_in_profile
-
     try:
         cases = load_vector_cases(directory)
-    except Exception as exc:  # noqa: BLE001 - a broken vector set fails one test, loudly
-        return [pytest.param(LoadFailure(f"cannot load the golden vectors: {exc}"), id="load-error")]
+    except Exception as exc:
+        return [
+            pytest.param(LoadFailure(f"cannot load the golden vectors: {exc}"), id="load-error")
+        ]
     params = []
     for case in cases:
         if part == "grad" and not has_grad_part(case):
@@ -305,17 +229,27 @@ def vector_params(directory: str | None, profile: Any, part: str) -> list[Any]:
         if not case_in_profile(case, profile):
             continue
         op = part_op(case, part)
-        clauses = tuple(case.clauses) if case.result != "invalid" else (case.error_clause, *case.clauses)
+        clauses = (
+            tuple(case.clauses) if case.result != "invalid" else (case.error_clause, *case.clauses)
+        )
         clauses = tuple(dict.fromkeys(c for c in clauses if c))
-        params.append(pytest.param(case, id=case.test_id, marks=pytest.mark.poolconf(op=op, clauses=clauses)))
+        params.append(
+            pytest.param(case, id=case.test_id, marks=pytest.mark.poolconf(op=op, clauses=clauses))
+        )
     if not params:
         where = directory or "the installed poolconf.vectors"
-        why = f"no golden vector in {where}" if not cases else f"no golden vector in profile {profile.name}"
+        why = (
+            f"no golden vector in {where}"
+            if not cases
+            else f"no golden vector in profile {profile.name}"
+        )
         params.append(pytest.param(NoCases(why), id="no-cases"))
     return params
 
 
-def lookup_for_report(directory: str | None) -> Callable[[str, bool], tuple[str, tuple[str, ...]] | None]:
+def lookup_for_report(
+    directory: str | None,
+) -> Callable[[str, bool], tuple[str, tuple[str, ...]] | None]:
     """(test id, is grad) -> (op, clauses), for reports that carry no marker data
     (a test whose worker crashed)."""
 
@@ -327,7 +261,7 @@ def lookup_for_report(directory: str | None) -> Callable[[str, bool], tuple[str,
                     if case.result == "invalid" and case.error_clause:
                         clauses = tuple(dict.fromkeys((case.error_clause, *clauses)))
                     return part_op(case, "grad" if grad else "forward"), clauses
-        except Exception:  # noqa: BLE001 - a summary never fails on this
+        except Exception:
             return None
         return None
 

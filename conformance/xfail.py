@@ -86,7 +86,9 @@ def match(known: dict[str, KnownFailure], name: str, nodeid: str) -> KnownFailur
     return None
 
 
-def stale_ids(known: dict[str, KnownFailure], names: Iterable[str], nodeids: Iterable[str]) -> list[str]:
+def stale_ids(
+    known: dict[str, KnownFailure], names: Iterable[str], nodeids: Iterable[str]
+) -> list[str]:
     """Ids of ``known`` that match none of the tests given by ``names``/``nodeids``."""
     names_set, nodeid_list = set(names), list(nodeids)
     return [

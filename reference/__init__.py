@@ -3,6 +3,7 @@
 Loop-based, exact, one implementation for every rank. See ``spec/pooling.md``.
 """
 
+from poolconf.reference.catalog import FORWARD_OPS, GRAD_OPS, OPS
 from poolconf.reference.geometry import (
     adaptive_bounds,
     effective_kernel,
@@ -31,32 +32,10 @@ from poolconf.reference.ops import (
     zero_pad,
 )
 
-FORWARD_OPS = (
-    "max_pool",
-    "avg_pool",
-    "lp_pool",
-    "max_pool_with_indices",
-    "max_unpool",
-    "adaptive_max_pool",
-    "adaptive_avg_pool",
-    "global_max_pool",
-    "global_avg_pool",
-    "global_lp_pool",
-    "zero_pad",
-    "conv",
-)
-GRAD_OPS = (
-    "max_pool_grad",
-    "avg_pool_grad",
-    "lp_pool_grad",
-    "adaptive_max_pool_grad",
-    "adaptive_avg_pool_grad",
-    "conv_grad",
-)
-
 __all__ = [
     "FORWARD_OPS",
     "GRAD_OPS",
+    "OPS",
     "adaptive_avg_pool",
     "adaptive_avg_pool_grad",
     "adaptive_bounds",

@@ -11,19 +11,21 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from poolconf import SpecError
+from poolconf.reference import catalog
 
 PaddingArg = int | str | Sequence[int] | Sequence[Sequence[int]]
 PADDING_STRINGS = ("valid", "same_upper", "same_lower")
 
 
-def _is_int(v: object) -> bool:
-    """A Python or NumPy integer (signed or unsigned), never a bool."""
+def is_integer(v: object) -> TypeGuard[numbers.Integral]:
+    """A Python or NumPy integer (signed or unsigned), never a bool [POOL-PARAM-1]."""
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
@@ -33,8 +35,8 @@ def per_dim(value: object, name: str, rank: int, minimum: int, clause: str) -> t
     >>> per_dim(2, "kernel_size", 2, 1, "POOL-PARAM-1")
     (2, 2)
     """
-    if _is_int(value):
-        values = (int(value),) * rank  # type: ignore[call-overload]
+    if is_integer(value):
+        values = (int(value),) * rank
     elif isinstance(value, (tuple, list)):
         if len(value) != rank:
             raise SpecError(
@@ -43,7 +45,7 @@ def per_dim(value: object, name: str, rank: int, minimum: int, clause: str) -> t
                 "POOL-PARAM-5",
             )
         for i, v in enumerate(value):
-            if not _is_int(v):
+            if not is_integer(v):
                 raise SpecError(f"{name}[{i}]={v!r} must be an integer", clause)
         values = tuple(int(v) for v in value)
     else:
@@ -59,7 +61,9 @@ def effective_kernel(kernel: int, dilation: int) -> int:
     return dilation * (kernel - 1) + 1
 
 
-def same_padding(length: int, kernel: int, stride: int, dilation: int, upper: bool) -> tuple[int, int]:
+def same_padding(
+    length: int, kernel: int, stride: int, dilation: int, upper: bool
+) -> tuple[int, int]:
     """Padding for ``same_upper`` / ``same_lower`` [POOL-GEOM-5].
 
     ``out = ceil(L/s)``; the total padding is what the last window needs to end
@@ -78,7 +82,7 @@ def same_padding(length: int, kernel: int, stride: int, dilation: int, upper: bo
 
 
 def resolve_padding(
-    padding: PaddingArg,
+    padding: object,
     spatial_shape: Sequence[int],
     kernel: Sequence[int],
     stride: Sequence[int],
@@ -105,14 +109,18 @@ def resolve_padding(
                 same_padding(L, k, s, d, upper=padding == "same_upper")
                 for L, k, s, d in zip(spatial_shape, kernel, stride, dilation)
             )
-        raise SpecError(f"padding={padding!r} is not one of {list(PADDING_STRINGS)}", "POOL-PARAM-4")
-    if _is_int(padding):
-        p = int(padding)  # type: ignore[call-overload]
+        raise SpecError(
+            f"padding={padding!r} is not one of {list(PADDING_STRINGS)}", "POOL-PARAM-4"
+        )
+    if is_integer(padding):
+        p = int(padding)
         if p < 0:
             raise SpecError(f"padding={p} must be >= 0", "POOL-PARAM-4")
         return ((p, p),) * rank
     if not isinstance(padding, (tuple, list)):
-        raise SpecError(f"padding={padding!r} is not an int, a sequence or a string", "POOL-PARAM-4")
+        raise SpecError(
+            f"padding={padding!r} is not an int, a sequence or a string", "POOL-PARAM-4"
+        )
     if len(padding) != rank:
         raise SpecError(
             f"padding={list(padding)!r} has {len(padding)} entries but the input has {rank} "
@@ -121,12 +129,14 @@ def resolve_padding(
         )
     pairs = []
     for i, p in enumerate(padding):
-        if _is_int(p):
-            pair = (int(p), int(p))  # type: ignore[call-overload]
-        elif isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p):
+        if is_integer(p):
+            pair = (int(p), int(p))
+        elif isinstance(p, (tuple, list)) and len(p) == 2 and all(is_integer(v) for v in p):
             pair = (int(p[0]), int(p[1]))
         else:
-            raise SpecError(f"padding[{i}]={p!r} must be an int or a (begin, end) pair", "POOL-PARAM-4")
+            raise SpecError(
+                f"padding[{i}]={p!r} must be an int or a (begin, end) pair", "POOL-PARAM-4"
+            )
         for side, v in zip(("begin", "end"), pair):
             if v < 0:
                 raise SpecError(f"padding[{i}].{side}={v} must be >= 0", "POOL-PARAM-4")
@@ -194,7 +204,9 @@ class AxisGeometry:
         for j in range(self.kernel):
             pos = start + j * self.dilation
             result.append(
-                Tap(pos, 0 <= pos < self.length, -self.pad_begin <= pos < self.length + self.pad_end)
+                Tap(
+                    pos, 0 <= pos < self.length, -self.pad_begin <= pos < self.length + self.pad_end
+                )
             )
         return result
 
@@ -291,13 +303,16 @@ def adaptive_windows(
     strides = [math.prod(spatial_shape[i + 1 :]) for i in range(len(spatial_shape))]
     for out_index in itertools.product(*(range(o) for o in output_size)):
         ranges = [
-            range(*adaptive_bounds(o, L, O)) for o, L, O in zip(out_index, spatial_shape, output_size)
+            range(*adaptive_bounds(o, length, size))
+            for o, length, size in zip(out_index, spatial_shape, output_size)
         ]
         flats = [sum(p * st for p, st in zip(pos, strides)) for pos in itertools.product(*ranges)]
         yield out_index, flats
 
 
-def unpool_output_length(in_length: int, kernel: int, stride: int, pad_begin: int, pad_end: int) -> int:
+def unpool_output_length(
+    in_length: int, kernel: int, stride: int, pad_begin: int, pad_end: int
+) -> int:
     """Default output length of max unpooling: ``(in-1)*s - pb - pe + k`` [POOL-UNPOOL-1].
 
     It inverts the floor-mode output length of the max pool that made the
@@ -307,3 +322,66 @@ def unpool_output_length(in_length: int, kernel: int, stride: int, pad_begin: in
     4
     """
     return (in_length - 1) * stride - pad_begin - pad_end + kernel
+
+
+# ---------------------------------------------------------------------------
+# the geometry of an op call, from its keyword arguments
+# ---------------------------------------------------------------------------
+
+
+def spatial_shape(shape: Sequence[int], layout: str) -> tuple[int, ...]:
+    """The spatial dims of an array shape laid out per ``layout`` [POOL-LAYOUT-1]."""
+    return tuple(shape[1:-1]) if layout == "channels_last" else tuple(shape[2:])
+
+
+def call_geometry(
+    op: str,
+    spatial: Sequence[int],
+    params: Mapping[str, Any],
+    kernel: Sequence[int] | None = None,
+) -> PoolGeometry:
+    """The window geometry of a call of a windowed op (pooling or ``conv``, forward or
+    gradient) from its keyword arguments; ``kernel`` is conv's ``weight.shape[2:]``.
+    Pooling's stride defaults to the kernel, conv's to 1, conv has no ceil mode
+    [POOL-PARAM-2, POOL-CONV-1]."""
+    if catalog.op(op).family == "conv":
+        if kernel is None:
+            raise ValueError("conv geometry needs the kernel (weight.shape[2:])")
+        stride = params.get("stride")
+        return pool_geometry(
+            spatial,
+            tuple(kernel),
+            1 if stride is None else stride,
+            params.get("padding", 0),
+            params.get("dilation", 1),
+            False,
+        )
+    return pool_geometry(
+        spatial,
+        params["kernel_size"],
+        params.get("stride"),
+        params.get("padding", 0),
+        params.get("dilation", 1),
+        params.get("ceil_mode", False),
+    )
+
+
+def window_lists(
+    op: str,
+    spatial: Sequence[int],
+    params: Mapping[str, Any],
+    kernel: Sequence[int] | None = None,
+) -> list[list[int]]:
+    """The in-bounds flat indices (row-major within an (N, C) plane) of every window of
+    a call, output positions row-major, taps in window order; ``[]`` for ops without
+    windows (unpooling, padding)."""
+    family = catalog.op(op).family
+    if family in ("window", "conv"):
+        g = call_geometry(op, spatial, params, kernel)
+        return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
+    if family == "adaptive":
+        out = per_dim(params["output_size"], "output_size", len(spatial), 1, "POOL-ADAPT-2")
+        return [flats for _, flats in adaptive_windows(spatial, out)]
+    if family == "global":
+        return [list(range(math.prod(spatial)))]
+    return []

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
+
+from poolconf import SpecError
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
-from poolconf import SpecError
-
-LAYOUTS = ("channels_first", "channels_last")
-TIE_POLICIES = ("first", "all")
 ROOT_BITS = 1100  # fractional bits of the exact-root grid; finer than any float64 rounding boundary
 RELATIVE_BITS = 256  # minimum correct bits of an inexact root, whatever its magnitude
 
@@ -30,61 +29,23 @@ RELATIVE_BITS = 256  # minimum correct bits of an inexact root, whatever its mag
 # ---------------------------------------------------------------------------
 
 
-def _check_array(x: object, name: str, allowed: Sequence[str], op: str) -> str:
-    if not isinstance(x, np.ndarray):
-        raise SpecError(f"{name} must be a numpy.ndarray, got {type(x).__name__}", "POOL-SHAPE-1")
-    if x.ndim < 3:
-        raise SpecError(
-            f"{name}.shape={x.shape} must be (N, C, *spatial) with at least one spatial dim",
-            "POOL-SHAPE-1",
-        )
-    name_dt = dt.dtype_name(x.dtype)
-    if name_dt not in allowed:
-        raise SpecError(
-            f"{name}.dtype={name_dt!r} is not supported by {op}; allowed: {list(allowed)}",
-            "POOL-DTYPE-1",
-        )
-    return name_dt
-
-
-def _to_channels_first(x: np.ndarray, layout: str, name: str = "x") -> np.ndarray:
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
-    cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
-    if any(n < 1 for n in cf.shape[2:]):
-        raise SpecError(f"{name}.shape={x.shape} has an empty spatial dim", "POOL-SHAPE-1")
-    return cf
+def _to_channels_first(x: np.ndarray, layout: str) -> np.ndarray:
+    """``x`` (validated) as ``(N, C, *spatial)``."""
+    return np.moveaxis(x, -1, 1) if layout == "channels_last" else x
 
 
 def _from_channels_first(x: np.ndarray, layout: str) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(x, 1, -1) if layout == "channels_last" else x)
 
 
-def _check_bool(value: object, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise SpecError(f"{name}={value!r} must be a bool", "POOL-PARAM-6")
-
-
-def _check_grad_output(
+def _grad_output_cf(
     grad_output: object, expected_cf_shape: tuple[int, ...], layout: str, dtype: str
 ) -> np.ndarray:
-    if not isinstance(grad_output, np.ndarray):
-        raise SpecError(
-            f"grad_output must be a numpy.ndarray, got {type(grad_output).__name__}", "POOL-GRAD-7"
-        )
+    """``grad_output`` checked against the forward output shape, as channels-first."""
     shape = expected_cf_shape
     if layout == "channels_last":
         shape = (shape[0], *shape[2:], shape[1])
-    if tuple(grad_output.shape) != tuple(shape):
-        raise SpecError(
-            f"grad_output.shape={tuple(grad_output.shape)} must equal the forward output shape "
-            f"{tuple(shape)}",
-            "POOL-GRAD-7",
-        )
-    g_dt = dt.dtype_name(grad_output.dtype)
-    if g_dt != dtype:
-        raise SpecError(f"grad_output.dtype={g_dt!r} must equal x.dtype={dtype!r}", "POOL-GRAD-7")
-    return _to_channels_first(grad_output, layout, "grad_output")
+    return _to_channels_first(args.check_grad_output(grad_output, shape, dtype), layout)
 
 
 def _planes(x_cf: np.ndarray) -> list[list]:
@@ -112,7 +73,9 @@ def _empty_max(dtype: str) -> float | int:
     return int(np.iinfo(dt.numpy_dtype(dtype)).min)
 
 
-def _select_max(plane: list, flats: Sequence[int], dtype: str) -> tuple[float | int, int, list[int]]:
+def _select_max(
+    plane: list, flats: Sequence[int], dtype: str
+) -> tuple[float | int, int, list[int]]:
     """Maximum over the in-bounds elements ``flats`` (window order).
 
     Returns ``(value, first_index, all_indices)``: NaN wins over everything and
@@ -148,11 +111,10 @@ def _pool_setup(
     dilation: object,
     ceil_mode: bool,
 ) -> tuple[np.ndarray, str, geo.PoolGeometry, list]:
-    dtype = _check_array(x, "x", allowed, op)
-    x_cf = _to_channels_first(x, layout)
-    _check_bool(ceil_mode, "ceil_mode")
-    g = geo.pool_geometry(x_cf.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
-    return x_cf, dtype, g, list(g.windows())
+    dtype, g = args.window_call(
+        x, op, allowed, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    return _to_channels_first(x, layout), dtype, g, list(g.windows())
 
 
 def _out_shape(x_cf: np.ndarray, spatial: Sequence[int]) -> tuple[int, ...]:
@@ -172,7 +134,15 @@ def max_pool_with_indices(
     """Max pooling and the int64 flat index of each selected element within its
     (N, C) spatial plane [POOL-MAX-1, POOL-IDX-1]."""
     x_cf, dtype, g, windows = _pool_setup(
-        x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+        x,
+        "max_pool_with_indices",
+        dt.ALL_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
     )
     values, indices = [], []
     for plane in _planes(x_cf):
@@ -184,7 +154,9 @@ def max_pool_with_indices(
         values.append(vrow)
         indices.append(irow)
     shape = _out_shape(x_cf, g.out_shape)
-    return _assemble(values, shape, dtype, layout), _assemble(indices, shape, dt.INDEX_DTYPE, layout)
+    return _assemble(values, shape, dtype, layout), _assemble(
+        indices, shape, dt.INDEX_DTYPE, layout
+    )
 
 
 def max_pool(
@@ -200,14 +172,14 @@ def max_pool(
     """Max pooling: the maximum over the in-bounds taps of each window; padding
     never takes part [POOL-MAX-1]."""
     return max_pool_with_indices(
-        x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-        ceil_mode=ceil_mode, layout=layout,
+        x,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+        layout=layout,
     )[0]
-
-
-def _check_tie_policy(tie_policy: str) -> None:
-    if tie_policy not in TIE_POLICIES:
-        raise SpecError(f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2")
 
 
 def _route_max_grad(
@@ -225,7 +197,7 @@ def _route_max_grad(
         acc = [dt.ExactSum() for _ in plane]
         for flats, gv in zip(window_flats, gplane):
             _, first, every = _select_max(plane, flats, dtype)
-            for f in (every if tie_policy == "all" else ([first] if first >= 0 else [])):
+            for f in every if tie_policy == "all" else ([first] if first >= 0 else []):
                 acc[f].add(dt.to_exact(gv))
         out.append([dt.round_exact(a.value(), dtype) for a in acc])
     return _assemble(out, x_cf.shape, dtype, layout)
@@ -245,10 +217,18 @@ def max_pool_grad(
 ) -> np.ndarray:
     """Gradient of max pooling with respect to ``x`` [POOL-GRAD-2, POOL-GRAD-3]."""
     x_cf, dtype, g, windows = _pool_setup(
-        x, "max_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+        x,
+        "max_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
     )
-    _check_tie_policy(tie_policy)
-    grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    args.check_tie_policy(tie_policy)
+    grad_cf = _grad_output_cf(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
     flats = [_in_bounds(taps) for _, taps in windows]
     return _route_max_grad(x_cf, grad_cf, dtype, flats, tie_policy, layout)
 
@@ -256,14 +236,6 @@ def max_pool_grad(
 # ---------------------------------------------------------------------------
 # average pooling [POOL-AVG-*]
 # ---------------------------------------------------------------------------
-
-
-def _check_divisor(divisor_override: object) -> int | None:
-    if divisor_override is None:
-        return None
-    if not geo._is_int(divisor_override) or int(divisor_override) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"divisor_override={divisor_override!r} must be an integer >= 1", "POOL-AVG-2")
-    return int(divisor_override)  # type: ignore[call-overload]
 
 
 def _divisor(taps: Sequence[geo.WindowTap], count_include_pad: bool, override: int | None) -> int:
@@ -297,8 +269,8 @@ def avg_pool(
     x_cf, dtype, g, windows = _pool_setup(
         x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    _check_bool(count_include_pad, "count_include_pad")
-    override = _check_divisor(divisor_override)
+    args.check_bool(count_include_pad, "count_include_pad")
+    override = args.check_divisor(divisor_override)
     out = []
     for plane in _planes(x_cf):
         row = []
@@ -307,7 +279,9 @@ def avg_pool(
             for f in _in_bounds(taps):
                 acc.add(dt.to_exact(plane[f]))
             div = _divisor(taps, count_include_pad, override)
-            row.append(math.nan if div == 0 else dt.round_exact(dt.exact_div(acc.value(), div), dtype))
+            row.append(
+                math.nan if div == 0 else dt.round_exact(dt.exact_div(acc.value(), div), dtype)
+            )
         out.append(row)
     return _assemble(out, _out_shape(x_cf, g.out_shape), dtype, layout)
 
@@ -328,11 +302,19 @@ def avg_pool_grad(
     """Gradient of average pooling: each upstream value is spread over the window's
     in-bounds taps divided by the divisor; overlaps accumulate [POOL-GRAD-1, POOL-GRAD-3]."""
     x_cf, dtype, g, windows = _pool_setup(
-        x, "avg_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+        x,
+        "avg_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
     )
-    _check_bool(count_include_pad, "count_include_pad")
-    override = _check_divisor(divisor_override)
-    grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    args.check_bool(count_include_pad, "count_include_pad")
+    override = args.check_divisor(divisor_override)
+    grad_cf = _grad_output_cf(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
     out = []
     for plane, gplane in zip(_planes(x_cf), _planes(grad_cf)):
         acc = [dt.ExactSum() for _ in plane]
@@ -350,12 +332,6 @@ def avg_pool_grad(
 # ---------------------------------------------------------------------------
 # Lp pooling [POOL-LP-*]
 # ---------------------------------------------------------------------------
-
-
-def _check_p(p: object) -> int:
-    if not geo._is_int(p) or int(p) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"p={p!r} must be an integer >= 1", "POOL-LP-2")
-    return int(p)  # type: ignore[call-overload]
 
 
 def _iroot(n: int, p: int) -> int:
@@ -416,11 +392,14 @@ def lp_pool(
     x_cf, dtype, g, windows = _pool_setup(
         x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    p = _check_p(p)
+    p = args.check_p(p)
     out = []
     for plane in _planes(x_cf):
         out.append(
-            [dt.round_exact(_lp_norm([plane[f] for f in _in_bounds(t)], p), dtype) for _, t in windows]
+            [
+                dt.round_exact(_lp_norm([plane[f] for f in _in_bounds(t)], p), dtype)
+                for _, t in windows
+            ]
         )
     return _assemble(out, _out_shape(x_cf, g.out_shape), dtype, layout)
 
@@ -430,9 +409,9 @@ def _lp_grad_window(plane: list, flats: Sequence[int], gv: float, p: int, acc: l
 
     A zero norm gives 0; a non-finite input or upstream value gives NaN
     [POOL-GRAD-8]."""
-    vals = [dt.to_exact(plane[f]) for f in flats]
+    vals = [v for v in (dt.to_exact(plane[f]) for f in flats) if isinstance(v, Fraction)]
     ge = dt.to_exact(gv)
-    if not all(isinstance(v, Fraction) for v in vals) or not isinstance(ge, Fraction):
+    if len(vals) < len(flats) or not isinstance(ge, Fraction):
         for f in flats:
             acc[f].add(math.nan)
         return
@@ -460,10 +439,18 @@ def lp_pool_grad(
 ) -> np.ndarray:
     """Gradient of Lp pooling [POOL-GRAD-4]."""
     x_cf, dtype, g, windows = _pool_setup(
-        x, "lp_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+        x,
+        "lp_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
     )
-    p = _check_p(p)
-    grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    p = args.check_p(p)
+    grad_cf = _grad_output_cf(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
     out = []
     for plane, gplane in zip(_planes(x_cf), _planes(grad_cf)):
         acc = [dt.ExactSum() for _ in plane]
@@ -481,7 +468,7 @@ def lp_pool_grad(
 def _adaptive_setup(
     x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str
 ) -> tuple[np.ndarray, str, tuple[int, ...], list[list[int]]]:
-    dtype = _check_array(x, "x", allowed, op)
+    dtype = args.check_array(x, "x", allowed, op, layout)
     x_cf = _to_channels_first(x, layout)
     out = geo.per_dim(output_size, "output_size", x_cf.ndim - 2, 1, "POOL-ADAPT-2")
     windows = [flats for _, flats in geo.adaptive_windows(x_cf.shape[2:], out)]
@@ -509,7 +496,9 @@ def adaptive_max_pool(
     x: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
     """Adaptive max pooling over the windows of [POOL-ADAPT-1]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout
+    )
     return _assemble(_reduce_max(x_cf, dtype, windows), _out_shape(x_cf, out), dtype, layout)
 
 
@@ -517,7 +506,9 @@ def adaptive_avg_pool(
     x: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
     """Adaptive average pooling: the exact mean of each window [POOL-ADAPT-1]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout
+    )
     return _assemble(_reduce_avg(x_cf, dtype, windows), _out_shape(x_cf, out), dtype, layout)
 
 
@@ -530,9 +521,11 @@ def adaptive_max_pool_grad(
     tie_policy: str = "first",
 ) -> np.ndarray:
     """Gradient of adaptive max pooling [POOL-GRAD-6]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    _check_tie_policy(tie_policy)
-    grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout
+    )
+    args.check_tie_policy(tie_policy)
+    grad_cf = _grad_output_cf(grad_output, _out_shape(x_cf, out), layout, dtype)
     return _route_max_grad(x_cf, grad_cf, dtype, windows, tie_policy, layout)
 
 
@@ -541,8 +534,10 @@ def adaptive_avg_pool_grad(
 ) -> np.ndarray:
     """Gradient of adaptive average pooling: ``g / |window|`` to every element of
     each window; overlapping windows accumulate [POOL-GRAD-6]."""
-    x_cf, dtype, out, windows = _adaptive_setup(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    grad_cf = _check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
+    x_cf, dtype, out, windows = _adaptive_setup(
+        x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout
+    )
+    grad_cf = _grad_output_cf(grad_output, _out_shape(x_cf, out), layout, dtype)
     result = []
     for plane, gplane in zip(_planes(x_cf), _planes(grad_cf)):
         acc = [dt.ExactSum() for _ in plane]
@@ -554,8 +549,10 @@ def adaptive_avg_pool_grad(
     return _assemble(result, x_cf.shape, dtype, layout)
 
 
-def _global_setup(x: np.ndarray, op: str, allowed: Sequence[str], layout: str) -> tuple[np.ndarray, str, list[list[int]]]:
-    dtype = _check_array(x, "x", allowed, op)
+def _global_setup(
+    x: np.ndarray, op: str, allowed: Sequence[str], layout: str
+) -> tuple[np.ndarray, str, list[list[int]]]:
+    dtype = args.check_array(x, "x", allowed, op, layout)
     x_cf = _to_channels_first(x, layout)
     return x_cf, dtype, [list(range(math.prod(x_cf.shape[2:])))]
 
@@ -577,7 +574,7 @@ def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """Lp norm over the whole spatial extent [POOL-GLOBAL-1, POOL-LP-1]."""
     x_cf, dtype, _ = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
-    p = _check_p(p)
+    p = args.check_p(p)
     shape = _out_shape(x_cf, (1,) * (x_cf.ndim - 2))
     out = [[dt.round_exact(_lp_norm(plane, p), dtype)] for plane in _planes(x_cf)]
     return _assemble(out, shape, dtype, layout)
@@ -605,30 +602,10 @@ def max_unpool(
     ``(in-1)*s - pb - pe + k`` per dim [POOL-UNPOOL-1]. An index outside the output
     plane is an error [POOL-UNPOOL-3]. Writes happen in row-major input order, so a
     repeated index keeps the last value [POOL-UNPOOL-4]."""
-    dtype = _check_array(x, "x", dt.ALL_DTYPES, "max_unpool")
-    x_cf = _to_channels_first(x, layout)
-    if not isinstance(indices, np.ndarray) or indices.shape != x.shape:
-        got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
-        raise SpecError(f"indices.shape={got} must equal x.shape={x.shape}", "POOL-UNPOOL-3")
-    if indices.dtype.kind not in "iu":
-        raise SpecError(f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3")
-    idx_cf = _to_channels_first(indices, layout, "indices")
-    rank = x_cf.ndim - 2
-    if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1")
-    k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
-    s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
-    pads = geo.resolve_padding(padding, x_cf.shape[2:], k, s, (1,) * rank)  # type: ignore[arg-type]
-    if output_size is None:
-        out = tuple(
-            geo.unpool_output_length(L, ki, si, pb, pe)
-            for L, ki, si, (pb, pe) in zip(x_cf.shape[2:], k, s, pads)
-        )
-        for i, o in enumerate(out):
-            if o < 1:
-                raise SpecError(f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1")
-    else:
-        out = geo.per_dim(output_size, "output_size", rank, 1, "POOL-UNPOOL-1")
+    dtype, out = args.unpool_output_size(
+        x, indices, kernel_size, stride, padding, output_size, layout
+    )
+    x_cf, idx_cf = _to_channels_first(x, layout), _to_channels_first(indices, layout)
     size = math.prod(out)
     zero: float | int = 0.0 if dt.is_float(dtype) else 0
     result = []
@@ -637,7 +614,8 @@ def max_unpool(
         for v, i in zip(plane, iplane):
             if not 0 <= i < size:
                 raise SpecError(
-                    f"indices value {i} is outside the output plane of {size} elements", "POOL-UNPOOL-3"
+                    f"indices value {i} is outside the output plane of {size} elements",
+                    "POOL-UNPOOL-3",
                 )
             row[i] = v
         result.append(row)
@@ -651,12 +629,10 @@ def max_unpool(
 
 def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") -> np.ndarray:
     """Pad every spatial dim with zeros, ``(begin, end)`` per dim [POOL-PAD-1]."""
-    dtype = _check_array(x, "x", dt.ALL_DTYPES, "zero_pad")
+    dtype = args.check_array(x, "x", dt.ALL_DTYPES, "zero_pad", layout)
     x_cf = _to_channels_first(x, layout)
-    if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: zero_pad takes explicit padding only", "POOL-PAD-1")
     rank = x_cf.ndim - 2
-    pads = geo.resolve_padding(padding, x_cf.shape[2:], (1,) * rank, (1,) * rank, (1,) * rank)  # type: ignore[arg-type]
+    pads = args.explicit_padding(padding, x_cf.shape[2:], "POOL-PAD-1", "zero_pad")
     out_spatial = tuple(L + pb + pe for L, (pb, pe) in zip(x_cf.shape[2:], pads))
     strides_in = [math.prod(x_cf.shape[2 + i + 1 :]) for i in range(rank)]
     strides_out = [math.prod(out_spatial[i + 1 :]) for i in range(rank)]
@@ -682,31 +658,9 @@ def _conv_setup(
     layout: str,
     op: str,
 ) -> tuple[np.ndarray, str, geo.PoolGeometry, list, int]:
-    dtype = _check_array(x, "x", dt.FLOAT_DTYPES, op)
+    dtype, groups = args.check_conv(x, weight, bias, groups, layout, op)
     x_cf = _to_channels_first(x, layout)
-    if not isinstance(weight, np.ndarray) or weight.ndim != x.ndim:
-        got = weight.shape if isinstance(weight, np.ndarray) else type(weight).__name__
-        raise SpecError(f"weight.shape={got} must be (C_out, C_in/groups, *kernel)", "POOL-CONV-3")
-    if dt.dtype_name(weight.dtype) != dtype:
-        raise SpecError(f"weight.dtype={weight.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-3")
-    if not geo._is_int(groups) or int(groups) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"groups={groups!r} must be an integer >= 1", "POOL-CONV-2")
-    groups = int(groups)  # type: ignore[call-overload]
-    c_in, c_out = x_cf.shape[1], weight.shape[0]
-    if c_in % groups or c_out % groups:
-        raise SpecError(
-            f"groups={groups} must divide C_in={c_in} and C_out={c_out}", "POOL-CONV-2"
-        )
-    if weight.shape[1] * groups != c_in:
-        raise SpecError(
-            f"weight.shape[1]={weight.shape[1]} must equal C_in/groups={c_in // groups}", "POOL-CONV-3"
-        )
-    if bias is not None:
-        if not isinstance(bias, np.ndarray) or bias.shape != (c_out,):
-            got = bias.shape if isinstance(bias, np.ndarray) else type(bias).__name__
-            raise SpecError(f"bias.shape={got} must be (C_out,)=({c_out},)", "POOL-CONV-4")
-        if dt.dtype_name(bias.dtype) != dtype:
-            raise SpecError(f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4")
+    stride = 1 if stride is None else stride  # conv's default stride is 1 [POOL-PARAM-2]
     g = geo.pool_geometry(x_cf.shape[2:], tuple(weight.shape[2:]), stride, padding, dilation, False)
     return x_cf, dtype, g, list(g.windows()), groups
 
@@ -781,7 +735,7 @@ def conv_grad(
     n, c_in = x_cf.shape[:2]
     c_out = weight.shape[0]
     cig, cog = c_in // groups, c_out // groups
-    grad_cf = _check_grad_output(grad_output, (n, c_out, *g.out_shape), layout, dtype)
+    grad_cf = _grad_output_cf(grad_output, (n, c_out, *g.out_shape), layout, dtype)
     xexact = [[dt.to_exact(v) for v in plane] for plane in _planes(x_cf)]
     wexact = [[dt.to_exact(v) for v in row] for row in _planes(weight)]
     gexact = [[dt.to_exact(v) for v in plane] for plane in _planes(grad_cf)]
@@ -802,7 +756,9 @@ def conv_grad(
                     for f, j in window:
                         gx[xi][f].add(dt.exact_mul(gv, wexact[co * cig + ci][j]))
                         gw[co * cig + ci][j].add(dt.exact_mul(gv, xexact[xi][f]))
-    grad_x = _assemble([[dt.round_exact(a.value(), dtype) for a in p] for p in gx], x_cf.shape, dtype, layout)
+    grad_x = _assemble(
+        [[dt.round_exact(a.value(), dtype) for a in p] for p in gx], x_cf.shape, dtype, layout
+    )
     grad_w = dt.from_python(
         [dt.round_exact(a.value(), dtype) for row in gw for a in row], weight.shape, dtype
     )
@@ -810,4 +766,3 @@ def conv_grad(
     if bias is not None:
         grad_b = dt.from_python([dt.round_exact(a.value(), dtype) for a in gb], (c_out,), dtype)
     return grad_x, grad_w, grad_b
-

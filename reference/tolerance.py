@@ -16,7 +16,8 @@ max(dtype, float32) [POOL-TOL-3]:
   ``r = 2**(p_out - p_acc)`` (``r = 1`` for float32 and float64, ``2**-13`` for
   float16, ``2**-16`` for bfloat16 when accumulating in float32);
 * each further rounding (the division of an average, the final conversion to
-  the dtype) adds at most one ULP.
+  the dtype) adds at most one ULP;
+* a p-th root computed as ``pow(s, 1/p)`` adds ``|ln y|`` ULPs at most (``root_term``).
 
 So a float16 average accumulated in float16 (which stalls at 2048) fails, while
 one accumulated in float32 passes, as the spec intends [POOL-DTYPE-4].
@@ -31,12 +32,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from poolconf.reference import catalog, ops
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
-EXACT_OPS = frozenset(
-    {"max_pool", "max_pool_with_indices", "max_unpool", "adaptive_max_pool", "global_max_pool", "zero_pad"}
-)
+EXACT_OPS = frozenset(n for n in catalog.FORWARD_OPS if catalog.op(n).exact)
 
 
 def accumulation_ratio(dtype: str) -> float:
@@ -52,31 +53,11 @@ def sum_budget(n_terms: int, dtype: str, extra_roundings: int = 1) -> int:
     return math.ceil(max(n_terms - 1, 0) * accumulation_ratio(dtype)) + extra_roundings
 
 
-def _spatial(x: np.ndarray, layout: str) -> tuple[int, ...]:
-    return tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
-
-
-def _pool_geometry(x: np.ndarray, params: Mapping[str, Any]) -> geo.PoolGeometry:
-    return geo.pool_geometry(
-        _spatial(x, params.get("layout", "channels_first")),
-        params["kernel_size"],
-        params.get("stride"),
-        params.get("padding", 0),
-        params.get("dilation", 1),
-        params.get("ceil_mode", False),
-    )
-
-
-def _window_lists(op: str, x: np.ndarray, params: Mapping[str, Any]) -> list[list[int]]:
-    """In-bounds flat indices of every window of a windowed op."""
-    layout = params.get("layout", "channels_first")
-    if op.startswith("adaptive"):
-        out = geo.per_dim(params["output_size"], "output_size", len(_spatial(x, layout)), 1, "POOL-ADAPT-2")
-        return [f for _, f in geo.adaptive_windows(_spatial(x, layout), out)]
-    if op.startswith("global"):
-        return [list(range(math.prod(_spatial(x, layout))))]
-    g = _pool_geometry(x, params)
-    return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
+def _window_lists(op: str, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> list[list[int]]:
+    """In-bounds flat indices of every window of a call (conv: of its weight's kernel)."""
+    x, w = inputs["x"], inputs.get("weight")
+    spatial = geo.spatial_shape(x.shape, params.get("layout", "channels_first"))
+    return geo.window_lists(op, spatial, params, None if w is None else w.shape[2:])
 
 
 def _max_window(windows: list[list[int]]) -> int:
@@ -96,61 +77,92 @@ class Budget:
     terms: int
 
 
-def budgets(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> dict[str, Budget]:
-    """The ULP budget of every output of a (valid) case [POOL-TOL-3].
+def budgets(
+    op: str, inputs: Mapping[str, np.ndarray | None], params: Mapping[str, Any]
+) -> dict[str, Budget]:
+    """The ULP budget of every output of a (valid) case of forward op ``op`` and of its
+    gradient [POOL-TOL-3].
 
     Keys are the output names of the vector format: ``output``, ``indices``,
     ``grad_input``, ``grad_weight``, ``grad_bias``."""
+    o = catalog.op(op)
     x = inputs["x"]
+    assert x is not None
     name = dt.dtype_name(x.dtype)
-    if op in EXACT_OPS or not dt.is_float(name):
+    if o.exact or not dt.is_float(name):
         result = {"output": Budget(0, 1), "indices": Budget(0, 1)}
-        if op in ("max_pool", "adaptive_max_pool"):
-            ov = _max_overlap(_window_lists(op, x, params))
-            result["grad_input"] = Budget(sum_budget(ov, name), ov) if dt.is_float(name) else Budget(0, 1)
+        if o.grad is not None:
+            ov = _max_overlap(_window_lists(op, inputs, params))
+            exact = not dt.is_float(name)
+            result["grad_input"] = Budget(0, 1) if exact else Budget(sum_budget(ov, name), ov)
         return result
-    layout = params.get("layout", "channels_first")
-    if op == "conv":
+    windows = _window_lists(op, inputs, params)
+    n, ov = _max_window(windows), _max_overlap(windows)
+    if o.reduction == "dot":
         w = inputs["weight"]
-        k = math.prod(w.shape[2:])
-        g = geo.pool_geometry(
-            _spatial(x, layout), tuple(w.shape[2:]), params.get("stride", 1),
-            params.get("padding", 0), params.get("dilation", 1), False,
-        )
-        c_out, cig = w.shape[0], w.shape[1]
-        groups = params.get("groups", 1)
-        fwd = cig * k + (1 if inputs.get("bias") is not None else 0)
-        ov = _max_overlap([[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()])
-        n_out = x.shape[0] * math.prod(g.out_shape)
+        assert w is not None
+        fwd = w.shape[1] * math.prod(w.shape[2:]) + (1 if inputs.get("bias") is not None else 0)
+        per_input = ov * (w.shape[0] // params.get("groups", 1))
+        n_out = x.shape[0] * len(windows)
         return {
             "output": Budget(sum_budget(2 * fwd, name), fwd),
-            "grad_input": Budget(sum_budget(2 * ov * (c_out // groups), name), ov * (c_out // groups)),
+            "grad_input": Budget(sum_budget(2 * per_input, name), per_input),
             "grad_weight": Budget(sum_budget(2 * n_out, name), n_out),
             "grad_bias": Budget(sum_budget(n_out, name), n_out),
         }
-    windows = _window_lists(op, x, params)
-    n, ov = _max_window(windows), _max_overlap(windows)
-    if op in ("avg_pool", "adaptive_avg_pool", "global_avg_pool"):
+    if o.reduction == "mean":
         return {
             "output": Budget(sum_budget(n, name, 2), n),
             "grad_input": Budget(sum_budget(ov, name, 2), ov),
         }
-    if op in ("lp_pool", "global_lp_pool"):
+    if o.reduction == "lp":
         p = int(params.get("p", 2))
         fwd = n + 2 * p
+        grad = (n + 3 * p) * max(ov, 1)
+        root = root_term(x, windows, params.get("layout", "channels_first"), p, name)
         return {
-            "output": Budget(sum_budget(fwd, name, 2), fwd),
-            "grad_input": Budget(sum_budget((n + 3 * p) * max(ov, 1), name, 4), (n + 3 * p) * ov),
+            "output": Budget(sum_budget(fwd, name, 2) + root, fwd),
+            "grad_input": Budget(sum_budget(grad, name, 4) + (p - 1) * root, (n + 3 * p) * ov),
         }
     raise KeyError(f"no tolerance rule for op {op!r}")
+
+
+def root_term(x: np.ndarray, windows: list[list[int]], layout: str, p: int, dtype: str) -> int:
+    """ULPs a p-th root computed as ``pow(s, 1/p)`` may add [POOL-TOL-3].
+
+    ``1/p`` rounded to the accumulation precision is ``(1/p)(1 + d)`` with ``|d| <= u``,
+    so ``s ** fl(1/p) = y * exp(d * ln y)``: a relative error of ``|ln y| * u``, which is
+    ``|ln y| * r`` ULPs of the output (``r`` as in ``accumulation_ratio``). The term is
+    ``ceil(L * r)`` with ``L`` the largest ``|ln y|`` of any window's norm ``y`` of ``|x|``,
+    and 0 when ``1/p`` is exact (``p`` a power of two)."""
+    if p & (p - 1) == 0 or not windows:
+        return 0
+    cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
+    planes = np.abs(np.ascontiguousarray(cf).astype(np.float64)).reshape(
+        cf.shape[0] * cf.shape[1], -1
+    )
+    largest = 0.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for w in windows:
+            if not w:
+                continue
+            v = planes[:, w]
+            top = v.max(axis=1, keepdims=True)
+            ok = (top[:, 0] > 0) & np.isfinite(top[:, 0])
+            if not ok.any():
+                continue
+            # ln y = ln(top) + ln(sum((v / top)**p)) / p, without under- or overflow
+            ln_y = np.log(top[ok, 0]) + np.log(np.sum((v[ok] / top[ok]) ** p, axis=1)) / p
+            largest = max(largest, float(np.max(np.abs(ln_y))))
+    return math.ceil(largest * accumulation_ratio(dtype))
 
 
 def ulp_array(scale: np.ndarray, dtype: str) -> np.ndarray:
     """Element-wise ``ulp`` of ``dtype`` at ``|scale|`` (float64) [POOL-TOL-1]."""
     flat = np.asarray(scale, dtype=np.float64).ravel()
-    return np.array([dt.ulp(float(v), dtype) if not math.isnan(v) else math.inf for v in flat]).reshape(
-        np.shape(scale)
-    )
+    return np.array(
+        [dt.ulp(float(v), dtype) if not math.isnan(v) else math.inf for v in flat]
+    ).reshape(np.shape(scale))
 
 
 @dataclass(frozen=True)
@@ -225,7 +237,11 @@ def compare(
             same |= (g == 0) & (e == 0)
         err = np.where(same, 0.0, math.inf)
     else:
-        s = np.abs(e) if scale is None else np.maximum(np.abs(np.asarray(scale, dtype=np.float64)), 0)
+        s = (
+            np.abs(e)
+            if scale is None
+            else np.maximum(np.abs(np.asarray(scale, dtype=np.float64)), 0)
+        )
         u = ulp_array(np.where(np.isnan(s), np.abs(e), s), name)
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(g - e)
@@ -250,47 +266,32 @@ def compare(
     return Comparison(mismatches, max_err, True, True)
 
 
-def _abs(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else np.abs(a)
+def _as_tuple(result: Any) -> tuple[Any, ...]:
+    return tuple(result) if isinstance(result, tuple) else (result,)
 
 
 def scales(
     op: str,
-    inputs: Mapping[str, np.ndarray],
+    inputs: Mapping[str, np.ndarray | None],
     params: Mapping[str, Any],
     grad_params: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The scale of every sum-based output: the op on absolute values [POOL-TOL-1].
+    """The scale of every sum-based output of forward op ``op`` and of its gradient: the
+    op on absolute values [POOL-TOL-1].
 
-    ``inputs`` holds ``x`` (and ``weight``, ``bias`` for conv) and, for gradients,
-    ``grad_output``. Max gradients route |g| exactly as g is routed. Returned as
-    float64 arrays keyed by output name; exact outputs have no scale."""
-    from poolconf import reference as ref
-
-    x = inputs["x"]
-    if op in EXACT_OPS and op not in ("max_pool", "adaptive_max_pool"):
-        return {}
-    g = inputs.get("grad_output")
-    out: dict[str, np.ndarray] = {}
-    gp = dict(grad_params or {})
-    if op == "max_pool":
-        if g is not None:
-            out["grad_input"] = ref.max_pool_grad(x, np.abs(g), **params, **gp)
-    elif op == "adaptive_max_pool":
-        if g is not None:
-            out["grad_input"] = ref.adaptive_max_pool_grad(x, np.abs(g), **params, **gp)
-    elif op == "conv":
-        w, b = inputs["weight"], inputs.get("bias")
-        out["output"] = ref.conv(np.abs(x), np.abs(w), _abs(b), **params)
-        if g is not None:
-            gx, gw, gb = ref.conv_grad(np.abs(x), np.abs(w), _abs(b), np.abs(g), **params)
-            out["grad_input"], out["grad_weight"] = gx, gw
-            if gb is not None:
-                out["grad_bias"] = gb
-    else:
-        forward = getattr(ref, op)
-        out["output"] = forward(np.abs(x), **params)
-        grad_fn = getattr(ref, f"{op}_grad", None)
-        if g is not None and grad_fn is not None:
-            out["grad_input"] = grad_fn(np.abs(x), np.abs(g), **params)
-    return {k: v.astype(np.float64) for k, v in out.items()}
+    ``inputs`` holds the forward op's arrays (``x``; ``weight``, ``bias`` for conv) and,
+    for gradients, ``grad_output``. Max gradients route |g| exactly as g is routed (the
+    routing reads the signed ``x``). Returned as float64 arrays keyed by output name;
+    exact outputs have no scale."""
+    o = catalog.op(op)
+    absolute = {k: None if v is None else np.abs(v) for k, v in inputs.items()}
+    out: dict[str, Any] = {}
+    if not o.exact:
+        forward = getattr(ops, op)(*(absolute.get(a) for a in o.arrays), **params)
+        out.update(zip(o.outputs, _as_tuple(forward)))
+    if o.grad is not None and inputs.get("grad_output") is not None:
+        g = catalog.op(o.grad)
+        args = [inputs[a] if a == "x" and o.selects_max else absolute.get(a) for a in g.arrays]
+        grads = getattr(ops, o.grad)(*args, **params, **dict(grad_params or {}))
+        out.update(zip(g.outputs, _as_tuple(grads)))
+    return {k: v.astype(np.float64) for k, v in out.items() if v is not None}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): fresh venv, editable install with torch, then
-#   - the code is lint-clean (ruff, pinned in the dev extra),
+#   - the code is lint-clean, formatted and type-checked (ruff and mypy, pinned in the dev
+#     extra; scripts/typecheck.py),
 #   - the vectors on disk verify and regenerate byte for byte,
 #   - the project's own tests (tests/), in parallel.
 set -euo pipefail
@@ -10,6 +11,8 @@ PY="${PYTHON:-python3}"
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e ".[dev]"
 .venv/bin/ruff check .
-.venv/bin/poolconf vectors verify
+.venv/bin/ruff format --check .
+.venv/bin/python scripts/typecheck.py
+.venv/bin/poolconf vectors verify --no-recompute  # generate --check below recomputes every case
 .venv/bin/poolconf vectors generate --check
 .venv/bin/python -m pytest tests -n 2 -q "$@"

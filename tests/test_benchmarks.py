@@ -15,8 +15,14 @@ KERNEL_HEADER = (
     "| case | op | dir | strided ms | im2col ms | torch ms | torch-cl ms | strided / torch "
     "| im2col / torch | torch-cl / torch | bound ms | strided / bound |"
 )
-SECTIONS = ["## Machine", "## Pooling kernels", "## Peak memory (MiB)",
-            "## Reference (exact, explicit loops)", "## Command wall times", "## Targets (issue 5)"]
+SECTIONS = [
+    "## Machine",
+    "## Pooling kernels",
+    "## Peak memory (MiB)",
+    "## Reference (exact, explicit loops)",
+    "## Command wall times",
+    "## Targets",
+]
 CASES = ["2d-k3s2p1", "2d-k2s2", "3d-k2s2", "1d-k3s2p1", "2d-k3s2p1-f16"]
 
 
@@ -38,7 +44,10 @@ def quick_table(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("bench") / "bench.md"
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--out", str(out)],
-        check=False, capture_output=True, text=True, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = out.read_text(encoding="utf-8")
@@ -49,7 +58,13 @@ def quick_table(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_sections_and_machine(quick_table: str) -> None:
     positions = [quick_table.index(s) for s in SECTIONS]
     assert positions == sorted(positions)
-    for item in ("| CPU |", "| NumPy |", "| torch threads |", "| copy bandwidth", "| mode | quick |"):
+    for item in (
+        "| CPU |",
+        "| NumPy |",
+        "| torch threads |",
+        "| copy bandwidth",
+        "| mode | quick |",
+    ):
         assert item in quick_table, item
 
 
@@ -71,10 +86,15 @@ def test_kernel_table(quick_table: str) -> None:
 
 
 def test_memory_reference_and_targets(quick_table: str) -> None:
-    mem = _table(quick_table, "| case | op | dir | input | strided | im2col | torch (RSS) | torch-cl (RSS) |")
+    mem = _table(
+        quick_table, "| case | op | dir | input | strided | im2col | torch (RSS) | torch-cl (RSS) |"
+    )
     assert len(mem) == 20
-    ref = _table(quick_table, "| case | op | dir | reduced shape | calls/s | us per output element "
-                              "| ~full s | ~full / torch |")
+    ref = _table(
+        quick_table,
+        "| case | op | dir | reduced shape | calls/s | us per output element "
+        "| ~full s | ~full / torch |",
+    )
     assert len(ref) == 20 and all(float(r[4]) > 0 for r in ref)
     assert re.search(r"\d+ cases in [\d.]+ s = \*\*\d+ cases/s\*\*", quick_table)
     targets = _table(quick_table, "| target | measured | limit | verdict |")

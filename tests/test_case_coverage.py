@@ -1,4 +1,4 @@
-"""The golden-vector case declarations cover what issue 2 requires.
+"""The golden-vector case declarations cover what the vectors must cover.
 
 Everything here is read off the declarations (``poolconf.tools.cases``) and the
 reference's pure integer geometry; only invalid cases call the reference ops
@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pytest
+
+from poolconf import SpecError
+from poolconf import reference as ref
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.tools import cases as C
 from poolconf.tools.casedef import Case
-
-from poolconf import SpecError
-from poolconf import reference as ref
 
 DECLARED = C.declared_cases()
 ALL = C.all_cases()
@@ -671,7 +671,9 @@ def test_cited_clauses_exist() -> None:
 
 def test_comments_claiming_a_ceil_mode_drop_are_true() -> None:
     """A comment that promises a dropped ceil-mode window must describe real geometry."""
-    claims = [c for c in DECLARED if "dropped" in c.comment and c.result != "invalid" and _is_windowed(c)]
+    claims = [
+        c for c in DECLARED if "dropped" in c.comment and c.result != "invalid" and _is_windowed(c)
+    ]
     assert claims
     for c in claims:
         assert _ceil_drops(c), c.comment

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 import pytest
-from poolconf.reference import geometry as geo
 
 from poolconf import SpecError
+from poolconf.reference import geometry as geo
 
 # (L, k, s, d, pb, pe) -> (floor-mode length, ceil-mode length); the derivation is in the id.
 OUTPUT_LENGTHS = [
@@ -128,7 +128,7 @@ def test_resolve_padding(padding: object, expected: tuple) -> None:
         (6, 6, [(i, i + 1) for i in range(6)]),
     ],
 )
-def test_adaptive_bounds(L: int, O: int, bounds: list) -> None:
+def test_adaptive_bounds(L: int, O: int, bounds: list) -> None:  # noqa: E741 - the spec's names
     assert [geo.adaptive_bounds(i, L, O) for i in range(O)] == bounds
     for start, end in bounds:
         assert 0 <= start < end <= L  # never empty

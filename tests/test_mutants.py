@@ -1,4 +1,4 @@
-"""Every mutant in the zoo (tests/mutants) must be killed by ``poolconf check`` (issue 4).
+"""Every mutant in the zoo (tests/mutants) must be killed by ``poolconf check``.
 
 For each mutant the real command runs in a subprocess, ``poolconf check
 mutants.m_x:Name --only vectors``: the golden vectors alone must make it fail
@@ -7,7 +7,7 @@ a clause the mutant's bug violates (so it was killed for the right reason). Grad
 mutants must also be killed by ``--only gradients`` alone (the reference-free
 gradient checks). The property tests alone (``--only properties -x``, the default
 budget) must kill every mutant except those named in ``PROPERTY_SURVIVORS``, which
-may hold at most 10% of the zoo (issue 4) and must really survive (a stale entry
+may hold at most 10% of the zoo and must really survive (a stale entry
 fails). The runs go two at a time; the killing test, clause and time are attached to
 each test as user properties and printed with ``-rA``/``-s``.
 
@@ -85,7 +85,7 @@ def _describe(v: Verdict) -> str:
 
 
 def test_zoo_is_large_enough() -> None:
-    assert len(ENTRIES) >= 40, f"only {len(ENTRIES)} mutants (issue 4 asks for at least 40)"
+    assert len(ENTRIES) >= 40, f"only {len(ENTRIES)} mutants (the zoo keeps at least 40)"
     names = [e.name for e in ENTRIES]
     assert len(names) == len(set(names)), "mutant class names must be unique across modules"
 
@@ -138,7 +138,7 @@ def test_gradient_checks_kill_gradient_mutant(
 
 
 def test_property_survivors_are_few() -> None:
-    """Issue 4: the property tests alone kill at least 90% of the zoo."""
+    """The property tests alone kill at least 90% of the zoo."""
     unknown = set(PROPERTY_SURVIVORS) - {e.name for e in ENTRIES}
     assert not unknown, f"PROPERTY_SURVIVORS names no mutant: {sorted(unknown)}"
     assert len(PROPERTY_SURVIVORS) <= 0.1 * len(ENTRIES), (
@@ -163,4 +163,6 @@ def test_property_tests_kill_mutant(
         )
         pytest.xfail(f"survives the property tests in the default budget: {why}")
     assert v.killed, f"{entry.spec} survives the property tests: {_describe(v)}"
-    print(f"{entry.name}: properties kill it with {v.first_test} [{v.first_clause}] in {v.seconds:.1f} s")
+    print(
+        f"{entry.name}: properties kill it with {v.first_test} [{v.first_clause}] in {v.seconds:.1f} s"
+    )

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from poolconf.conformance.backend import load_backend
-from poolconf.reference import dtypes as dt
-from poolconf.reference import tolerance as tol
 
 from poolconf import SpecError
 from poolconf import reference as ref
+from poolconf.conformance.backend import load_backend
+from poolconf.reference import dtypes as dt
+from poolconf.reference import tolerance as tol
 
 BACKENDS = ["numpy-im2col", "numpy-strided"]
 N_CONFIGS = 40  # per (backend, op group); each is seeded by its index
@@ -29,7 +29,9 @@ def backend(request: pytest.FixtureRequest) -> Any:
     return load_backend(request.param)
 
 
-def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, special: bool) -> np.ndarray:
+def _values(
+    rng: np.random.Generator, shape: tuple[int, ...], dtype: str, special: bool
+) -> np.ndarray:
     """Small integers (many ties) or normals, with special values mixed in."""
     if dt.is_float(dtype):
         if rng.random() < 0.5:
@@ -67,8 +69,12 @@ def _pool_params(rng: np.random.Generator, rank: int) -> tuple[tuple[int, ...], 
         else:
             padding = "same_upper" if kind == 2 else "same_lower"
         params = {
-            "kernel_size": k, "stride": s, "padding": padding, "dilation": d,
-            "ceil_mode": bool(rng.random() < 0.5), "layout": str(rng.choice(["channels_first", "channels_last"])),
+            "kernel_size": k,
+            "stride": s,
+            "padding": padding,
+            "dilation": d,
+            "ceil_mode": bool(rng.random() < 0.5),
+            "layout": str(rng.choice(["channels_first", "channels_last"])),
         }
         try:
             ref.geometry.pool_geometry(spatial, k, s, padding, d, params["ceil_mode"])
@@ -93,7 +99,9 @@ def _call(backend: Any, op: str, *args: Any, **kw: Any) -> Any:
     return backend.call(op, *args, **kw)
 
 
-def _check_forward_and_grad(backend: Any, op: str, x: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> None:
+def _check_forward_and_grad(
+    backend: Any, op: str, x: np.ndarray, params: dict[str, Any], rng: np.random.Generator
+) -> None:
     inputs = {"x": x}
     what = f"{backend.name} {op}(x{x.shape} {x.dtype}, {params})"
     budgets = tol.budgets(op, inputs, params)
@@ -102,7 +110,9 @@ def _check_forward_and_grad(backend: Any, op: str, x: np.ndarray, params: dict[s
     x_before = x.copy()
     got = _call(backend, op, x, **params)
     _compare(got, expected, budgets["output"].ulps, scales.get("output"), what)
-    assert np.array_equal(x, x_before, equal_nan=dt.is_float(dt.dtype_name(x.dtype))), f"{what} modified x"
+    assert np.array_equal(x, x_before, equal_nan=dt.is_float(dt.dtype_name(x.dtype))), (
+        f"{what} modified x"
+    )
     if op == "max_pool":
         ev, ei = ref.max_pool_with_indices(x, **params)
         gv, gi = _call(backend, "max_pool_with_indices", x, **params)
@@ -177,7 +187,9 @@ def test_zero_tie_sign(backend: Any) -> None:
         x = np.full((1, 1, 4, 4), -first, np.float32)
         x[0, 0, 0, 0] = first
         x[0, 0, 2, 3] = first
-        got = backend.call("max_pool", x, kernel_size=(2, 2), stride=(2, 2), padding=((0, 0), (0, 0)))
+        got = backend.call(
+            "max_pool", x, kernel_size=(2, 2), stride=(2, 2), padding=((0, 0), (0, 0))
+        )
         _compare(got, ref.max_pool(x, kernel_size=(2, 2)), 0, None, "zero tie")
         got = backend.call("global_max_pool", x)
         _compare(got, ref.global_max_pool(x), 0, None, "global zero tie")
@@ -202,14 +214,29 @@ def test_reduced_precision_accumulates_in_float32(backend: Any, dtype: str) -> N
     """A sum that stalls in the input's own precision must not [POOL-DTYPE-4]."""
     x = np.ones((1, 1, 16), dt.numpy_dtype(dtype))
     x[0, 0, 0] = 2048 if dtype == "float16" else 256
-    for op, params in [("avg_pool", {"kernel_size": (16,)}), ("global_avg_pool", {}),
-                       ("adaptive_avg_pool", {"output_size": (1,)})]:
+    for op, params in [
+        ("avg_pool", {"kernel_size": (16,)}),
+        ("global_avg_pool", {}),
+        ("adaptive_avg_pool", {"output_size": (1,)}),
+    ]:
         budget = tol.budgets(op, {"x": x}, params)["output"].ulps
-        _compare(backend.call(op, x, **params), getattr(ref, op)(x, **params), budget, None, f"{op} {dtype}")
+        _compare(
+            backend.call(op, x, **params),
+            getattr(ref, op)(x, **params),
+            budget,
+            None,
+            f"{op} {dtype}",
+        )
     g = np.ones((1, 1, 1), dt.numpy_dtype(dtype))
     params = {"kernel_size": (1,), "stride": (1,)}
     x1 = np.zeros((1, 1, 1), dt.numpy_dtype(dtype))
-    _compare(backend.call("avg_pool_grad", x1, g, **params), ref.avg_pool_grad(x1, g, **params), 0, None, "grad")
+    _compare(
+        backend.call("avg_pool_grad", x1, g, **params),
+        ref.avg_pool_grad(x1, g, **params),
+        0,
+        None,
+        "grad",
+    )
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -221,14 +248,31 @@ def test_unpool_and_pad(backend: Any, seed: int) -> None:
     spatial = tuple(int(v) for v in rng.integers(1, 5, size=rank))
     x = _values(rng, _layout_shape(2, 2, spatial, layout), dtype, special=True)
     pad = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, size=(rank, 2)))
-    _compare(backend.call("zero_pad", x, padding=pad, layout=layout),
-             ref.zero_pad(x, padding=pad, layout=layout), 0, None, "zero_pad")
+    _compare(
+        backend.call("zero_pad", x, padding=pad, layout=layout),
+        ref.zero_pad(x, padding=pad, layout=layout),
+        0,
+        None,
+        "zero_pad",
+    )
     k = tuple(int(v) for v in rng.integers(1, 3, size=rank))
     out_spatial = tuple(a * b for a, b in zip(spatial, k))
     size = math.prod(out_spatial)
     idx = rng.integers(0, size, size=x.shape).astype(np.int64)  # repeats: last one wins
-    params = {"kernel_size": k, "stride": k, "padding": 0, "output_size": out_spatial, "layout": layout}
-    _compare(backend.call("max_unpool", x, idx, **params), ref.max_unpool(x, idx, **params), 0, None, "unpool")
+    params = {
+        "kernel_size": k,
+        "stride": k,
+        "padding": 0,
+        "output_size": out_spatial,
+        "layout": layout,
+    }
+    _compare(
+        backend.call("max_unpool", x, idx, **params),
+        ref.max_unpool(x, idx, **params),
+        0,
+        None,
+        "unpool",
+    )
     idx.ravel()[0] = size
     with pytest.raises(SpecError):
         backend.call("max_unpool", x, idx, **params)
@@ -247,11 +291,19 @@ def test_conv(backend: Any, seed: int) -> None:
         spatial = tuple(int(v) for v in rng.integers(2, 5, size=rank))
         params: dict[str, Any] = {
             "stride": tuple(int(v) for v in rng.integers(1, 3, size=rank)),
-            "padding": ["same_upper", "valid", tuple((int(a), int(b)) for a, b in rng.integers(0, 2, size=(rank, 2)))][seed % 3],
-            "dilation": tuple(int(v) for v in rng.integers(1, 3, size=rank)), "groups": groups, "layout": layout,
+            "padding": [
+                "same_upper",
+                "valid",
+                tuple((int(a), int(b)) for a, b in rng.integers(0, 2, size=(rank, 2))),
+            ][seed % 3],
+            "dilation": tuple(int(v) for v in rng.integers(1, 3, size=rank)),
+            "groups": groups,
+            "layout": layout,
         }
         try:
-            ref.geometry.pool_geometry(spatial, k, params["stride"], params["padding"], params["dilation"], False)
+            ref.geometry.pool_geometry(
+                spatial, k, params["stride"], params["padding"], params["dilation"], False
+            )
             break
         except SpecError:
             continue
@@ -264,7 +316,13 @@ def test_conv(backend: Any, seed: int) -> None:
     budgets = tol.budgets("conv", inputs, params)
     scales = tol.scales("conv", {**inputs, "grad_output": g}, params)
     what = f"{backend.name} conv(x{x.shape} {dtype}, w{w.shape}, bias={b is not None}, {params})"
-    _compare(backend.call("conv", x, w, b, **params), expected, budgets["output"].ulps, scales["output"], what)
+    _compare(
+        backend.call("conv", x, w, b, **params),
+        expected,
+        budgets["output"].ulps,
+        scales["output"],
+        what,
+    )
     egx, egw, egb = ref.conv_grad(x, w, b, g, **params)
     gx, gw, gb = backend.call("conv_grad", x, w, b, g, **params)
     _compare(gx, egx, budgets["grad_input"].ulps, scales["grad_input"], what + " grad_input")
@@ -296,7 +354,10 @@ def test_invalid_raises(backend: Any, op: str, kwargs: dict[str, Any]) -> None:
 
 def test_declarations(backend: Any) -> None:
     assert backend.declarations == {
-        "tie_policy": "first", "empty_window": "reference", "nan_index": "first", "lp_zero_grad": "zero",
+        "tie_policy": "first",
+        "empty_window": "reference",
+        "nan_index": "first",
+        "lp_zero_grad": "zero",
     }
     assert set(backend.ops) == set(ref.FORWARD_OPS + ref.GRAD_OPS)
 
@@ -311,7 +372,10 @@ def test_conv_nonfinite_weight_skips_padding(backend: Any) -> None:
     _compare(backend.call("conv", x, w, None, **params), expected, 0, None, "conv inf weight")
     g = np.array([[[np.inf, 1.0, 1.0, 1.0]]], np.float32)
     w = np.ones((1, 1, 3), np.float32)
-    for got, exp in zip(backend.call("conv_grad", x, w, None, g, **params)[:2], ref.conv_grad(x, w, None, g, **params)[:2]):
+    for got, exp in zip(
+        backend.call("conv_grad", x, w, None, g, **params)[:2],
+        ref.conv_grad(x, w, None, g, **params)[:2],
+    ):
         _compare(got, exp, 4, None, "conv_grad inf upstream")
 
 
@@ -322,4 +386,10 @@ def test_lp_extreme_magnitudes(backend: Any, p: int) -> None:
     x = np.array([[[big, big / 4, 5e-324, 1e-300]]], np.float64)
     for op, params in [("lp_pool", {"kernel_size": (2,), "p": p}), ("global_lp_pool", {"p": p})]:
         budget = tol.budgets(op, {"x": x}, params)["output"].ulps
-        _compare(backend.call(op, x, **params), getattr(ref, op)(x, **params), budget, None, f"{op} p={p}")
+        _compare(
+            backend.call(op, x, **params),
+            getattr(ref, op)(x, **params),
+            budget,
+            None,
+            f"{op} p={p}",
+        )

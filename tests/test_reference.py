@@ -9,10 +9,10 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 import pytest
-from poolconf.reference import dtypes as dt
 
 from poolconf import SpecError
 from poolconf import reference as ref
+from poolconf.reference import dtypes as dt
 
 NAN, INF = math.nan, math.inf
 
@@ -542,5 +542,7 @@ def test_lp_grad_keeps_full_relative_precision_for_subnormal_norms() -> None:
     g/sqrt(2) for each element; a fixed absolute grid gave an error of 6e6 ULP."""
     x = np.array([[[[5e-324, 5e-324]]]])
     grad = ref.lp_pool_grad(x, np.array([[[[1.5]]]]), kernel_size=(1, 2), p=2)
-    exact = decimal.Context(prec=60).divide(decimal.Decimal("1.5"), decimal.Decimal(2).sqrt(decimal.Context(prec=60)))
+    exact = decimal.Context(prec=60).divide(
+        decimal.Decimal("1.5"), decimal.Decimal(2).sqrt(decimal.Context(prec=60))
+    )
     assert grad[0, 0, 0, 0] == float(exact)

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from poolconf.reference import geometry as geo
-from poolconf.reference import tolerance
 
 from poolconf import SpecError
 from poolconf import reference as ref
+from poolconf.reference import geometry as geo
+from poolconf.reference import tolerance
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -15,9 +15,9 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 import pytest
-from poolconf.reference import dtypes as dt
 
 from poolconf import reference as ref
+from poolconf.reference import dtypes as dt
 
 FLOATS = ("float16", "bfloat16", "float32", "float64")
 

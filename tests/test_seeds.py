@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from poolconf import reference as ref
 from poolconf.reference import tolerance
 from poolconf.tools import seed_cases
 from poolconf.tools.casedef import Case
-
-from poolconf import reference as ref
 
 U64 = 2.0**-53
 ARRAY_ATOL = 5e-9 + 1e-13

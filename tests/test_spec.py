@@ -11,7 +11,8 @@ import pathlib
 import re
 
 import pytest
-from poolconf.tools.vectorfile import load_cases
+
+from poolconf.conformance.vector_format import load_cases
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPEC = ROOT / "spec" / "pooling.md"
@@ -32,7 +33,9 @@ def spec_clauses() -> dict[str, str]:
         assert clause not in result, f"{clause} is defined twice in {SPEC.name}"
         following = next(ln for ln in lines[i + 1 :] if ln.strip())
         kind = re.fullmatch(r"\*\*Kind:\*\* (.+)", following.strip())
-        assert kind and kind.group(1) in KINDS, f"{clause}: no valid **Kind:** line after the heading"
+        assert kind and kind.group(1) in KINDS, (
+            f"{clause}: no valid **Kind:** line after the heading"
+        )
         result[clause] = kind.group(1)
     return result
 
@@ -90,10 +93,13 @@ def test_every_testable_clause_has_a_vector() -> None:
         if case.error_clause:
             covered.add(case.error_clause)
     missing = [
-        c for c, kind in defined.items()
+        c
+        for c, kind in defined.items()
         if kind != "informative" and c not in covered and c not in NOT_BY_VECTORS
     ]
-    assert not missing, f"normative clauses with no golden vector and no declared other check: {missing}"
+    assert not missing, (
+        f"normative clauses with no golden vector and no declared other check: {missing}"
+    )
 
 
 @pytest.mark.parametrize("clause", sorted(NOT_BY_VECTORS))

@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from poolconf.conformance import strategies as S
-from poolconf.conformance.profiles import get_profile
-from poolconf.reference import dtypes as dt
-from poolconf.reference import geometry as geo
 
 from poolconf import reference as ref
+from poolconf.conformance import strategies as S
+from poolconf.conformance.profiles import get_profile
+from poolconf.reference import catalog as cat
+from poolconf.reference import dtypes as dt
+from poolconf.reference import flags as flagreg
+from poolconf.reference import geometry as geo
 
 FAST = settings(
     max_examples=150,
@@ -51,10 +53,10 @@ def test_reference_accepts_every_draw(case: S.PoolCase) -> None:
     and produce the shape the strategy predicts."""
     out = S.reference_forward(case.op, case.inputs, case.params)
     first = out[0] if isinstance(out, tuple) else out
-    assert first.shape == S.forward_output_shape(case.config, case.inputs)
+    assert first.shape == case.config.output_shape()
     assert case.x.size <= 200
     if case.grad_output is not None:
-        grad = getattr(ref, S.GRAD_OP[case.op])
+        grad = getattr(ref, cat.grad_of(case.op))
         args = [*case.inputs.values(), case.grad_output]
         grad(*args, **case.params)
 
@@ -66,11 +68,15 @@ def test_draws_cover_the_parameter_space() -> None:
         seen.update([f"op:{c.op}", f"rank:{c.rank}", f"layout:{c.layout}", f"dtype:{c.dtype}"])
         if c.padding_kind:
             seen[f"padding:{c.padding_kind}"] += 1
-        if "ceil_mode" in c.params:
-            seen[f"ceil_mode:{c.params['ceil_mode']}"] += 1
+        if c.op in cat.forward_ops("window"):
+            seen[f"ceil_mode:{c.params.get('ceil_mode', False)}"] += 1
         if c.op == "avg_pool":
-            seen[f"count_include_pad:{c.params['count_include_pad']}"] += 1
-            seen[f"divisor_override:{c.params['divisor_override'] is not None}"] += 1
+            seen[f"count_include_pad:{c.params.get('count_include_pad', True)}"] += 1
+            seen[f"divisor_override:{c.params.get('divisor_override') is not None}"] += 1
+        # keywords left out so the backend's defaults apply [POOL-PARAM-*]
+        defaulted = {"ceil_mode", "dilation", "layout"} - set(c.params)
+        if c.op in cat.forward_ops("window") and defaulted:
+            seen["defaulted keywords left out"] += 1
         if any(d > 1 for d in c.params.get("dilation", (1,))):
             seen["dilation>1"] += 1
         if c.has_empty_window():
@@ -78,7 +84,7 @@ def test_draws_cover_the_parameter_space() -> None:
     wanted = (
         [f"op:{op}" for op in ref.FORWARD_OPS]
         + [f"rank:{r}" for r in (1, 2, 3)]
-        + [f"layout:{lay}" for lay in S.LAYOUTS]
+        + [f"layout:{lay}" for lay in cat.LAYOUTS]
         + [f"dtype:{d}" for d in dt.ALL_DTYPES]
         + [f"padding:{k}" for k in S.PADDING_KINDS]
         + [
@@ -90,6 +96,7 @@ def test_draws_cover_the_parameter_space() -> None:
             "divisor_override:False",
             "dilation>1",
             "empty window",
+            "defaulted keywords left out",
         ]
     )
     missing = [w for w in wanted if not seen[w]]
@@ -107,7 +114,9 @@ def test_special_values_are_drawn() -> None:
         tiny = np.finfo(np.float32).tiny
         kinds["subnormal"] += int(((np.abs(x) < tiny) & (x != 0)).any())
         kinds["huge"] += int((np.abs(x[np.isfinite(x)]) > 1e36).any())
-        kinds["tie"] += int(S.window_facts(case).tie)
+        kinds["tie"] += int(
+            "Tie" in flagreg.detect(case.op, case.x, case.params, reports=True, grad=False)
+        )
     missing = [
         k for k in ("nan", "+inf", "-inf", "-0.0", "subnormal", "huge", "tie") if not kinds[k]
     ]
@@ -115,7 +124,7 @@ def test_special_values_are_drawn() -> None:
 
 
 @FAST
-@given(S.pool_cases(mirror_symmetric=True, op=st.sampled_from(("max_pool", "avg_pool", "conv"))))
+@given(S.pool_cases(length_rule="mirror", op=st.sampled_from(("max_pool", "avg_pool", "conv"))))
 def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
     g = case.config.geometry()
     assert g is not None
@@ -123,13 +132,16 @@ def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
         eff = geo.effective_kernel(a.kernel, a.dilation)
         assert (a.length + a.pad_begin + a.pad_end - eff) % a.stride == 0
     assert not case.params.get("ceil_mode", False)
-    assert not isinstance(case.params["padding"], str) or case.params["padding"] == "valid"
+    padding = case.params.get("padding", 0)
+    assert not isinstance(padding, str) or padding == "valid"
 
 
 @FAST
 @given(
     S.pool_cases(
-        allow_empty_windows=False, distinct=True, op=st.sampled_from(S.WINDOWED_OPS + ("conv",))
+        allow_empty_windows=False,
+        distinct=True,
+        op=st.sampled_from((*cat.forward_ops("window"), "conv")),
     )
 )
 def test_no_empty_windows_and_distinct_values(case: S.PoolCase) -> None:
@@ -140,7 +152,7 @@ def test_no_empty_windows_and_distinct_values(case: S.PoolCase) -> None:
 @FAST
 @given(
     S.pool_cases(
-        op=st.sampled_from(("max_pool", "avg_pool")), **S.profile_restrictions(get_profile("core"))
+        op=st.sampled_from(("max_pool", "avg_pool")), **get_profile("core").strategy_kwargs()
     )
 )
 def test_core_profile_draws_stay_in_core(case: S.PoolCase) -> None:
@@ -150,7 +162,7 @@ def test_core_profile_draws_stay_in_core(case: S.PoolCase) -> None:
 
 def test_params_are_normalised() -> None:
     omitted = 0
-    for case in _draws(S.pool_cases(op=st.sampled_from(S.WINDOWED_OPS)), 60):
+    for case in _draws(S.pool_cases(op=st.sampled_from(cat.forward_ops("window"))), 60):
         p = case.params
         # stride may be left out (it defaults to kernel_size [POOL-PARAM-2]); never None
         omitted += "stride" not in p

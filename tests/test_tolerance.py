@@ -7,6 +7,7 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
+
 from poolconf.reference.tolerance import compare
 
 FLOATS = [np.float16, ml_dtypes.bfloat16, np.float32, np.float64]
@@ -30,8 +31,11 @@ def test_within_and_beyond_budget(dtype: object) -> None:
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_overflow_next_to_max_counts_as_one_ulp(dtype: object) -> None:
     """inf where max is expected is 1 ULP past it [POOL-TOL-1]; far from max it is not."""
-    big = float(np.finfo(dtype).max) if dtype is not ml_dtypes.bfloat16 else float(
-        ml_dtypes.finfo(ml_dtypes.bfloat16).max)
+    big = (
+        float(np.finfo(dtype).max)
+        if dtype is not ml_dtypes.bfloat16
+        else float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
+    )
     inf, top = _a(math.inf, dtype), _a(big, dtype)
     c = compare(inf, top, 8)
     assert c.ok and c.max_ulp_error == 1.0

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from poolconf.reference import dtypes as dt
-from poolconf.reference import geometry as geo
-from poolconf.reference.tolerance import budgets, compare, scales
 
 from poolconf import SpecError, Unsupported
 from poolconf import reference as ref
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+from poolconf.reference.tolerance import budgets, compare, scales
 
 torch = pytest.importorskip("torch")
 tb = pytest.importorskip("poolconf.conformance.backends.torch_backend")
@@ -52,7 +52,9 @@ def _values(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.
     return v.astype(dt.numpy_dtype(dtype))
 
 
-def _layout_shape(rng: np.random.Generator, spatial: tuple[int, ...], layout: str) -> tuple[int, ...]:
+def _layout_shape(
+    rng: np.random.Generator, spatial: tuple[int, ...], layout: str
+) -> tuple[int, ...]:
     n, c = int(rng.integers(1, 3)), int(rng.integers(1, 3))
     return (n, *spatial, c) if layout == "channels_last" else (n, c, *spatial)
 
@@ -69,8 +71,13 @@ def _window_params(rng: np.random.Generator, rank: int) -> dict[str, Any]:
         padding = tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank))
     else:
         padding = str(kind)
-    return {"kernel_size": k, "stride": s, "padding": padding, "dilation": d,
-            "ceil_mode": bool(rng.random() < 0.5)}
+    return {
+        "kernel_size": k,
+        "stride": s,
+        "padding": padding,
+        "dilation": d,
+        "ceil_mode": bool(rng.random() < 0.5),
+    }
 
 
 def _draw_windowed(seed: int, dtypes: tuple[str, ...]) -> tuple[np.ndarray, dict[str, Any]]:
@@ -81,8 +88,14 @@ def _draw_windowed(seed: int, dtypes: tuple[str, ...]) -> tuple[np.ndarray, dict
         spatial = tuple(int(rng.integers(1, 7 if rank < 3 else 5)) for _ in range(rank))
         params = _window_params(rng, rank)
         try:
-            geo.pool_geometry(spatial, params["kernel_size"], params["stride"], params["padding"],
-                              params["dilation"], params["ceil_mode"])
+            geo.pool_geometry(
+                spatial,
+                params["kernel_size"],
+                params["stride"],
+                params["padding"],
+                params["dilation"],
+                params["ceil_mode"],
+            )
         except SpecError:
             continue
         layout = str(rng.choice(["channels_first", "channels_last"]))
@@ -96,8 +109,14 @@ def _spatial(x: np.ndarray, layout: str) -> tuple[int, ...]:
 
 
 def _geometry(x: np.ndarray, params: dict[str, Any]) -> geo.PoolGeometry:
-    return geo.pool_geometry(_spatial(x, params["layout"]), params["kernel_size"], params["stride"],
-                             params["padding"], params["dilation"], params["ceil_mode"])
+    return geo.pool_geometry(
+        _spatial(x, params["layout"]),
+        params["kernel_size"],
+        params["stride"],
+        params["padding"],
+        params["dilation"],
+        params["ceil_mode"],
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -117,8 +136,10 @@ def _empty_window(g: geo.PoolGeometry) -> bool:
 def _padded_counts_match(g: geo.PoolGeometry, ceil_mode: bool) -> bool:
     """Windows torch makes on an explicitly padded input equal the spec's."""
     return all(
-        geo.output_length(a.length + a.pad_begin + a.pad_end, a.kernel, a.stride, a.dilation, 0, 0,
-                          ceil_mode) == a.out
+        geo.output_length(
+            a.length + a.pad_begin + a.pad_end, a.kernel, a.stride, a.dilation, 0, 0, ceil_mode
+        )
+        == a.out
         for a in g.axes
     )
 
@@ -128,16 +149,20 @@ def _expect_unsupported(op: str, x: np.ndarray, params: dict[str, Any]) -> bool:
     name = dt.dtype_name(x.dtype)
     if name in ("int8", "uint8") and params["layout"] == "channels_last":
         # torch's channels-last kernel keeps 1-byte indices: planes above 127 elements raise
-        if op == "max_pool" and not _native(g) and math.prod(
-            a.length + a.pad_begin + a.pad_end for a in g.axes
-        ) > 127:
+        if (
+            op == "max_pool"
+            and not _native(g)
+            and math.prod(a.length + a.pad_begin + a.pad_end for a in g.axes) > 127
+        ):
             return True
         if math.prod(a.length for a in g.axes) > 127:
             return True
     if op == "max_pool":
         if name not in FLOATS + TORCH_MAX_INTS:
             return True
-        return not _native(g) and (_empty_window(g) or not _padded_counts_match(g, params["ceil_mode"]))
+        return not _native(g) and (
+            _empty_window(g) or not _padded_counts_match(g, params["ceil_mode"])
+        )
     if op in ("max_pool_with_indices", "max_pool_grad"):
         return not _native(g) or _empty_window(g)
     if op.startswith(("avg", "lp")) and len(g.axes) == 3 and name in ("float16", "bfloat16"):
@@ -162,8 +187,15 @@ def _expect_unsupported(op: str, x: np.ndarray, params: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _check(op: str, got: np.ndarray, want: np.ndarray, inputs: dict[str, np.ndarray],
-           params: dict[str, Any], output: str, grad_params: dict[str, Any] | None = None) -> float:
+def _check(
+    op: str,
+    got: np.ndarray,
+    want: np.ndarray,
+    inputs: dict[str, np.ndarray],
+    params: dict[str, Any],
+    output: str,
+    grad_params: dict[str, Any] | None = None,
+) -> float:
     budget = budgets(op, inputs, params)[output]
     scale = scales(op, inputs, params, grad_params).get(output)
     c = compare(got, want, budget.ulps, scale)
@@ -180,7 +212,9 @@ def _call(op: str, expect_unsupported: bool, *args: Any, **params: Any) -> Any:
     try:
         result = getattr(tb, op)(*args, **params)
     except Unsupported as exc:
-        assert expect_unsupported, f"{op} raised Unsupported({exc.reason!r}) unexpectedly [{params}]"
+        assert expect_unsupported, (
+            f"{op} raised Unsupported({exc.reason!r}) unexpectedly [{params}]"
+        )
         assert CLAUSE.search(exc.reason), f"no clause id in {exc.reason!r}"
         return None
     assert not expect_unsupported, f"{op} should raise Unsupported [{params}]"
@@ -204,16 +238,21 @@ def test_max_pool_family(seed: int) -> None:
     got = _call("max_pool", _expect_unsupported("max_pool", x, params), x, **params)
     if got is not None:
         _check("max_pool", got, want, {"x": x}, params, "output")
-    pair = _call("max_pool_with_indices", _expect_unsupported("max_pool_with_indices", x, params),
-                 x, **params)
+    pair = _call(
+        "max_pool_with_indices",
+        _expect_unsupported("max_pool_with_indices", x, params),
+        x,
+        **params,
+    )
     if pair is not None:
         _check("max_pool_with_indices", pair[0], want, {"x": x}, params, "output")
         _check("max_pool_with_indices", pair[1], want_idx, {"x": x}, params, "indices")
     if dt.is_float(dt.dtype_name(x.dtype)):
         g = _grad_output(seed, want.shape, x.dtype)
         gp = {"tie_policy": "first"}
-        got_g = _call("max_pool_grad", _expect_unsupported("max_pool_grad", x, params), x, g,
-                      **params, **gp)
+        got_g = _call(
+            "max_pool_grad", _expect_unsupported("max_pool_grad", x, params), x, g, **params, **gp
+        )
         if got_g is not None:
             want_g = ref.max_pool_grad(x, g, **params, **gp)
             _check("max_pool", got_g, want_g, {"x": x, "grad_output": g}, params, "grad_input", gp)
@@ -233,8 +272,14 @@ def test_avg_pool(seed: int) -> None:
     g = _grad_output(seed, want.shape, x.dtype)
     got_g = _call("avg_pool_grad", expect, x, g, **params)
     if got_g is not None:
-        _check("avg_pool", got_g, ref.avg_pool_grad(x, g, **params), {"x": x, "grad_output": g},
-               params, "grad_input")
+        _check(
+            "avg_pool",
+            got_g,
+            ref.avg_pool_grad(x, g, **params),
+            {"x": x, "grad_output": g},
+            params,
+            "grad_input",
+        )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -251,8 +296,14 @@ def test_lp_pool(seed: int) -> None:
     g = _grad_output(seed, want.shape, x.dtype)
     got_g = _call("lp_pool_grad", expect, x, g, **params)
     if got_g is not None:
-        _check("lp_pool", got_g, ref.lp_pool_grad(x, g, **params), {"x": x, "grad_output": g},
-               params, "grad_input")
+        _check(
+            "lp_pool",
+            got_g,
+            ref.lp_pool_grad(x, g, **params),
+            {"x": x, "grad_output": g},
+            params,
+            "grad_input",
+        )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -274,8 +325,11 @@ def test_adaptive_and_global(seed: int) -> None:
         _check(op, got_g, want_g, {"x": x, "grad_output": g}, params, "grad_input", gp)
     lp = {"layout": layout, "p": int(rng.integers(1, 4))}
     xl = np.where(np.abs(x.astype(np.float64)) < 0.25, 0.5, x).astype(x.dtype)
-    for op, xi, p in (("global_max_pool", x, {"layout": layout}),
-                      ("global_avg_pool", x, {"layout": layout}), ("global_lp_pool", xl, lp)):
+    for op, xi, p in (
+        ("global_max_pool", x, {"layout": layout}),
+        ("global_avg_pool", x, {"layout": layout}),
+        ("global_lp_pool", xl, lp),
+    ):
         half_3d = op == "global_lp_pool" and rank == 3 and x.dtype.itemsize == 2
         got = _call(op, half_3d, xi, **p)  # no CPU avg_pool3d kernel for float16/bfloat16
         if got is not None:
@@ -294,20 +348,20 @@ def test_max_unpool_and_zero_pad(seed: int) -> None:
     k = tuple(int(rng.integers(1, min(3, L) + 1)) for L in spatial)
     s = tuple(int(rng.integers(1, 3)) for _ in range(rank))
     pads = tuple((p, p) for p in (int(rng.integers(0, ki // 2 + 1)) for ki in k))
-    pooled, idx = ref.max_pool_with_indices(x, kernel_size=k, stride=s, padding=pads,
-                                            layout=layout)
+    pooled, idx = ref.max_pool_with_indices(x, kernel_size=k, stride=s, padding=pads, layout=layout)
     # the original size lies within stride of torch's default size, which torch requires
     size = spatial if rng.random() < 0.5 else None
-    params = {"kernel_size": k, "stride": s, "padding": pads, "output_size": size,
-              "layout": layout}
+    params = {"kernel_size": k, "stride": s, "padding": pads, "output_size": size, "layout": layout}
     try:
         want = ref.max_unpool(pooled, idx, **params)
     except SpecError:
         pytest.skip("indices outside the default-size plane")
     got = _call("max_unpool", False, pooled, idx, **params)
     _check("max_unpool", got, want, {"x": pooled}, params, "output")
-    zp = {"padding": tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank)),
-          "layout": layout}
+    zp = {
+        "padding": tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank)),
+        "layout": layout,
+    }
     _check("zero_pad", tb.zero_pad(x, **zp), ref.zero_pad(x, **zp), {"x": x}, zp, "output")
 
 
@@ -322,8 +376,9 @@ def test_conv(seed: int) -> None:
         k = tuple(int(rng.integers(1, 4)) for _ in range(rank))
         params: dict[str, Any] = {
             "stride": tuple(int(rng.integers(1, 3)) for _ in range(rank)),
-            "padding": str(rng.choice(["same_upper", "valid"])) if rng.random() < 0.3 else
-            tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank)),
+            "padding": str(rng.choice(["same_upper", "valid"]))
+            if rng.random() < 0.3
+            else tuple((int(rng.integers(0, 3)), int(rng.integers(0, 3))) for _ in range(rank)),
             "dilation": tuple(int(rng.choice([1, 2])) for _ in range(rank)),
             "groups": groups,
             "layout": str(rng.choice(["channels_first", "channels_last"])),
@@ -358,10 +413,19 @@ def test_conv(seed: int) -> None:
 
 
 def test_declarations_are_what_torch_does() -> None:
-    assert tb.DECLARATIONS == {"tie_policy": "first", "empty_window": "reference",
-                               "nan_index": "other", "lp_zero_grad": "other"}
-    kw = {"stride": (1,), "padding": ((0, 0),), "dilation": (1,), "ceil_mode": False,
-          "layout": "channels_first"}
+    assert tb.DECLARATIONS == {
+        "tie_policy": "first",
+        "empty_window": "reference",
+        "nan_index": "other",
+        "lp_zero_grad": "other",
+    }
+    kw = {
+        "stride": (1,),
+        "padding": ((0, 0),),
+        "dilation": (1,),
+        "ceil_mode": False,
+        "layout": "channels_first",
+    }
     # ties: equal values and -0.0 / +0.0 -> the first in window order, value bits included
     x = np.array([[[1.0, 1.0, 0.5, -0.0, 0.0, 0.0]]], dtype=np.float32)
     for k in (2, 3):
@@ -374,8 +438,14 @@ def test_declarations_are_what_torch_does() -> None:
     assert int(idx[0, 0, 0]) == 3
     # a window entirely in padding: -inf, as the reference; its index is Unsupported
     x = np.array([[[5.0]]], dtype=np.float32)
-    ew = {"kernel_size": (2,), "stride": (1,), "padding": ((1, 1),), "dilation": (2,),
-          "ceil_mode": False, "layout": "channels_first"}
+    ew = {
+        "kernel_size": (2,),
+        "stride": (1,),
+        "padding": ((1, 1),),
+        "dilation": (2,),
+        "ceil_mode": False,
+        "layout": "channels_first",
+    }
     assert tb.max_pool(x, **ew).tobytes() == ref.max_pool(x, **ew).tobytes()
     xi = np.array([[[5]]], dtype=np.int32)
     assert tb.max_pool(xi, **ew).tobytes() == ref.max_pool(xi, **ew).tobytes()
@@ -383,8 +453,15 @@ def test_declarations_are_what_torch_does() -> None:
         tb.max_pool_with_indices(x, **ew)
     # Lp gradient at a zero norm is 0
     x = np.zeros((1, 1, 4), dtype=np.float64)
-    lp = {"kernel_size": (2,), "p": 2, "stride": (2,), "padding": ((0, 0),), "dilation": (1,),
-          "ceil_mode": False, "layout": "channels_first"}
+    lp = {
+        "kernel_size": (2,),
+        "p": 2,
+        "stride": (2,),
+        "padding": ((0, 0),),
+        "dilation": (1,),
+        "ceil_mode": False,
+        "layout": "channels_first",
+    }
     g = tb.lp_pool_grad(x, np.ones((1, 1, 2)), **lp)
     assert (g == 0).all() and (g == ref.lp_pool_grad(x, np.ones((1, 1, 2)), **lp)).all()
     # ... but with an infinite input torch's gradient is finite where the reference
@@ -397,13 +474,23 @@ def test_declarations_are_what_torch_does() -> None:
 
 def test_nan_propagates_in_every_max_path() -> None:
     rng = np.random.default_rng(7)
-    for layout, shape in (("channels_first", (1, 2, 4, 5)), ("channels_last", (1, 4, 5, 3)),
-                          ("channels_first", (2, 2, 7)), ("channels_last", (1, 3, 3, 3, 2))):
+    for layout, shape in (
+        ("channels_first", (1, 2, 4, 5)),
+        ("channels_last", (1, 4, 5, 3)),
+        ("channels_first", (2, 2, 7)),
+        ("channels_last", (1, 3, 3, 3, 2)),
+    ):
         x = rng.standard_normal(shape).astype(np.float32)
         x.flat[rng.integers(0, x.size, 3)] = np.nan
         rank = x.ndim - 2
-        kw = {"kernel_size": (2,) * rank, "stride": (1,) * rank, "padding": ((1, 1),) * rank,
-              "dilation": (1,) * rank, "ceil_mode": True, "layout": layout}
+        kw = {
+            "kernel_size": (2,) * rank,
+            "stride": (1,) * rank,
+            "padding": ((1, 1),) * rank,
+            "dilation": (1,) * rank,
+            "ceil_mode": True,
+            "layout": layout,
+        }
         assert compare(tb.max_pool(x, **kw), ref.max_pool(x, **kw), 0).ok
         ao = {"output_size": (2,) * rank, "layout": layout}
         assert compare(tb.adaptive_max_pool(x, **ao), ref.adaptive_max_pool(x, **ao), 0).ok
@@ -416,65 +503,209 @@ def test_nan_propagates_in_every_max_path() -> None:
 X2 = np.arange(1, 26, dtype=np.float32).reshape(1, 1, 5, 5) / 8
 W2 = {"stride": (1, 1), "dilation": (1, 1), "ceil_mode": False, "layout": "channels_first"}
 UNSUPPORTED = [
-    pytest.param("max_pool_with_indices", X2,
-                 {"kernel_size": (3, 3), "padding": ((0, 1), (1, 1)), **W2}, "POOL-PARAM-4",
-                 id="indices-asymmetric-padding"),
-    pytest.param("max_pool_with_indices", X2,
-                 {"kernel_size": (2, 2), "padding": ((2, 2), (0, 0)), **W2}, "POOL-PARAM-4",
-                 id="indices-padding-above-half-kernel"),
-    pytest.param("max_pool", np.zeros((1, 16, 8, 2), np.int8), {"kernel_size": (2, 2),
-                 "padding": ((0, 0), (0, 0)), **W2, "layout": "channels_last"}, "POOL-MAX-6",
-                 id="int8-channels-last-plane-above-127"),
-    pytest.param("max_pool", X2.astype(np.uint16), {"kernel_size": (2, 2), "padding": 0, **W2},
-                 "POOL-DTYPE-1", id="max-uint16"),
-    pytest.param("adaptive_max_pool", X2.astype(np.int32), {"output_size": (2, 2),
-                 "layout": "channels_first"}, "POOL-DTYPE-1", id="adaptive-max-int32"),
-    pytest.param("max_unpool", X2.astype(np.int64), {"indices": np.zeros((1, 1, 5, 5), np.int64),
-                 "kernel_size": (1, 1), "layout": "channels_first"}, "POOL-DTYPE-1",
-                 id="unpool-int64"),
-    pytest.param("avg_pool", X2, {"kernel_size": (2, 2), "padding": 0, **W2, "dilation": (2, 1)},
-                 "POOL-AVG-5", id="avg-dilation"),
-    pytest.param("avg_pool", X2, {"kernel_size": (2, 2), "padding": ((0, 1), (0, 1)), **W2,
-                 "count_include_pad": False}, "POOL-AVG-4", id="avg-asym-exclude-pad"),
-    pytest.param("avg_pool", X2.astype(np.int64), {"kernel_size": (2, 2), **W2}, "POOL-DTYPE-1",
-                 id="avg-int64-accepted-by-torch"),
-    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 2, **W2, "dilation": (1, 2)},
-                 "POOL-LP-1", id="lp-dilation"),
-    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 2, **W2, "stride": (2, 2),
-                 "ceil_mode": True}, "POOL-LP-1", id="lp-ceil-overhang"),
-    pytest.param("lp_pool", X2.astype(np.int8), {"kernel_size": (2, 2), "p": 2, **W2},
-                 "POOL-DTYPE-1", id="lp-int8-promoted-by-torch"),
-    pytest.param("avg_pool", X2, {"kernel_size": (2, 2), **W2, "divisor_override": -2},
-                 "POOL-AVG-2", id="avg-negative-divisor-accepted-by-torch"),
-    pytest.param("adaptive_avg_pool", X2, {"output_size": (0, 2), "layout": "channels_first"},
-                 "POOL-ADAPT-2", id="adaptive-output-0-accepted-by-torch"),
-    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 0, **W2}, "POOL-LP-2",
-                 id="lp-p-0-accepted-by-torch"),
-    pytest.param("avg_pool", np.ones((1, 1, 2, 2, 2), np.float32), {"kernel_size": (3, 1, 1),
-                 "stride": (1, 1, 1), "padding": ((1, 1), (0, 0), (0, 0)), "dilation": (1, 1, 1),
-                 "ceil_mode": False, "layout": "channels_first"}, "POOL-GEOM-2",
-                 id="avg3d-input-below-kernel"),
-    pytest.param("avg_pool", np.ones((1, 1, 4, 4, 4), np.float16), {"kernel_size": (2, 2, 2),
-                 "stride": (1, 1, 1), "padding": 0, "dilation": (1, 1, 1), "ceil_mode": False,
-                 "layout": "channels_first"}, "POOL-DTYPE-1", id="avg3d-float16"),
-    pytest.param("lp_pool", X2, {"kernel_size": (2, 2), "p": 2.5, **W2}, "POOL-LP-2",
-                 id="lp-non-integer-p-accepted-by-torch"),
-    pytest.param("lp_pool", X2.astype(np.float16) * 200, {"kernel_size": (2, 2), "p": 2, **W2},
-                 "POOL-DTYPE-4", id="lp-float16-overflow"),
-    pytest.param("lp_pool", X2 * 1e-20, {"kernel_size": (2, 2), "p": 2, **W2}, "POOL-DTYPE-4",
-                 id="lp-float32-underflow"),
-    pytest.param("max_pool_grad", X2, {"grad_output": np.ones((1, 1, 4, 4), np.float32),
-                 "kernel_size": (2, 2), **W2, "tie_policy": "all"}, "POOL-GRAD-2",
-                 id="grad-tie-all"),
-    pytest.param("avg_pool_grad", X2, {"grad_output": np.ones((1, 1, 4, 4), np.float64),
-                 "kernel_size": (2, 2), **W2}, "POOL-GRAD-7", id="grad-dtype-cast-by-torch"),
-    pytest.param("max_unpool", X2, {"indices": np.zeros((1, 1, 5, 5), np.int64),
-                 "kernel_size": (2, 2), "output_size": (30, 30), "layout": "channels_first"},
-                 "POOL-UNPOOL-1", id="unpool-size-outside-torch-range"),
-    pytest.param("zero_pad", X2, {"padding": ((-1, 0), (0, 0)), "layout": "channels_first"},
-                 "POOL-PARAM-4", id="pad-negative-crops-in-torch"),
-    pytest.param("conv", X2, {"weight": np.full((1, 1, 2, 2), np.inf, np.float32),
-                 "padding": ((1, 1), (0, 0))}, "POOL-CONV-1", id="conv-inf-weight-with-padding"),
+    pytest.param(
+        "max_pool_with_indices",
+        X2,
+        {"kernel_size": (3, 3), "padding": ((0, 1), (1, 1)), **W2},
+        "POOL-PARAM-4",
+        id="indices-asymmetric-padding",
+    ),
+    pytest.param(
+        "max_pool_with_indices",
+        X2,
+        {"kernel_size": (2, 2), "padding": ((2, 2), (0, 0)), **W2},
+        "POOL-PARAM-4",
+        id="indices-padding-above-half-kernel",
+    ),
+    pytest.param(
+        "max_pool",
+        np.zeros((1, 16, 8, 2), np.int8),
+        {"kernel_size": (2, 2), "padding": ((0, 0), (0, 0)), **W2, "layout": "channels_last"},
+        "POOL-MAX-6",
+        id="int8-channels-last-plane-above-127",
+    ),
+    pytest.param(
+        "max_pool",
+        X2.astype(np.uint16),
+        {"kernel_size": (2, 2), "padding": 0, **W2},
+        "POOL-DTYPE-1",
+        id="max-uint16",
+    ),
+    pytest.param(
+        "adaptive_max_pool",
+        X2.astype(np.int32),
+        {"output_size": (2, 2), "layout": "channels_first"},
+        "POOL-DTYPE-1",
+        id="adaptive-max-int32",
+    ),
+    pytest.param(
+        "max_unpool",
+        X2.astype(np.int64),
+        {
+            "indices": np.zeros((1, 1, 5, 5), np.int64),
+            "kernel_size": (1, 1),
+            "layout": "channels_first",
+        },
+        "POOL-DTYPE-1",
+        id="unpool-int64",
+    ),
+    pytest.param(
+        "avg_pool",
+        X2,
+        {"kernel_size": (2, 2), "padding": 0, **W2, "dilation": (2, 1)},
+        "POOL-AVG-5",
+        id="avg-dilation",
+    ),
+    pytest.param(
+        "avg_pool",
+        X2,
+        {"kernel_size": (2, 2), "padding": ((0, 1), (0, 1)), **W2, "count_include_pad": False},
+        "POOL-AVG-4",
+        id="avg-asym-exclude-pad",
+    ),
+    pytest.param(
+        "avg_pool",
+        X2.astype(np.int64),
+        {"kernel_size": (2, 2), **W2},
+        "POOL-DTYPE-1",
+        id="avg-int64-accepted-by-torch",
+    ),
+    pytest.param(
+        "lp_pool",
+        X2,
+        {"kernel_size": (2, 2), "p": 2, **W2, "dilation": (1, 2)},
+        "POOL-LP-1",
+        id="lp-dilation",
+    ),
+    pytest.param(
+        "lp_pool",
+        X2,
+        {"kernel_size": (2, 2), "p": 2, **W2, "stride": (2, 2), "ceil_mode": True},
+        "POOL-LP-1",
+        id="lp-ceil-overhang",
+    ),
+    pytest.param(
+        "lp_pool",
+        X2.astype(np.int8),
+        {"kernel_size": (2, 2), "p": 2, **W2},
+        "POOL-DTYPE-1",
+        id="lp-int8-promoted-by-torch",
+    ),
+    pytest.param(
+        "avg_pool",
+        X2,
+        {"kernel_size": (2, 2), **W2, "divisor_override": -2},
+        "POOL-AVG-2",
+        id="avg-negative-divisor-accepted-by-torch",
+    ),
+    pytest.param(
+        "adaptive_avg_pool",
+        X2,
+        {"output_size": (0, 2), "layout": "channels_first"},
+        "POOL-ADAPT-2",
+        id="adaptive-output-0-accepted-by-torch",
+    ),
+    pytest.param(
+        "lp_pool",
+        X2,
+        {"kernel_size": (2, 2), "p": 0, **W2},
+        "POOL-LP-2",
+        id="lp-p-0-accepted-by-torch",
+    ),
+    pytest.param(
+        "avg_pool",
+        np.ones((1, 1, 2, 2, 2), np.float32),
+        {
+            "kernel_size": (3, 1, 1),
+            "stride": (1, 1, 1),
+            "padding": ((1, 1), (0, 0), (0, 0)),
+            "dilation": (1, 1, 1),
+            "ceil_mode": False,
+            "layout": "channels_first",
+        },
+        "POOL-GEOM-2",
+        id="avg3d-input-below-kernel",
+    ),
+    pytest.param(
+        "avg_pool",
+        np.ones((1, 1, 4, 4, 4), np.float16),
+        {
+            "kernel_size": (2, 2, 2),
+            "stride": (1, 1, 1),
+            "padding": 0,
+            "dilation": (1, 1, 1),
+            "ceil_mode": False,
+            "layout": "channels_first",
+        },
+        "POOL-DTYPE-1",
+        id="avg3d-float16",
+    ),
+    pytest.param(
+        "lp_pool",
+        X2,
+        {"kernel_size": (2, 2), "p": 2.5, **W2},
+        "POOL-LP-2",
+        id="lp-non-integer-p-accepted-by-torch",
+    ),
+    pytest.param(
+        "lp_pool",
+        X2.astype(np.float16) * 200,
+        {"kernel_size": (2, 2), "p": 2, **W2},
+        "POOL-DTYPE-4",
+        id="lp-float16-overflow",
+    ),
+    pytest.param(
+        "lp_pool",
+        X2 * 1e-20,
+        {"kernel_size": (2, 2), "p": 2, **W2},
+        "POOL-DTYPE-4",
+        id="lp-float32-underflow",
+    ),
+    pytest.param(
+        "max_pool_grad",
+        X2,
+        {
+            "grad_output": np.ones((1, 1, 4, 4), np.float32),
+            "kernel_size": (2, 2),
+            **W2,
+            "tie_policy": "all",
+        },
+        "POOL-GRAD-2",
+        id="grad-tie-all",
+    ),
+    pytest.param(
+        "avg_pool_grad",
+        X2,
+        {"grad_output": np.ones((1, 1, 4, 4), np.float64), "kernel_size": (2, 2), **W2},
+        "POOL-GRAD-7",
+        id="grad-dtype-cast-by-torch",
+    ),
+    pytest.param(
+        "max_unpool",
+        X2,
+        {
+            "indices": np.zeros((1, 1, 5, 5), np.int64),
+            "kernel_size": (2, 2),
+            "output_size": (30, 30),
+            "layout": "channels_first",
+        },
+        "POOL-UNPOOL-1",
+        id="unpool-size-outside-torch-range",
+    ),
+    pytest.param(
+        "zero_pad",
+        X2,
+        {"padding": ((-1, 0), (0, 0)), "layout": "channels_first"},
+        "POOL-PARAM-4",
+        id="pad-negative-crops-in-torch",
+    ),
+    pytest.param(
+        "conv",
+        X2,
+        {"weight": np.full((1, 1, 2, 2), np.inf, np.float32), "padding": ((1, 1), (0, 0))},
+        "POOL-CONV-1",
+        id="conv-inf-weight-with-padding",
+    ),
 ]
 
 
@@ -504,26 +735,33 @@ def test_equivalent_compositions_are_used() -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", [
-    {"kernel_size": (0, 2), "stride": (1, 1), "padding": ((0, 0), (0, 0))},
-    {"kernel_size": (2, 2), "stride": (0, 1), "padding": ((0, 0), (0, 0))},
-    {"kernel_size": (7, 2), "stride": (1, 1), "padding": ((0, 0), (0, 0))},
-], ids=["kernel-0", "stride-0", "output-empty"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kernel_size": (0, 2), "stride": (1, 1), "padding": ((0, 0), (0, 0))},
+        {"kernel_size": (2, 2), "stride": (0, 1), "padding": ((0, 0), (0, 0))},
+        {"kernel_size": (7, 2), "stride": (1, 1), "padding": ((0, 0), (0, 0))},
+    ],
+    ids=["kernel-0", "stride-0", "output-empty"],
+)
 def test_invalid_arguments_raise_through_torch(params: dict[str, Any]) -> None:
     x = X2.copy()
     for op in ("max_pool", "avg_pool", "max_pool_with_indices"):
         with pytest.raises(Exception) as info:
-            getattr(tb, op)(x, **params, dilation=(1, 1), ceil_mode=False,
-                            layout="channels_first")
+            getattr(tb, op)(x, **params, dilation=(1, 1), ceil_mode=False, layout="channels_first")
         assert not isinstance(info.value, Unsupported)
 
 
-@pytest.mark.parametrize("params", [
-    {"kernel_size": (2, 2), "padding": ((0, 0), (1, -1))},
-    {"kernel_size": (2, 2), "padding": ((1, 1),)},
-    {"kernel_size": (2, 2), "padding": "same"},
-    {"kernel_size": (2, 2), "padding": 0, "layout": "NHWC"},
-], ids=["negative-pair", "short-padding", "unknown-string", "unknown-layout"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kernel_size": (2, 2), "padding": ((0, 0), (1, -1))},
+        {"kernel_size": (2, 2), "padding": ((1, 1),)},
+        {"kernel_size": (2, 2), "padding": "same"},
+        {"kernel_size": (2, 2), "padding": 0, "layout": "NHWC"},
+    ],
+    ids=["negative-pair", "short-padding", "unknown-string", "unknown-layout"],
+)
 def test_untranslatable_arguments_raise_spec_error(params: dict[str, Any]) -> None:
     """Padding forms and layouts are the adapter's own translation: it rejects them."""
     for op in ("max_pool", "avg_pool", "lp_pool", "max_pool_with_indices"):
@@ -534,8 +772,14 @@ def test_untranslatable_arguments_raise_spec_error(params: dict[str, Any]) -> No
 def test_inputs_untouched_and_outputs_fresh() -> None:
     x = np.random.default_rng(3).standard_normal((1, 4, 4, 2)).astype(np.float32)
     before = x.copy()
-    kw = {"kernel_size": (1, 1), "stride": (1, 1), "padding": ((0, 0), (0, 0)),
-          "dilation": (1, 1), "ceil_mode": False, "layout": "channels_last"}
+    kw = {
+        "kernel_size": (1, 1),
+        "stride": (1, 1),
+        "padding": ((0, 0), (0, 0)),
+        "dilation": (1, 1),
+        "ceil_mode": False,
+        "layout": "channels_last",
+    }
     out = tb.max_pool(x, **kw)
     assert (x == before).all() and not np.shares_memory(out, x)
     assert out.tobytes() == tb.max_pool(x, **kw).tobytes()
@@ -548,7 +792,7 @@ def test_configure_devices() -> None:
     with pytest.raises(ValueError, match="unknown device"):
         tb.configure(device="tpu")
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="cuda.is_available"):
+        with pytest.raises(RuntimeError, match=r"cuda\.is_available"):
             tb.configure(device="cuda")
         assert tb._device == "cpu"
 
@@ -573,7 +817,14 @@ def test_reduced_precision_sums_accumulate_wide() -> None:
         x = np.ones((1, 1, 64, 64), dtype=dt.numpy_dtype(name))
         out = tb.global_avg_pool(x, layout="channels_first")
         assert float(out.astype(np.float64).ravel()[0]) == 1.0
-        kw = {"kernel_size": (64, 64), "stride": (64, 64), "padding": ((0, 0), (0, 0)),
-              "dilation": (1, 1), "ceil_mode": False, "count_include_pad": True,
-              "divisor_override": None, "layout": "channels_first"}
+        kw = {
+            "kernel_size": (64, 64),
+            "stride": (64, 64),
+            "padding": ((0, 0), (0, 0)),
+            "dilation": (1, 1),
+            "ceil_mode": False,
+            "count_include_pad": True,
+            "divisor_override": None,
+            "layout": "channels_first",
+        }
         assert float(tb.avg_pool(x, **kw).astype(np.float64).ravel()[0]) == 1.0

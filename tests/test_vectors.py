@@ -13,11 +13,11 @@ import shutil
 import ml_dtypes
 import numpy as np
 import pytest
-from poolconf.conformance.backend import FLAG_DECLARATION
+
+from poolconf.conformance import vector_format as vf
+from poolconf.reference import flags as flagreg
 from poolconf.reference.dtypes import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, numpy_dtype
-from poolconf.tools import flags as flagreg
 from poolconf.tools import generate as gen
-from poolconf.tools import vectorfile as vf
 from poolconf.tools import vectors_cli
 from poolconf.tools import verify as ver
 from poolconf.tools.casedef import Case
@@ -83,7 +83,7 @@ def test_uint64_and_int64_extremes_are_json_integers() -> None:
     ],
 )
 def test_decode_rejects_malformed_arrays(obj: dict, message: str) -> None:
-    with pytest.raises(vf.VectorError, match="f.json#7 inputs.x") as e:
+    with pytest.raises(vf.VectorError, match=r"f\.json#7 inputs\.x") as e:
         vf.decode_array(obj, where="f.json#7 inputs.x")
     assert message in str(e.value)
 
@@ -254,7 +254,7 @@ def test_failed_case_leaves_old_files(work_dir: pathlib.Path) -> None:
         clauses=("POOL-PARAM-1",), inputs={"x": _x(4, (1, 1, 4))}, seed=4,
         params={"kernel_size": [2], "stride": [0]}, result="invalid", error_clause="POOL-PARAM-1",
     )  # fmt: skip
-    with pytest.raises(gen.GenerationError, match="declares the wrong clause.*POOL-PARAM-2"):
+    with pytest.raises(gen.GenerationError, match=r"declares the wrong clause.*POOL-PARAM-2"):
         gen.generate(work_dir, cases=[*small_cases(), bad])
     assert _snapshot(work_dir) == before
 
@@ -319,10 +319,18 @@ def test_flag_detection() -> None:
 
 
 def test_flag_registry() -> None:
-    decl = {f.name: f.declaration for f in flagreg.FLAGS.values() if f.declaration}
-    assert decl == FLAG_DECLARATION
     for f in flagreg.FLAGS.values():
         assert f.description and f.clause.startswith("POOL-")
+        assert f.bug_type in flagreg.BUG_TYPES
+        assert all(link.startswith("https://") for link in f.links)
+        assert set(f.parts) <= set(flagreg.PARTS)
+        if f.declaration:
+            assert len(f.allowed) >= 2, f.name
+            assert flagreg.DEFAULT_DECLARATIONS[f.declaration] == f.allowed[0]
+            assert flagreg.FLAG_DECLARATION[f.name] == f.declaration
+        else:
+            assert not f.allowed
+    assert flagreg.IMPLEMENTATION_DEFINED == tuple(flagreg.FLAG_DECLARATION)
 
 
 # ---------------------------------------------------------------------------
@@ -346,7 +354,7 @@ def test_loader_reads_generated_cases(small_dir: pathlib.Path) -> None:
     assert c.tolerance["output"] == (0, None)
     inv = vf.find_case("max_pool_invalid_test#1", small_dir)
     assert inv.error_clause == "POOL-PARAM-2" and inv.expected == {}
-    with pytest.raises(vf.VectorError, match="max_pool_geometry_test.json#9: no such tcId"):
+    with pytest.raises(vf.VectorError, match=r"max_pool_geometry_test\.json#9: no such tcId"):
         vf.find_case("max_pool_geometry_test#9", small_dir)
     with pytest.raises(vf.VectorError, match="test id"):
         vf.find_case("../etc/passwd#1", small_dir)
@@ -370,7 +378,7 @@ def test_loader_rejects_oversize_files_and_arrays(
     work_dir: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(vf, "MAX_FILE_BYTES", 1000)
-    with pytest.raises(vf.VectorError, match="max_pool_geometry_test.json: .* exceed MAX_FILE"):
+    with pytest.raises(vf.VectorError, match=r"max_pool_geometry_test\.json: .* exceed MAX_FILE"):
         vf.load_file("max_pool_geometry_test.json", root=work_dir)
     monkeypatch.undo()
     monkeypatch.setattr(vf, "MAX_ARRAY_ELEMENTS", 8)
@@ -497,9 +505,7 @@ def _cli(*argv: str) -> int:
 
 
 def test_cli(work_dir: pathlib.Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    import poolconf.tools.cases as cases_mod
-
-    monkeypatch.setattr(cases_mod, "all_cases", small_cases)
+    monkeypatch.setattr(gen, "all_cases", small_cases)
     assert _cli("verify", "--dir", str(work_dir)) == 0
     assert "poolconf vectors verify: OK; 4 files, 5 tests" in capsys.readouterr().out
     assert _cli("generate", "--out", str(work_dir), "--check") == 0

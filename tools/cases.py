@@ -43,33 +43,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
+from poolconf.reference import max_pool_with_indices
+from poolconf.tools import seed_cases
 from poolconf.tools.casedef import Case
 
 FLOATS = dt.FLOAT_DTYPES
 ALL_DTYPES = dt.ALL_DTYPES
-WINDOWED_OPS = ("max_pool", "max_pool_with_indices", "avg_pool", "lp_pool")
-OP_DTYPES: dict[str, tuple[str, ...]] = {
-    "max_pool": ALL_DTYPES,
-    "max_pool_with_indices": ALL_DTYPES,
-    "avg_pool": FLOATS,
-    "lp_pool": FLOATS,
-    "adaptive_max_pool": ALL_DTYPES,
-    "adaptive_avg_pool": FLOATS,
-    "global_max_pool": ALL_DTYPES,
-    "global_avg_pool": FLOATS,
-    "global_lp_pool": FLOATS,
-    "max_unpool": ALL_DTYPES,
-    "zero_pad": ALL_DTYPES,
-    "conv": FLOATS,
-}
-GRAD_OPS = frozenset(
-    {"max_pool", "avg_pool", "lp_pool", "adaptive_max_pool", "adaptive_avg_pool", "conv"}
-)
-LAYOUTS = ("channels_first", "channels_last")
+WINDOWED_OPS = cat.forward_ops("window")
+OP_DTYPES = {name: cat.op(name).dtypes for name in cat.FORWARD_OPS}
+GRAD_OPS = frozenset(cat.WITH_GRAD)
+LAYOUTS = cat.LAYOUTS
 PADDING_KINDS = ("none", "symmetric", "asymmetric", "same_upper", "same_lower")
-MAX_OPS = frozenset({"max_pool", "max_pool_with_indices", "adaptive_max_pool", "global_max_pool"})
+MAX_OPS = frozenset(name for name in cat.FORWARD_OPS if cat.op(name).selects_max)
 
 
 # ---------------------------------------------------------------------------
@@ -1438,11 +1427,10 @@ def edge_cases() -> list[Case]:
 def unpool_edges() -> list[Case]:
     """Unpooling round trips (indices from the reference max_pool_with_indices of
     the same input), gaps, and a repeated index."""
-    from poolconf.reference import max_pool_with_indices
 
     E = "edge"
     cases = []
-    trips = [
+    trips: list[tuple[str, tuple[int, ...], dict[str, Any], dict[str, Any], int]] = [
         (
             (
                 "unpool round trip 2D: values and indices from max_pool_with_indices(k=2) "
@@ -2444,9 +2432,5 @@ def declared_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     """All declared cases, seeded tutorial cases included."""
-    cases = declared_cases()
-    try:
-        from poolconf.tools import seed_cases
-    except ImportError:
-        return cases
-    return cases + seed_cases.all_cases()
+
+    return declared_cases() + seed_cases.all_cases()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
 from poolconf import __version__
 
+INTERNAL, INTERRUPTED = 4, 130
 SUBCOMMANDS = {
     # name: (module, help)
     "vectors": ("poolconf.tools.vectors_cli", "generate or verify the golden vectors"),
@@ -26,8 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"poolconf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
         mod = importlib.import_module(module)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            epilog=getattr(mod, "EPILOG", None),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
@@ -36,7 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args._module.run(args) or 0)
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"poolconf {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    except Exception:  # a bug in poolconf: the traceback is for its report
+        traceback.print_exc()
+        print(f"poolconf {args.command}: internal error (see the traceback above)", file=sys.stderr)
+        return INTERNAL
 
 
 if __name__ == "__main__":

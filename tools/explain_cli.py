@@ -17,17 +17,24 @@ from typing import Any
 
 import numpy as np
 
+from poolconf.conformance import vector_format as vectorfile
+from poolconf.conformance.backend import load_backend
+from poolconf.conformance.vector_checks import backend_params, call_of, check_part, has_grad_part
+from poolconf.conformance.vector_format import VectorCase
+from poolconf.reference import dtypes as dt
+
 ID_FORMS = re.compile(r"^(?:.*::)?(?:test_vector(?P<grad>_grad)?\[)?(?P<id>[^\[\]]+?)\]?$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("test_id", metavar="ID", help="<file stem>#<tcId> or test_vector[...]")
     parser.add_argument("--backend", help="rerun the case on this backend and compare")
-    parser.add_argument("--vectors", metavar="DIR", help="golden vectors folder (default: installed)")
+    parser.add_argument(
+        "--vectors", metavar="DIR", help="golden vectors folder (default: installed)"
+    )
 
 
 def _array(a: np.ndarray) -> str:
-    from poolconf.reference import dtypes as dt
 
     name = dt.dtype_name(a.dtype)
     if dt.is_float(name):
@@ -39,9 +46,8 @@ def _array(a: np.ndarray) -> str:
     return f"{name}{list(a.shape)}\n" + "\n".join("    " + line for line in body.splitlines())
 
 
-def describe_case(case: Any) -> list[str]:
+def describe_case(case: VectorCase) -> list[str]:
     """The lines ``poolconf explain`` prints for a case."""
-    from poolconf.conformance.vector_checks import backend_params
 
     lines = [
         f"{case.test_id}  ({case.file}, tcId {case.tc_id})",
@@ -62,16 +68,15 @@ def describe_case(case: Any) -> list[str]:
                 ulps, scale = case.tolerance.get(name, (0, None))
                 tol = f"  (tolerance {ulps} ULP" + (", at scale" if scale is not None else "") + ")"
             lines.append(f"  {title}.{name}: {_array(a)}{tol}")
-            if title == "expected" and case.tolerance.get(name, (0, None))[1] is not None:
-                lines.append(f"  scale.{name}: {_array(case.tolerance[name][1])}")
+            scale = case.tolerance.get(name, (0, None))[1] if title == "expected" else None
+            if scale is not None:
+                lines.append(f"  scale.{name}: {_array(scale)}")
     return lines
 
 
-def rerun(case: Any, backend_spec: str, parts: list[str]) -> tuple[list[str], bool]:
+def rerun(case: VectorCase, backend_spec: str, parts: list[str]) -> tuple[list[str], bool]:
     """Rerun ``parts`` of ``case`` on the backend: (lines to print, all passed or skipped)."""
     import pytest
-    from poolconf.conformance.backend import load_backend
-    from poolconf.conformance.vector_checks import call_of, check_part, has_grad_part
 
     backend = load_backend(backend_spec)
     lines = [f"backend {backend_spec!r}, declarations {backend.declarations}"]
@@ -98,13 +103,12 @@ def rerun(case: Any, backend_spec: str, parts: list[str]) -> tuple[list[str], bo
             if isinstance(value, np.ndarray):
                 try:
                     lines.append(f"  got.{out_name}: {_array(value)}")
-                except Exception:  # noqa: BLE001 - a non-spec dtype: print it raw
+                except Exception:
                     lines.append(f"  got.{out_name}: {value.dtype}{list(value.shape)} {value!r}")
     return lines, ok
 
 
 def run(args: argparse.Namespace) -> int:
-    from poolconf.tools import vectorfile
 
     m = ID_FORMS.match(args.test_id.strip())
     if not m:
@@ -118,8 +122,11 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(describe_case(case)))
     if not args.backend:
         return 0
-    parts = ["grad"] if m.group("grad") else (["forward"] if "test_vector[" in args.test_id else
-                                              ["forward", "grad"])
+    parts = (
+        ["grad"]
+        if m.group("grad")
+        else (["forward"] if "test_vector[" in args.test_id else ["forward", "grad"])
+    )
     lines, ok = rerun(case, args.backend, parts)
     print("\n".join(lines))
     return 0 if ok else 1

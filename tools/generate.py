@@ -21,20 +21,21 @@ import os
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from poolconf.reference import dtypes as dt
-from poolconf.reference import geometry as geo
-from poolconf.reference import tolerance as tol
-from poolconf.tools import flags as flagreg
-from poolconf.tools import vectorfile as vf
-from poolconf.tools.casedef import Case
 
 from poolconf import SpecError, __version__
 from poolconf import reference as ref
+from poolconf.conformance import vector_format as vf
+from poolconf.reference import catalog
+from poolconf.reference import dtypes as dt
+from poolconf.reference import flags as flagreg
+from poolconf.reference import tolerance as tol
+from poolconf.tools.casedef import Case
+from poolconf.tools.cases import all_cases
 
 GENERATOR_VERSION = f"poolconf {__version__}"
 GROUP_SOURCE = {"name": "poolconf-reference", "version": __version__}
@@ -42,98 +43,7 @@ MANIFEST = "MANIFEST.sha256"
 PATTERN = "*_test.json"
 
 
-@dataclass(frozen=True)
-class TestType:
-    """A kind of vector file: its group ``type``, schema, and the names it allows."""
-
-    name: str
-    schema: str
-    params: tuple[str, ...]
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-_WINDOW_PARAMS = (
-    "kernel_size",
-    "stride",
-    "padding",
-    "dilation",
-    "ceil_mode",
-    "count_include_pad",
-    "divisor_override",
-    "p",
-    "layout",
-)
-_POOL_OUTPUTS = ("output", "indices", "grad_input", "grad_input_all")
-TEST_TYPES: dict[str, TestType] = {}
-for _ops, _tt in (
-    (
-        ("max_pool", "avg_pool", "lp_pool", "max_pool_with_indices"),
-        TestType(
-            "WindowPoolTest",
-            "window_pool_test.schema.json",
-            _WINDOW_PARAMS,
-            ("x", "grad_output"),
-            _POOL_OUTPUTS,
-        ),
-    ),
-    (
-        ("adaptive_max_pool", "adaptive_avg_pool"),
-        TestType(
-            "AdaptivePoolTest",
-            "adaptive_pool_test.schema.json",
-            ("output_size", "layout"),
-            ("x", "grad_output"),
-            ("output", "grad_input", "grad_input_all"),
-        ),
-    ),
-    (
-        ("global_max_pool", "global_avg_pool", "global_lp_pool"),
-        TestType(
-            "GlobalPoolTest", "global_pool_test.schema.json", ("p", "layout"), ("x",), ("output",)
-        ),
-    ),
-    (
-        ("max_unpool",),
-        TestType(
-            "UnpoolTest",
-            "unpool_test.schema.json",
-            ("kernel_size", "stride", "padding", "output_size", "layout"),
-            ("x", "indices"),
-            ("output",),
-        ),
-    ),
-    (
-        ("zero_pad",),
-        TestType(
-            "ZeroPadTest", "zero_pad_test.schema.json", ("padding", "layout"), ("x",), ("output",)
-        ),
-    ),
-    (
-        ("conv",),
-        TestType(
-            "ConvTest",
-            "conv_test.schema.json",
-            ("stride", "padding", "dilation", "groups", "layout"),
-            ("x", "weight", "bias", "grad_output"),
-            ("output", "grad_input", "grad_weight", "grad_bias"),
-        ),
-    ),
-):
-    for _op in _ops:
-        TEST_TYPES[_op] = _tt
-
-GRAD_FUNCS: dict[str, Callable[..., Any]] = {
-    "max_pool": ref.max_pool_grad,
-    "avg_pool": ref.avg_pool_grad,
-    "lp_pool": ref.lp_pool_grad,
-    "adaptive_max_pool": ref.adaptive_max_pool_grad,
-    "adaptive_avg_pool": ref.adaptive_avg_pool_grad,
-    "conv": ref.conv_grad,
-}
-MAX_OPS = ("max_pool", "max_pool_with_indices", "adaptive_max_pool", "global_max_pool")
-TIE_POLICY_OPS = ("max_pool", "adaptive_max_pool")
-WINDOWED_OPS = ("max_pool", "avg_pool", "lp_pool", "max_pool_with_indices")
+TEST_TYPES = {name: catalog.vector_test_type(name) for name in catalog.FORWARD_OPS}
 
 
 class GenerationError(Exception):
@@ -157,21 +67,17 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
+def _named(names: tuple[str, ...], result: Any) -> dict[str, np.ndarray]:
+    values = result if isinstance(result, tuple) else (result,)
+    return {n: v for n, v in zip(names, values) if v is not None}
+
+
 def forward(
     op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]
 ) -> dict[str, np.ndarray]:
     """The reference forward op's outputs by vector name (``output``, ``indices``)."""
-    fn = getattr(ref, op)
-    x = inputs["x"]
-    if op == "conv":
-        out = fn(x, inputs.get("weight"), inputs.get("bias"), **params)
-    elif op == "max_unpool":
-        out = fn(x, inputs.get("indices"), **params)
-    else:
-        out = fn(x, **params)
-    if op == "max_pool_with_indices":
-        return {"output": out[0], "indices": out[1]}
-    return {"output": out}
+    o = catalog.op(op)
+    return _named(o.outputs, getattr(ref, op)(*(inputs.get(a) for a in o.arrays), **params))
 
 
 def gradient(
@@ -182,19 +88,12 @@ def gradient(
 ) -> dict[str, np.ndarray]:
     """The reference gradients by vector name. ``grad_input_all`` (tie policy
     "all") is added for max gradients only when it differs from ``grad_input``."""
-    x, g = inputs["x"], inputs["grad_output"]
-    if op == "conv":
-        gx, gw, gb = ref.conv_grad(
-            x, inputs["weight"], inputs.get("bias"), g, **params, **grad_params
-        )
-        out = {"grad_input": gx, "grad_weight": gw}
-        if gb is not None:
-            out["grad_bias"] = gb
-        return out
-    fn = GRAD_FUNCS[op]
-    out = {"grad_input": fn(x, g, **params, **grad_params)}
-    if op in TIE_POLICY_OPS and grad_params.get("tie_policy", "first") != "all":
-        every = fn(x, g, **params, **{**grad_params, "tie_policy": "all"})
+    g = catalog.op(catalog.op(op).grad or "")
+    fn = getattr(ref, g.name)
+    args = [inputs.get(a) for a in g.arrays]
+    out = _named(g.outputs, fn(*args, **params, **grad_params))
+    if "tie_policy" in g.params and grad_params.get("tie_policy", "first") != "all":
+        every = fn(*args, **params, **{**grad_params, "tie_policy": "all"})
         if not same_bits(every, out["grad_input"]):
             out["grad_input_all"] = every
     return out
@@ -268,73 +167,13 @@ def raised_clause(
     return None
 
 
-def _planes(x: np.ndarray, layout: Any) -> np.ndarray:
-    cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
-    cf = np.ascontiguousarray(cf)
-    flat = cf.reshape(cf.shape[0] * cf.shape[1], -1)
-    return flat.astype(np.float64) if dt.is_float(dt.dtype_name(x.dtype)) else flat
-
-
-def _windows(op: str, x: np.ndarray, params: Mapping[str, Any]) -> list[list[int]]:
-    """In-bounds flat indices of every window of a windowed, adaptive or global op."""
-    layout = params.get("layout", "channels_first")
-    spatial = tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
-    if op in WINDOWED_OPS:
-        g = geo.pool_geometry(
-            spatial,
-            params["kernel_size"],
-            params.get("stride"),
-            params.get("padding", 0),
-            params.get("dilation", 1),
-            params.get("ceil_mode", False),
-        )
-        return [[t.flat for t in taps if t.in_bounds] for _, taps in g.windows()]
-    if op.startswith("adaptive_"):
-        out = geo.per_dim(params["output_size"], "output_size", len(spatial), 1, "POOL-ADAPT-2")
-        return [f for _, f in geo.adaptive_windows(spatial, out)]
-    if op.startswith("global_"):
-        return [list(range(int(np.prod(spatial))))]
-    return []
-
-
 def detect_flags(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> list[str]:
-    """The implementation-defined flags a valid case carries, in registry order.
-
-    Tie: a max window whose maximum occurs more than once (-0.0 == +0.0) when the
-    case reports indices or a gradient, or when the tied maxima differ in sign.
-    NanIndex: a max window with two or more NaNs when the case reports indices or
-    a gradient. EmptyWindow: a window with no in-bounds tap. LpZeroNorm: an Lp
-    gradient over a window whose values are all zero or not all finite."""
-    found: set[str] = set()
-    windows = _windows(op, inputs["x"], params)
-    if not windows:
-        return []
-    with_grad = "grad_output" in inputs
-    planes = _planes(inputs["x"], params.get("layout", "channels_first"))
-    is_float = planes.dtype == np.float64
-    if op in WINDOWED_OPS and any(not w for w in windows):
-        found.add("EmptyWindow")
-    reports = op == "max_pool_with_indices" or with_grad
-    for plane in planes:
-        for w in windows:
-            if not w:
-                continue
-            v = plane[w]
-            if op in MAX_OPS:
-                if is_float and np.isnan(v).any():
-                    if reports and np.isnan(v).sum() >= 2:
-                        found.add("NanIndex")
-                    continue
-                tied = v == v.max()
-                if tied.sum() >= 2:
-                    signs = np.signbit(v[tied]) if is_float else np.zeros(1, bool)
-                    if reports or (signs.any() and not signs.all()):
-                        found.add("Tie")
-            elif op == "lp_pool" and with_grad and (not np.isfinite(v).all() or not v.any()):
-                found.add("LpZeroNorm")
-    if op == "lp_pool" and with_grad and any(not w for w in windows):
-        found.add("LpZeroNorm")
-    return [f for f in flagreg.IMPLEMENTATION_DEFINED if f in found]
+    """The implementation-defined flags a valid case carries, in registry order: those of
+    ``poolconf.reference.flags.detect``, where a case reports the selected element when
+    it has indices or a gradient."""
+    grad = "grad_output" in inputs
+    reports = "indices" in catalog.op(op).outputs or grad
+    return list(flagreg.detect(op, inputs["x"], params, reports=reports, grad=grad))
 
 
 # ---------------------------------------------------------------------------
@@ -414,16 +253,16 @@ def _build_test(case: Case) -> BuiltTest:
     if "x" not in inputs:
         raise GenerationError("inputs need 'x'")
     inputs = vf.ordered(inputs, vf.INPUT_NAMES)
-    for name, a in inputs.items():
+    for a in inputs.values():
         vf.encode_array(a)  # SpecError for a dtype outside the spec
     x = inputs["x"]
     dtype = dt.dtype_name(x.dtype)
     layout = params.get("layout", "channels_first")
     group = (dtype, layout if isinstance(layout, str) else json.dumps(layout), max(x.ndim - 2, 0))
-    has_grad = op in GRAD_FUNCS and dt.is_float(dtype) and case.grad
+    has_grad = catalog.op(op).grad is not None and dt.is_float(dtype) and case.grad
     unknown = [f for f in case.flags if f not in flagreg.FLAGS]
     if unknown:
-        raise GenerationError(f"flags {unknown} are not in the registry (poolconf.tools.flags)")
+        raise GenerationError(f"flags {unknown} are not in the registry (poolconf.reference.flags)")
 
     test: dict[str, Any] = {"tcId": 0, "comment": case.comment}
     if case.result == "invalid":
@@ -560,8 +399,6 @@ def build_all(cases: Sequence[Case], jobs: int = 1) -> list[BuiltTest]:
 def render_files(cases: Sequence[Case] | None = None, jobs: int = 1) -> dict[str, bytes]:
     """Every vector file's bytes and the manifest, by file name."""
     if cases is None:
-        from poolconf.tools.cases import all_cases
-
         cases = all_cases()
     docs = assemble(build_all(cases, jobs))
     files = {name: vf.dumps(doc).encode("ascii") for name, doc in docs.items()}
@@ -609,7 +446,7 @@ def write_atomic(target: pathlib.Path, files: Mapping[str, bytes]) -> list[str]:
                 os.link(target / name, backup / name)
             except OSError:
                 shutil.copy2(target / name, backup / name)
-        order = sorted(n for n in files if n != MANIFEST) + [MANIFEST]
+        order = [*sorted(n for n in files if n != MANIFEST), MANIFEST]
         changed = [n for n in order if n not in old or (target / n).read_bytes() != files[n]]
         stale = sorted(old - set(files))
         done: list[str] = []

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
 from poolconf.reference import ops as ref
 from poolconf.tools.casedef import Case
 

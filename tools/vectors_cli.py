@@ -7,6 +7,9 @@ import os
 import sys
 import time
 
+from poolconf.tools import generate as gen
+from poolconf.tools import verify
+
 
 def _jobs(value: str) -> int:
     n = int(value)
@@ -48,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from poolconf.tools import generate as gen
 
     start = time.perf_counter()
     try:
@@ -75,7 +77,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from poolconf.tools import verify
 
     rep = verify.verify(args.dir, recompute=not args.no_recompute, jobs=args.jobs)
     for err in rep.errors:

@@ -26,16 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from poolconf.tools import flags as flagreg
+
+import poolconf.spec
+from poolconf.conformance import vector_format as vf
+from poolconf.reference import flags as flagreg
 from poolconf.tools import generate as gen
-from poolconf.tools import vectorfile as vf
 
 MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9_.\-]+)$")
 
 
 def schema_dir() -> pathlib.Path:
     """The installed ``poolconf.spec`` schema folder."""
-    import poolconf.spec
 
     return pathlib.Path(poolconf.spec.__file__).resolve().parent / "schema"
 
@@ -227,7 +228,7 @@ def recompute_test(name: str, op: str, test: Mapping[str, Any]) -> list[str]:
         return errs
     except vf.VectorError as e:
         return [str(e)]
-    except Exception as e:  # noqa: BLE001 - reported with the file and tcId
+    except Exception as e:
         return [f"{where}: recomputing raised {type(e).__name__}: {e}"]
 
 

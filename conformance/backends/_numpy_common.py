@@ -1,9 +1,12 @@
 """Shared plumbing of the two NumPy backends (``numpy-im2col`` and ``numpy-strided``).
 
-Argument checks (same clauses as the reference), layout bookkeeping, the window
-geometry (always through ``poolconf.reference.geometry``), accumulation dtypes,
-and the two ops that are scatters rather than window reductions (``max_unpool``
-and ``zero_pad``). The window arithmetic itself lives in each backend.
+Layout bookkeeping, accumulation dtypes, and the two ops that are scatters rather
+than window reductions (``max_unpool`` and ``zero_pad``). Arguments are validated
+by the reference's own rules (``poolconf.reference.arguments``), so a backend
+rejects exactly what the spec rejects, with the same message. ``numpy-strided``
+takes its window geometry from ``poolconf.reference.geometry``; ``numpy-im2col``
+computes it itself, so that the two check each other. The window arithmetic
+itself lives in each backend.
 
 Accumulation [POOL-DTYPE-4]: float16 and bfloat16 sum in float32, float32 in
 float32 and float64 in float64; a sum that overflows the accumulator is redone
@@ -19,86 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from poolconf.reference import dtypes as dt
-from poolconf.reference import geometry as geo
 
 from poolconf import SpecError
+from poolconf.reference import arguments as args
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+from poolconf.reference.flags import DEFAULT_DECLARATIONS
 
-LAYOUTS = ("channels_first", "channels_last")
-TIE_POLICIES = ("first", "all")
-DECLARATIONS = {
-    "tie_policy": "first",
-    "empty_window": "reference",
-    "nan_index": "first",
-    "lp_zero_grad": "zero",
-}
+DECLARATIONS = dict(DEFAULT_DECLARATIONS)  # every choice is the reference's
 OVERFLOW_SCALE_BITS = 64  # float64 sums that overflow are redone on x * 2**-64
-
-
-# ---------------------------------------------------------------------------
-# argument checks
-# ---------------------------------------------------------------------------
-
-
-def check_x(x: object, op: str, allowed: Sequence[str], layout: str, name: str = "x") -> str:
-    """Validate an input array and its layout; return the spec dtype name."""
-    if not isinstance(x, np.ndarray):
-        raise SpecError(f"{name} must be a numpy.ndarray, got {type(x).__name__}", "POOL-SHAPE-1")
-    if x.ndim < 3:
-        raise SpecError(
-            f"{name}.shape={x.shape} must be (N, C, *spatial) with at least one spatial dim",
-            "POOL-SHAPE-1",
-        )
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
-    dtype = dt.dtype_name(x.dtype)
-    if dtype not in allowed:
-        raise SpecError(
-            f"{name}.dtype={dtype!r} is not supported by {op}; allowed: {list(allowed)}",
-            "POOL-DTYPE-1",
-        )
-    if any(n < 1 for n in spatial_shape(x, layout)):
-        raise SpecError(f"{name}.shape={x.shape} has an empty spatial dim", "POOL-SHAPE-1")
-    return dtype
-
-
-def check_bool(value: object, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise SpecError(f"{name}={value!r} must be a bool", "POOL-PARAM-6")
-
-
-def check_divisor(divisor_override: object) -> int | None:
-    if divisor_override is None:
-        return None
-    if not geo._is_int(divisor_override) or int(divisor_override) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"divisor_override={divisor_override!r} must be an integer >= 1", "POOL-AVG-2")
-    return int(divisor_override)  # type: ignore[call-overload]
-
-
-def check_p(p: object) -> int:
-    if not geo._is_int(p) or int(p) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"p={p!r} must be an integer >= 1", "POOL-LP-2")
-    return int(p)  # type: ignore[call-overload]
-
-
-def check_tie_policy(tie_policy: str) -> None:
-    if tie_policy not in TIE_POLICIES:
-        raise SpecError(f"tie_policy={tie_policy!r} is not one of {list(TIE_POLICIES)}", "POOL-GRAD-2")
-
-
-def check_grad_output(g: object, expected: tuple[int, ...], dtype: str) -> np.ndarray:
-    """``grad_output`` must have the forward output's shape (in the call's layout) and dtype."""
-    if not isinstance(g, np.ndarray):
-        raise SpecError(f"grad_output must be a numpy.ndarray, got {type(g).__name__}", "POOL-GRAD-7")
-    if tuple(g.shape) != tuple(expected):
-        raise SpecError(
-            f"grad_output.shape={tuple(g.shape)} must equal the forward output shape {tuple(expected)}",
-            "POOL-GRAD-7",
-        )
-    g_dt = dt.dtype_name(g.dtype)
-    if g_dt != dtype:
-        raise SpecError(f"grad_output.dtype={g_dt!r} must equal x.dtype={dtype!r}", "POOL-GRAD-7")
-    return g
 
 
 # ---------------------------------------------------------------------------
@@ -115,7 +47,9 @@ def spatial_shape(x: np.ndarray, layout: str) -> tuple[int, ...]:
     return tuple(x.shape[a] for a in spatial_axes(x.ndim, layout))
 
 
-def with_spatial(x: np.ndarray, layout: str, spatial: Sequence[int], channels: int | None = None) -> tuple[int, ...]:
+def with_spatial(
+    x: np.ndarray, layout: str, spatial: Sequence[int], channels: int | None = None
+) -> tuple[int, ...]:
     """``x``'s shape with its spatial dims (and optionally channel count) replaced."""
     c = x.shape[-1 if layout == "channels_last" else 1] if channels is None else channels
     if layout == "channels_last":
@@ -160,9 +94,9 @@ def window(
     dilation: object,
     ceil_mode: bool,
 ) -> Window:
-    dtype = check_x(x, op, allowed, layout)
-    check_bool(ceil_mode, "ceil_mode")
-    g = geo.pool_geometry(spatial_shape(x, layout), kernel_size, stride, padding, dilation, bool(ceil_mode))
+    dtype, g = args.window_call(
+        x, op, allowed, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
     return Window(dtype, layout, spatial_axes(x.ndim, layout), g)
 
 
@@ -186,7 +120,9 @@ def tap_counts(a: geo.AxisGeometry) -> tuple[np.ndarray, np.ndarray]:
     return inb, ext
 
 
-def divisor(w: Window, ndim: int, count_include_pad: bool, override: int | None) -> np.ndarray | int:
+def divisor(
+    w: Window, ndim: int, count_include_pad: bool, override: int | None
+) -> np.ndarray | int:
     """The average's divisor as an array broadcasting over the output: a product of
     per-axis counts, since an N-d window is the product of its per-axis taps."""
     if override is not None:
@@ -202,7 +138,7 @@ def adaptive_setup(
     x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str
 ) -> tuple[str, tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]]:
     """dtype, output size and per-axis ``(start, length)`` of the adaptive windows [POOL-ADAPT-1]."""
-    dtype = check_x(x, op, allowed, layout)
+    dtype = args.check_array(x, "x", allowed, op, layout)
     spatial = spatial_shape(x, layout)
     out = geo.per_dim(output_size, "output_size", len(spatial), 1, "POOL-ADAPT-2")
     bounds = []
@@ -265,36 +201,6 @@ def finish(a: np.ndarray, dtype: str) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def unpool_shape(
-    x: np.ndarray, indices: object, kernel_size: object, stride: object, padding: object,
-    output_size: object, layout: str,
-) -> tuple[str, tuple[int, ...]]:
-    """Validate a max_unpool call; return dtype and output spatial shape [POOL-UNPOOL-1, -3]."""
-    dtype = check_x(x, "max_unpool", dt.ALL_DTYPES, layout)
-    if not isinstance(indices, np.ndarray) or indices.shape != x.shape:
-        got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
-        raise SpecError(f"indices.shape={got} must equal x.shape={x.shape}", "POOL-UNPOOL-3")
-    if indices.dtype.kind not in "iu":
-        raise SpecError(f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3")
-    spatial = spatial_shape(x, layout)
-    rank = len(spatial)
-    if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1")
-    k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
-    s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
-    pads = geo.resolve_padding(padding, spatial, k, s, (1,) * rank)  # type: ignore[arg-type]
-    if output_size is None:
-        out = tuple(
-            geo.unpool_output_length(L, ki, si, pb, pe) for L, ki, si, (pb, pe) in zip(spatial, k, s, pads)
-        )
-        for i, o in enumerate(out):
-            if o < 1:
-                raise SpecError(f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1")
-    else:
-        out = geo.per_dim(output_size, "output_size", rank, 1, "POOL-UNPOOL-1")
-    return dtype, out
-
-
 def planes_view(x: np.ndarray, layout: str) -> np.ndarray:
     """``x`` as ``(A, P, B)``: A planes-or-batches, P flat spatial positions, B channels
     (1 for channels_first). A view when ``x`` is contiguous."""
@@ -315,7 +221,10 @@ def max_unpool_scatter(
     idx = planes_view(indices, layout).astype(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         bad = idx[(idx < 0) | (idx >= size)][0]
-        raise SpecError(f"indices value {int(bad)} is outside the output plane of {size} elements", "POOL-UNPOOL-3")
+        raise SpecError(
+            f"indices value {int(bad)} is outside the output plane of {size} elements",
+            "POOL-UNPOOL-3",
+        )
     vals = planes_view(x, layout)
     a, _, b = vals.shape
     out = np.zeros((a, size, b), dtype=x.dtype)
@@ -327,14 +236,28 @@ def max_unpool_scatter(
     return out.reshape(with_spatial(x, layout, out_spatial))
 
 
+def max_unpool(
+    x: np.ndarray,
+    indices: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: object = 0,
+    output_size: object = None,
+    layout: str = "channels_first",
+) -> np.ndarray:
+    """Scatter to the flat indices (col2im of a one-tap window) [POOL-UNPOOL-*]."""
+    dtype, out = args.unpool_output_size(
+        x, indices, kernel_size, stride, padding, output_size, layout
+    )
+    return max_unpool_scatter(x, indices, dtype, out, layout)
+
+
 def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") -> np.ndarray:
     """Zero padding by slice assignment into a zero array [POOL-PAD-1]."""
-    check_x(x, "zero_pad", dt.ALL_DTYPES, layout)
-    if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: zero_pad takes explicit padding only", "POOL-PAD-1")
+    args.check_array(x, "x", dt.ALL_DTYPES, "zero_pad", layout)
     spatial = spatial_shape(x, layout)
-    rank = len(spatial)
-    pads = geo.resolve_padding(padding, spatial, (1,) * rank, (1,) * rank, (1,) * rank)  # type: ignore[arg-type]
+    pads = args.explicit_padding(padding, spatial, "POOL-PAD-1", "zero_pad")
     out_spatial = tuple(L + pb + pe for L, (pb, pe) in zip(spatial, pads))
     out = np.zeros(with_spatial(x, layout, out_spatial), dtype=x.dtype)
     index = [slice(None)] * x.ndim
@@ -342,34 +265,6 @@ def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") 
         index[axis] = slice(pb, pb + L)
     out[tuple(index)] = x
     return out
-
-
-def conv_check(
-    x: np.ndarray, weight: object, bias: object, groups: object, layout: str, op: str
-) -> tuple[str, int]:
-    """Validate conv operands [POOL-CONV-2, -3, -4]; return dtype and groups."""
-    dtype = check_x(x, op, dt.FLOAT_DTYPES, layout)
-    if not isinstance(weight, np.ndarray) or weight.ndim != x.ndim:
-        got = weight.shape if isinstance(weight, np.ndarray) else type(weight).__name__
-        raise SpecError(f"weight.shape={got} must be (C_out, C_in/groups, *kernel)", "POOL-CONV-3")
-    if dt.dtype_name(weight.dtype) != dtype:
-        raise SpecError(f"weight.dtype={weight.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-3")
-    if not geo._is_int(groups) or int(groups) < 1:  # type: ignore[call-overload]
-        raise SpecError(f"groups={groups!r} must be an integer >= 1", "POOL-CONV-2")
-    grp = int(groups)  # type: ignore[call-overload]
-    c_in = x.shape[-1 if layout == "channels_last" else 1]
-    c_out = weight.shape[0]
-    if c_in % grp or c_out % grp:
-        raise SpecError(f"groups={grp} must divide C_in={c_in} and C_out={c_out}", "POOL-CONV-2")
-    if weight.shape[1] * grp != c_in:
-        raise SpecError(f"weight.shape[1]={weight.shape[1]} must equal C_in/groups={c_in // grp}", "POOL-CONV-3")
-    if bias is not None:
-        if not isinstance(bias, np.ndarray) or bias.shape != (c_out,):
-            got = bias.shape if isinstance(bias, np.ndarray) else type(bias).__name__
-            raise SpecError(f"bias.shape={got} must be (C_out,)=({c_out},)", "POOL-CONV-4")
-        if dt.dtype_name(bias.dtype) != dtype:
-            raise SpecError(f"bias.dtype={bias.dtype.name!r} must equal x.dtype={dtype!r}", "POOL-CONV-4")
-    return dtype, grp
 
 
 def lp_root(s: np.ndarray, p: int) -> np.ndarray:

@@ -8,7 +8,7 @@ for channels_first; A = N, B = C for channels_last, so neither layout is
 transposed) and reduced along the tap axis; gradients are scattered back with
 ``np.bincount`` (col2im), which accumulates overlapping windows. Work is split in
 chunks of planes and output positions so that no column block exceeds
-``CHUNK_ELEMENTS`` elements [issue 5: bounded memory].
+``CHUNK_ELEMENTS`` elements, which bounds memory.
 
 Pooled, adaptive and global windows all become tables, so one set of reductions
 serves every op. Convolution gathers columns the same way and contracts them with
@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from poolconf import SpecError
 from poolconf.conformance.backends import _numpy_common as cm
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -57,7 +60,9 @@ class Table:
         return self.idx.shape[1]
 
 
-def _table(per_axis: list[tuple[np.ndarray, np.ndarray, np.ndarray]], spatial: Sequence[int]) -> Table:
+def _table(
+    per_axis: list[tuple[np.ndarray, np.ndarray, np.ndarray]], spatial: Sequence[int]
+) -> Table:
     """N-d table from per-axis ``(pos[o, j], valid[o, j], in_extent[o, j])``: the
     row-major product of the per-axis taps [POOL-GEOM-8]."""
     rank = len(spatial)
@@ -81,12 +86,87 @@ def _table(per_axis: list[tuple[np.ndarray, np.ndarray, np.ndarray]], spatial: S
     return Table(idx, valid, valid.sum(axis=1), ext.sum(axis=1), out_spatial)
 
 
-def _pool_table(g: geo.PoolGeometry) -> Table:
+@dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a sliding window: length, kernel, stride, dilation, padding
+    ``(pb, pe)`` and the number of windows."""
+
+    length: int
+    kernel: int
+    stride: int
+    dilation: int
+    pad_begin: int
+    pad_end: int
+    out: int
+
+
+def _window_count(length: int, span: int, stride: int, pad_begin: int, ceil: bool) -> int:
+    """How many windows fit: window ``o`` starts at padded position ``o*s``. Floor mode
+    keeps every window inside the padded input, ``o*s <= span``; ceil mode also keeps one
+    that hangs past it, ``o*s < span + s``, but never a last one that would start in the
+    end padding, ``o*s >= L + pb`` [POOL-GEOM-2..4]. Written from the rule, not taken
+    from the reference's geometry, so the two implementations check each other."""
+    if not ceil:
+        return span // stride + 1 if span >= 0 else 0
+    count = 0
+    while count * stride < span + stride:
+        count += 1
+    if count > 1 and (count - 1) * stride >= length + pad_begin:
+        count -= 1
+    return count
+
+
+def _axes(
+    spatial: Sequence[int],
+    kernel_size: object,
+    stride: object,
+    padding: object,
+    dilation: object,
+    ceil_mode: bool,
+) -> list[Axis]:
+    """The window geometry of a pooling or conv call, computed here. Only the parsing of
+    the arguments (validation, per-dim forms) is the reference's [POOL-PARAM-*]."""
+    rank = len(spatial)
+    k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
+    s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
+    d = geo.per_dim(dilation, "dilation", rank, 1, "POOL-PARAM-3")
+    axes = []
+    for i, L in enumerate(spatial):
+        reach = d[i] * (k[i] - 1) + 1  # first to last tap
+        if padding in ("same_upper", "same_lower"):
+            total = max(0, (-(-L // s[i]) - 1) * s[i] + reach - L)  # TensorFlow's SAME
+            small, large = total // 2, total - total // 2
+            pb, pe = (small, large) if padding == "same_upper" else (large, small)
+        else:
+            pb, pe = geo.resolve_padding(padding, spatial, k, s, d)[i]
+        out = _window_count(L, L + pb + pe - reach, s[i], pb, ceil_mode)
+        if out < 1:
+            raise SpecError(
+                f"output length {out} along spatial dim {i} (input {L}, kernel_size {k[i]}, "
+                f"stride {s[i]}, dilation {d[i]}, padding ({pb}, {pe}), ceil_mode {ceil_mode}) "
+                f"must be >= 1",
+                "POOL-GEOM-7",
+            )
+        axes.append(Axis(L, k[i], s[i], d[i], pb, pe, out))
+    return axes
+
+
+def _pool_table(axes: list[Axis]) -> Table:
     per_axis = []
-    for a in g.axes:
-        pos = np.arange(a.out)[:, None] * a.stride - a.pad_begin + np.arange(a.kernel)[None, :] * a.dilation
-        per_axis.append((pos, (pos >= 0) & (pos < a.length), (pos >= -a.pad_begin) & (pos < a.length + a.pad_end)))
-    return _table(per_axis, g.spatial_shape)
+    for a in axes:
+        pos = (
+            np.arange(a.out)[:, None] * a.stride
+            - a.pad_begin
+            + np.arange(a.kernel)[None, :] * a.dilation
+        )
+        per_axis.append(
+            (
+                pos,
+                (pos >= 0) & (pos < a.length),
+                (pos >= -a.pad_begin) & (pos < a.length + a.pad_end),
+            )
+        )
+    return _table(per_axis, [a.length for a in axes])
 
 
 def _adaptive_table(spatial: Sequence[int], bounds: list[tuple[np.ndarray, np.ndarray]]) -> Table:
@@ -117,12 +197,16 @@ def _cols(x3: np.ndarray, t: Table, asl: slice, osl: slice) -> tuple[np.ndarray,
     return x3[asl][:, t.idx[osl], :], t.valid[osl][None, :, :, None]
 
 
-def _out_array(x: np.ndarray, layout: str, t: Table, dtype: Any, channels: int | None = None) -> np.ndarray:
+def _out_array(
+    x: np.ndarray, layout: str, t: Table, dtype: Any, channels: int | None = None
+) -> np.ndarray:
     a, _, b = cm.planes_view(x, layout).shape if channels is None else (x.shape[0], 0, channels)
     return np.empty((a, t.n_out, b), dtype)
 
 
-def _reshape_out(o3: np.ndarray, x: np.ndarray, layout: str, t: Table, channels: int | None = None) -> np.ndarray:
+def _reshape_out(
+    o3: np.ndarray, x: np.ndarray, layout: str, t: Table, channels: int | None = None
+) -> np.ndarray:
     return o3.reshape(cm.with_spatial(x, layout, t.out_spatial, channels))
 
 
@@ -134,8 +218,9 @@ def _scatter(keys: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
 def _keys(t: Table, asl: slice, osl: slice, p: int, b: int) -> np.ndarray:
     """Flat position within the block's ``(a, P, B)`` slab of every column element."""
     a = asl.stop - asl.start
-    return ((np.arange(a)[:, None, None, None] * p + t.idx[osl][None, :, :, None]) * b
-            + np.arange(b)[None, None, None, :])
+    return (np.arange(a)[:, None, None, None] * p + t.idx[osl][None, :, :, None]) * b + np.arange(
+        b
+    )[None, None, None, :]
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +301,9 @@ def _table_sum(xa: np.ndarray, t: Table, layout: str, div: np.ndarray) -> np.nda
     return out
 
 
-def _lp_block(cols: np.ndarray, mask: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _lp_block(
+    cols: np.ndarray, mask: np.ndarray, p: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``|cols|`` (0 where invalid), window max ``m``, its power-of-two scale, and
     ``s = sum (|x|/scale)**p`` (float64)."""
     xa = np.where(mask, np.abs(cols.astype(np.float64)), 0.0)
@@ -251,7 +338,9 @@ def _table_lp(x: np.ndarray, t: Table, layout: str, p: int, dtype: str) -> np.nd
 # ---------------------------------------------------------------------------
 
 
-def _max_grad(x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, tie_policy: str) -> np.ndarray:
+def _max_grad(
+    x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, tie_policy: str
+) -> np.ndarray:
     """Route each upstream value to the first (or every) maximum [POOL-GRAD-2, -3]."""
     x3 = cm.planes_view(_working(x), layout)
     g3 = cm.planes_view(g, layout).astype(np.float64)
@@ -271,12 +360,15 @@ def _max_grad(x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, t
         w = np.where(sel, g3[asl, osl][:, :, None, :], 0.0)
         keys = _keys(t, asl, osl, p, b)
         base = asl.start * p * b
-        gx[base : asl.stop * p * b] += _scatter(keys[np.broadcast_to(sel, keys.shape)],
-                                               w[sel], (asl.stop - asl.start) * p * b)
+        gx[base : asl.stop * p * b] += _scatter(
+            keys[np.broadcast_to(sel, keys.shape)], w[sel], (asl.stop - asl.start) * p * b
+        )
     return cm.finish(gx.reshape(x.shape), dtype)
 
 
-def _avg_grad(x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, div: np.ndarray) -> np.ndarray:
+def _avg_grad(
+    x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, div: np.ndarray
+) -> np.ndarray:
     """``g / divisor`` to every valid tap; overlaps accumulate [POOL-GRAD-1, -3]."""
     g3 = cm.planes_view(g, layout).astype(np.float64)
     a_all, p, b = cm.planes_view(x, layout).shape
@@ -288,7 +380,9 @@ def _avg_grad(x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, d
         keys = _keys(t, asl, osl, p, b)
         sel = np.broadcast_to(t.valid[osl][None, :, :, None], keys.shape)
         w = np.broadcast_to(share[asl, osl][:, :, None, :], keys.shape)
-        gx[asl.start * p * b : asl.stop * p * b] += _scatter(keys[sel], w[sel], (asl.stop - asl.start) * p * b)
+        gx[asl.start * p * b : asl.stop * p * b] += _scatter(
+            keys[sel], w[sel], (asl.stop - asl.start) * p * b
+        )
     return cm.finish(gx.reshape(x.shape), dtype)
 
 
@@ -308,7 +402,9 @@ def _lp_grad(x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, p:
             w = coef * np.sign(cols.astype(np.float64)) * (xa / scale) ** (p - 1)
             keys = _keys(t, asl, osl, pl, b)
             sel = np.broadcast_to(mask, keys.shape)
-            gx[asl.start * pl * b : asl.stop * pl * b] += _scatter(keys[sel], w[sel], (asl.stop - asl.start) * pl * b)
+            gx[asl.start * pl * b : asl.stop * pl * b] += _scatter(
+                keys[sel], w[sel], (asl.stop - asl.start) * pl * b
+            )
     return cm.finish(gx.reshape(x.shape), dtype)
 
 
@@ -317,118 +413,223 @@ def _lp_grad(x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, p:
 # ---------------------------------------------------------------------------
 
 
-def _pool(x: np.ndarray, op: str, allowed: Sequence[str], layout: str, kernel_size: object, stride: object,
-          padding: geo.PaddingArg, dilation: object, ceil_mode: bool) -> tuple[str, Table]:
-    w = cm.window(x, op, allowed, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    return w.dtype, _pool_table(w.geometry)
+def _pool(
+    x: np.ndarray,
+    op: str,
+    allowed: Sequence[str],
+    layout: str,
+    kernel_size: object,
+    stride: object,
+    padding: geo.PaddingArg,
+    dilation: object,
+    ceil_mode: bool,
+) -> tuple[str, Table]:
+    dtype = args.check_array(x, "x", allowed, op, layout)
+    ceil = args.check_bool(ceil_mode, "ceil_mode")
+    spatial = cm.spatial_shape(x, layout)
+    return dtype, _pool_table(_axes(spatial, kernel_size, stride, padding, dilation, ceil))
 
 
 def max_pool_with_indices(
-    x: np.ndarray, *, kernel_size: object, stride: object = None, padding: geo.PaddingArg = 0,
-    dilation: object = 1, ceil_mode: bool = False, layout: str = "channels_first",
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling and the int64 flat index within each (N, C) plane [POOL-MAX-1, POOL-IDX-1]."""
-    dtype, t = _pool(x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    dtype, t = _pool(
+        x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
     values, index = _table_max(x, t, layout)
     return cm.finish(_reshape_out(values, x, layout, t), dtype), _reshape_out(index, x, layout, t)
 
 
 def max_pool(
-    x: np.ndarray, *, kernel_size: object, stride: object = None, padding: geo.PaddingArg = 0,
-    dilation: object = 1, ceil_mode: bool = False, layout: str = "channels_first",
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
 ) -> np.ndarray:
-    dtype, t = _pool(x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    dtype, t = _pool(
+        x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
     return cm.finish(_reshape_out(_table_max_values(x, t, layout), x, layout, t), dtype)
 
 
 def max_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, kernel_size: object, stride: object = None,
-    padding: geo.PaddingArg = 0, dilation: object = 1, ceil_mode: bool = False,
-    layout: str = "channels_first", tie_policy: str = "first",
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+    tie_policy: str = "first",
 ) -> np.ndarray:
-    dtype, t = _pool(x, "max_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    dtype, t = _pool(
+        x,
+        "max_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    )
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _max_grad(x, g, t, layout, dtype, tie_policy)
 
 
 def _avg_div(t: Table, count_include_pad: object, divisor_override: object) -> np.ndarray:
-    cm.check_bool(count_include_pad, "count_include_pad")
-    override = cm.check_divisor(divisor_override)
+    args.check_bool(count_include_pad, "count_include_pad")
+    override = args.check_divisor(divisor_override)
     if override is not None:
         return np.full(t.n_out, override)
     return t.extent if count_include_pad else t.count
 
 
 def avg_pool(
-    x: np.ndarray, *, kernel_size: object, stride: object = None, padding: geo.PaddingArg = 0,
-    dilation: object = 1, ceil_mode: bool = False, count_include_pad: bool = True,
-    divisor_override: int | None = None, layout: str = "channels_first",
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    layout: str = "channels_first",
 ) -> np.ndarray:
     """Sum of the valid taps over the divisor [POOL-AVG-*]; divisor 0 gives NaN [POOL-EMPTY-1]."""
-    dtype, t = _pool(x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    dtype, t = _pool(
+        x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
     div = _avg_div(t, count_include_pad, divisor_override)
     out = cm.robust_sum(lambda xa: _table_sum(xa, t, layout, div), x, dtype)
     return cm.finish(_reshape_out(out, x, layout, t), dtype)
 
 
 def avg_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, kernel_size: object, stride: object = None,
-    padding: geo.PaddingArg = 0, dilation: object = 1, ceil_mode: bool = False,
-    count_include_pad: bool = True, divisor_override: int | None = None,
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
     layout: str = "channels_first",
 ) -> np.ndarray:
-    dtype, t = _pool(x, "avg_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    dtype, t = _pool(
+        x,
+        "avg_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    )
     div = _avg_div(t, count_include_pad, divisor_override)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _avg_grad(x, g, t, layout, dtype, div)
 
 
 def lp_pool(
-    x: np.ndarray, *, kernel_size: object, p: int = 2, stride: object = None,
-    padding: geo.PaddingArg = 0, dilation: object = 1, ceil_mode: bool = False,
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    p: int = 2,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
     layout: str = "channels_first",
 ) -> np.ndarray:
-    dtype, t = _pool(x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    p = cm.check_p(p)
+    dtype, t = _pool(
+        x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    p = args.check_p(p)
     return _reshape_out(_table_lp(x, t, layout, p, dtype), x, layout, t)
 
 
 def lp_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, kernel_size: object, p: int = 2,
-    stride: object = None, padding: geo.PaddingArg = 0, dilation: object = 1,
-    ceil_mode: bool = False, layout: str = "channels_first",
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    p: int = 2,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
 ) -> np.ndarray:
-    dtype, t = _pool(x, "lp_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    p = cm.check_p(p)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    dtype, t = _pool(
+        x,
+        "lp_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    )
+    p = args.check_p(p)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _lp_grad(x, g, t, layout, dtype, p)
 
 
-def _adaptive(x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str) -> tuple[str, Table]:
+def _adaptive(
+    x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str
+) -> tuple[str, Table]:
     dtype, _, bounds = cm.adaptive_setup(x, op, allowed, output_size, layout)
     return dtype, _adaptive_table(cm.spatial_shape(x, layout), bounds)
 
 
-def adaptive_max_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
+def adaptive_max_pool(
+    x: np.ndarray, *, output_size: object, layout: str = "channels_first"
+) -> np.ndarray:
     """Adaptive max over ``[floor(iL/O), ceil((i+1)L/O))`` per axis [POOL-ADAPT-1]."""
     dtype, t = _adaptive(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
     return cm.finish(_reshape_out(_table_max_values(x, t, layout), x, layout, t), dtype)
 
 
-def adaptive_avg_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
+def adaptive_avg_pool(
+    x: np.ndarray, *, output_size: object, layout: str = "channels_first"
+) -> np.ndarray:
     dtype, t = _adaptive(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
     out = cm.robust_sum(lambda xa: _table_sum(xa, t, layout, t.count), x, dtype)
     return cm.finish(_reshape_out(out, x, layout, t), dtype)
 
 
 def adaptive_max_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, output_size: object, layout: str = "channels_first",
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    output_size: object,
+    layout: str = "channels_first",
     tie_policy: str = "first",
 ) -> np.ndarray:
     dtype, t = _adaptive(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _max_grad(x, g, t, layout, dtype, tie_policy)
 
 
@@ -436,40 +637,32 @@ def adaptive_avg_pool_grad(
     x: np.ndarray, grad_output: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
     dtype, t = _adaptive(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial), dtype)
     return _avg_grad(x, g, t, layout, dtype, t.count)
 
 
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """A single window over the whole plane [POOL-GLOBAL-1]."""
-    dtype = cm.check_x(x, "global_max_pool", dt.ALL_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.ALL_DTYPES, "global_max_pool", layout)
     t = _global_table(cm.spatial_shape(x, layout))
     return cm.finish(_reshape_out(_table_max_values(x, t, layout), x, layout, t), dtype)
 
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_avg_pool", dt.FLOAT_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_avg_pool", layout)
     t = _global_table(cm.spatial_shape(x, layout))
     out = cm.robust_sum(lambda xa: _table_sum(xa, t, layout, t.count), x, dtype)
     return cm.finish(_reshape_out(out, x, layout, t), dtype)
 
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
-    p = cm.check_p(p)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_lp_pool", layout)
+    p = args.check_p(p)
     t = _global_table(cm.spatial_shape(x, layout))
     return _reshape_out(_table_lp(x, t, layout, p, dtype), x, layout, t)
 
 
-def max_unpool(
-    x: np.ndarray, indices: np.ndarray, *, kernel_size: object, stride: object = None,
-    padding: object = 0, output_size: object = None, layout: str = "channels_first",
-) -> np.ndarray:
-    """Scatter to the flat indices (col2im of a one-tap window) [POOL-UNPOOL-*]."""
-    dtype, out = cm.unpool_shape(x, indices, kernel_size, stride, padding, output_size, layout)
-    return cm.max_unpool_scatter(x, indices, dtype, out, layout)
-
-
+max_unpool = cm.max_unpool
 zero_pad = cm.zero_pad
 
 
@@ -478,11 +671,22 @@ zero_pad = cm.zero_pad
 # ---------------------------------------------------------------------------
 
 
-def _conv_setup(x: np.ndarray, weight: np.ndarray, bias: Any, stride: object, padding: geo.PaddingArg,
-                dilation: object, groups: object, layout: str, op: str) -> tuple[str, int, Table]:
-    dtype, grp = cm.conv_check(x, weight, bias, groups, layout, op)
-    g = geo.pool_geometry(cm.spatial_shape(x, layout), tuple(weight.shape[2:]), stride, padding, dilation, False)
-    return dtype, grp, _pool_table(g)
+def _conv_setup(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: Any,
+    stride: object,
+    padding: geo.PaddingArg,
+    dilation: object,
+    groups: object,
+    layout: str,
+    op: str,
+) -> tuple[str, int, Table]:
+    dtype, grp = args.check_conv(x, weight, bias, groups, layout, op)
+    conv_stride = 1 if stride is None else stride  # conv's default [POOL-PARAM-2]
+    spatial = cm.spatial_shape(x, layout)
+    axes = _axes(spatial, tuple(weight.shape[2:]), conv_stride, padding, dilation, False)
+    return dtype, grp, _pool_table(axes)
 
 
 def _conv_cols(x: np.ndarray, t: Table, layout: str, nsl: slice, osl: slice) -> np.ndarray:
@@ -493,7 +697,9 @@ def _conv_cols(x: np.ndarray, t: Table, layout: str, nsl: slice, osl: slice) -> 
     else:
         c = x.shape[1]
         cols = x3[nsl.start * c : nsl.stop * c][:, t.idx[osl], 0]
-        cols = cols.reshape(nsl.stop - nsl.start, c, osl.stop - osl.start, t.taps).transpose(0, 2, 1, 3)
+        cols = cols.reshape(nsl.stop - nsl.start, c, osl.stop - osl.start, t.taps).transpose(
+            0, 2, 1, 3
+        )
     return np.where(t.valid[osl][None, :, None, :], cols, 0.0)
 
 
@@ -510,12 +716,21 @@ def _nc_out(o: np.ndarray, x: np.ndarray, layout: str, t: Table) -> np.ndarray:
     """``(N, O, C)`` -> the output layout."""
     if layout == "channels_first":
         o = o.transpose(0, 2, 1)
-    return np.ascontiguousarray(o).reshape(cm.with_spatial(x, layout, t.out_spatial, o.shape[-1 if layout == "channels_last" else 1]))
+    return np.ascontiguousarray(o).reshape(
+        cm.with_spatial(x, layout, t.out_spatial, o.shape[-1 if layout == "channels_last" else 1])
+    )
 
 
 def conv(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *, stride: object = 1,
-    padding: geo.PaddingArg = 0, dilation: object = 1, groups: int = 1, layout: str = "channels_first",
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    stride: object = 1,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    groups: int = 1,
+    layout: str = "channels_first",
 ) -> np.ndarray:
     """im2col + one matmul per group, in float64 [POOL-CONV-1, -2]. Padding taps are
     zero columns; if the weights hold inf or NaN (0 * inf would be NaN, while the
@@ -533,11 +748,17 @@ def conv(
             for gi in range(grp):
                 cg, wg = cols[:, :, gi * cig : (gi + 1) * cig, :], wt[gi * cog : (gi + 1) * cog]
                 if not exact_skip:
-                    out[nsl, osl, gi * cog : (gi + 1) * cog] = np.tensordot(cg, wg, axes=([2, 3], [1, 2]))
+                    out[nsl, osl, gi * cog : (gi + 1) * cog] = np.tensordot(
+                        cg, wg, axes=([2, 3], [1, 2])
+                    )
                     continue
                 for tap in range(t.taps):
                     ok = np.flatnonzero(t.valid[osl, tap]) + osl.start
-                    part = np.tensordot(cols[:, :, gi * cig : (gi + 1) * cig, tap][:, ok - osl.start], wg[:, :, tap], axes=([2], [1]))
+                    part = np.tensordot(
+                        cols[:, :, gi * cig : (gi + 1) * cig, tap][:, ok - osl.start],
+                        wg[:, :, tap],
+                        axes=([2], [1]),
+                    )
                     out[nsl, ok, gi * cog : (gi + 1) * cog] += part
         if bias is not None:
             out += bias.astype(np.float64)
@@ -545,19 +766,32 @@ def conv(
 
 
 def conv_grad(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, grad_output: np.ndarray, *,
-    stride: object = 1, padding: geo.PaddingArg = 0, dilation: object = 1, groups: int = 1,
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    grad_output: np.ndarray,
+    *,
+    stride: object = 1,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    groups: int = 1,
     layout: str = "channels_first",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """grad_x by col2im of ``g @ W``; grad_w by ``cols^T @ g``; grad_b by summing ``g``
     [POOL-GRAD-5]. Non-finite upstream values take the tap-by-tap path for grad_w."""
-    dtype, grp, t = _conv_setup(x, weight, bias, stride, padding, dilation, groups, layout, "conv_grad")
+    dtype, grp, t = _conv_setup(
+        x, weight, bias, stride, padding, dilation, groups, layout, "conv_grad"
+    )
     n, c_out, cig = x.shape[0], weight.shape[0], weight.shape[1]
     cog, c_in = c_out // grp, cig * grp
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial, c_out), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, t.out_spatial, c_out), dtype)
     x64, wt = x.astype(np.float64), weight.astype(np.float64).reshape(c_out, cig, t.taps)
     g64 = g.astype(np.float64)
-    g3 = g64.reshape(n, t.n_out, c_out) if layout == "channels_last" else g64.reshape(n, c_out, t.n_out).transpose(0, 2, 1)
+    g3 = (
+        g64.reshape(n, t.n_out, c_out)
+        if layout == "channels_last"
+        else g64.reshape(n, c_out, t.n_out).transpose(0, 2, 1)
+    )
     exact_skip = not np.isfinite(g64).all() and not t.valid.all()
     p = math.prod(cm.spatial_shape(x, layout))
     gx = np.zeros(x.size)
@@ -570,7 +804,11 @@ def conv_grad(
             nn = np.arange(nsl.start, nsl.stop)[:, None, None, None]
             ci = np.arange(c_in)[None, None, :, None]
             pos = t.idx[osl][None, :, None, :]
-            keys = (nn * p + pos) * c_in + ci if layout == "channels_last" else (nn * c_in + ci) * p + pos
+            keys = (
+                (nn * p + pos) * c_in + ci
+                if layout == "channels_last"
+                else (nn * c_in + ci) * p + pos
+            )
             sel = np.broadcast_to(t.valid[osl][None, :, None, :], (nb, ob, c_in, t.taps))
             dcols = np.empty((nb, ob, c_in, t.taps))
             for gi in range(grp):
@@ -582,7 +820,9 @@ def conv_grad(
                     continue
                 for tap in range(t.taps):
                     ok = np.flatnonzero(t.valid[osl, tap])
-                    gw[co, :, tap] += np.tensordot(gb_[:, ok], cols[:, :, cs, tap][:, ok], axes=([0, 1], [0, 1]))
+                    gw[co, :, tap] += np.tensordot(
+                        gb_[:, ok], cols[:, :, cs, tap][:, ok], axes=([0, 1], [0, 1])
+                    )
             gx += _scatter(np.broadcast_to(keys, sel.shape)[sel], dcols[sel], x.size)
     gb = None if bias is None else cm.finish(g3.sum(axis=(0, 1)), dtype)
     return cm.finish(gx.reshape(x.shape), dtype), cm.finish(gw.reshape(weight.shape), dtype), gb

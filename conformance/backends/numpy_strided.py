@@ -17,7 +17,7 @@ that feeds the outputs ``[lo, hi)`` whose tap ``j`` is in bounds
 * The max gradient is separable too (``_route_max``): upstream values travel back
   one axis at a time to the taps that hold each axis' intermediate maximum.
 * Max, average and their gradients run block by block over the planes so that
-  intermediates stay in cache [issue 5]. Lp pooling and conv loop over the N-d
+  intermediates stay in cache. Lp pooling and conv loop over the N-d
   kernel taps.
 * Adaptive windows use the same machinery with index arrays in place of slices.
 """
@@ -30,7 +30,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Union
 
 import numpy as np
+
 from poolconf.conformance.backends import _numpy_common as cm
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -47,13 +49,15 @@ Plan = tuple[int, int, list[tuple[Indexer, Indexer]]]
 
 
 def _pool_plans(w: cm.Window) -> list[Plan]:
-    plans = []
+    plans: list[Plan] = []
     for axis, a in zip(w.axes, w.geometry.axes):
-        taps = []
+        taps: list[tuple[Indexer, Indexer]] = []
         for j in range(a.kernel):
             lo, hi, start = cm.tap_range(a, j)
             if lo < hi:
-                taps.append((slice(lo, hi), slice(start, start + (hi - lo - 1) * a.stride + 1, a.stride)))
+                taps.append(
+                    (slice(lo, hi), slice(start, start + (hi - lo - 1) * a.stride + 1, a.stride))
+                )
         plans.append((axis, a.out, taps))
     return plans
 
@@ -95,8 +99,9 @@ def _resized(a: np.ndarray, axis: int, n: int) -> list[int]:
     return shape
 
 
-def _start(a: np.ndarray, axis: int, n: int, taps: list[tuple[Indexer, Indexer]],
-           fill: Any) -> tuple[np.ndarray, list[tuple[Indexer, Indexer]]]:
+def _start(
+    a: np.ndarray, axis: int, n: int, taps: list[tuple[Indexer, Indexer]], fill: Any
+) -> tuple[np.ndarray, list[tuple[Indexer, Indexer]]]:
     """The result array of one axis' reduction, initialised with a tap that feeds every
     output (a copy, saving one pass) or with ``fill``; and the taps still to apply."""
     for i, (dst, src) in enumerate(taps):
@@ -105,7 +110,9 @@ def _start(a: np.ndarray, axis: int, n: int, taps: list[tuple[Indexer, Indexer]]
     return np.full(_resized(a, axis, n), fill, a.dtype), taps
 
 
-def _reduce_max(a: np.ndarray, axis: int, n: int, taps: list[tuple[Indexer, Indexer]]) -> np.ndarray:
+def _reduce_max(
+    a: np.ndarray, axis: int, n: int, taps: list[tuple[Indexer, Indexer]]
+) -> np.ndarray:
     """Max along one axis with ``np.maximum`` (NaN propagates; a zero tie's sign is arbitrary)."""
     res, rest = _start(a, axis, n, taps, cm.ident_max(a.dtype))
     for dst, src in rest:
@@ -128,7 +135,7 @@ def _sep_max_fast(x: np.ndarray, plans: list[Plan]) -> np.ndarray:
     return a
 
 
-# Speed [issue 5]: the ops below run block by block over the planes (channels_first:
+# Speed: the ops below run block by block over the planes (channels_first:
 # N*C planes; channels_last: N images), so that a block's intermediates stay in the
 # CPU cache instead of streaming every per-axis pass through main memory.
 BLOCK_BYTES = 1 << 20
@@ -142,8 +149,9 @@ def _planes(a: np.ndarray, layout: str) -> np.ndarray:
     return a
 
 
-def _blockwise(fn: Any, arrays: Sequence[np.ndarray], layout: str, shape: Sequence[int],
-               dtype: Any) -> np.ndarray:
+def _blockwise(
+    fn: Any, arrays: Sequence[np.ndarray], layout: str, shape: Sequence[int], dtype: Any
+) -> np.ndarray:
     """``fn(*blocks)`` over blocks of planes of ``arrays`` (all with the same planes),
     assembled into a new array of ``shape`` (in the call's layout) and ``dtype``."""
     views = [_planes(a, layout) for a in arrays]
@@ -222,7 +230,9 @@ def _sep_spread(z: np.ndarray, plans: list[Plan], in_shape: Sequence[int]) -> np
     return a
 
 
-def _nd_taps(plans: list[Plan], ndim: int) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...], bool]]:
+def _nd_taps(
+    plans: list[Plan], ndim: int
+) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...], bool]]:
     """N-d kernel taps in row-major window order: (dst index, src index, all slices)."""
     rank = len(plans)
     for combo in itertools.product(*(taps for _, _, taps in plans)):
@@ -311,28 +321,51 @@ def _max_grad(
 
 def _pool_window(x: np.ndarray, op: str, allowed: Sequence[str], kw: dict[str, Any]) -> cm.Window:
     return cm.window(
-        x, op, allowed, kw["layout"], kw["kernel_size"], kw["stride"], kw["padding"],
-        kw["dilation"], kw["ceil_mode"],
+        x,
+        op,
+        allowed,
+        kw["layout"],
+        kw["kernel_size"],
+        kw["stride"],
+        kw["padding"],
+        kw["dilation"],
+        kw["ceil_mode"],
     )
 
 
 def max_pool(
-    x: np.ndarray, *, kernel_size: object, stride: object = None, padding: geo.PaddingArg = 0,
-    dilation: object = 1, ceil_mode: bool = False, layout: str = "channels_first",
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
 ) -> np.ndarray:
     """Max pooling; padding never takes part [POOL-MAX-1]."""
-    w = cm.window(x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    w = cm.window(
+        x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
     plans = _pool_plans(w)
     shape = cm.with_spatial(x, layout, w.out_spatial)
     return _blockwise(lambda xb: _sep_max(_working(xb), plans), [x], layout, shape, x.dtype)
 
 
 def max_pool_with_indices(
-    x: np.ndarray, *, kernel_size: object, stride: object = None, padding: geo.PaddingArg = 0,
-    dilation: object = 1, ceil_mode: bool = False, layout: str = "channels_first",
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Max pooling and the int64 flat index within each (N, C) plane [POOL-IDX-1]."""
-    w = cm.window(x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
+    w = cm.window(
+        x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
     xw = _working(x)
     vals, idx = _sep_max_first(xw, _pool_plans(w), _flat_grid(xw, w.axes))
     assert idx is not None
@@ -340,13 +373,30 @@ def max_pool_with_indices(
 
 
 def max_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, kernel_size: object, stride: object = None,
-    padding: geo.PaddingArg = 0, dilation: object = 1, ceil_mode: bool = False,
-    layout: str = "channels_first", tie_policy: str = "first",
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
+    tie_policy: str = "first",
 ) -> np.ndarray:
-    w = cm.window(x, "max_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
+    w = cm.window(
+        x,
+        "max_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    )
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
     return _max_grad(x, g, _pool_plans(w), w.dtype, tie_policy, layout)
 
 
@@ -356,14 +406,23 @@ def max_pool_grad(
 
 
 def avg_pool(
-    x: np.ndarray, *, kernel_size: object, stride: object = None, padding: geo.PaddingArg = 0,
-    dilation: object = 1, ceil_mode: bool = False, count_include_pad: bool = True,
-    divisor_override: int | None = None, layout: str = "channels_first",
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    layout: str = "channels_first",
 ) -> np.ndarray:
     """Separable window sums over the divisor; divisor 0 gives NaN [POOL-AVG-*, POOL-EMPTY-1]."""
-    w = cm.window(x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    cm.check_bool(count_include_pad, "count_include_pad")
-    div = cm.divisor(w, x.ndim, bool(count_include_pad), cm.check_divisor(divisor_override))
+    w = cm.window(
+        x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    args.check_bool(count_include_pad, "count_include_pad")
+    div = cm.divisor(w, x.ndim, bool(count_include_pad), args.check_divisor(divisor_override))
     plans = _pool_plans(w)
 
     def average(xa: np.ndarray) -> np.ndarray:
@@ -376,21 +435,39 @@ def avg_pool(
 
 
 def avg_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, kernel_size: object, stride: object = None,
-    padding: geo.PaddingArg = 0, dilation: object = 1, ceil_mode: bool = False,
-    count_include_pad: bool = True, divisor_override: int | None = None,
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
     layout: str = "channels_first",
 ) -> np.ndarray:
     """``g / divisor`` spread over each window's in-bounds taps [POOL-GRAD-1, POOL-GRAD-3]."""
-    w = cm.window(x, "avg_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    cm.check_bool(count_include_pad, "count_include_pad")
-    div = cm.divisor(w, x.ndim, bool(count_include_pad), cm.check_divisor(divisor_override))
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
+    w = cm.window(
+        x,
+        "avg_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    )
+    args.check_bool(count_include_pad, "count_include_pad")
+    div = cm.divisor(w, x.ndim, bool(count_include_pad), args.check_divisor(divisor_override))
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
     return _avg_grad(x, g, div, _pool_plans(w), w.dtype, layout)
 
 
-def _avg_grad(x: np.ndarray, g: np.ndarray, div: Any, plans: list[Plan], dtype: str,
-              layout: str) -> np.ndarray:
+def _avg_grad(
+    x: np.ndarray, g: np.ndarray, div: Any, plans: list[Plan], dtype: str, layout: str
+) -> np.ndarray:
     """Block by block: ``g / divisor`` (0 where the divisor is 0), spread over the windows."""
 
     def spread(ga: np.ndarray) -> np.ndarray:
@@ -411,7 +488,9 @@ def _avg_grad(x: np.ndarray, g: np.ndarray, div: Any, plans: list[Plan], dtype: 
 # ---------------------------------------------------------------------------
 
 
-def _lp_parts(x: np.ndarray, plans: list[Plan]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _lp_parts(
+    x: np.ndarray, plans: list[Plan]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``|x|``, the window max ``m`` of ``|x|``, the power-of-two scale of ``m``, and
     ``s = sum (|x|/scale)**p`` later; all float64."""
     xa = np.abs(x.astype(np.float64))
@@ -436,14 +515,22 @@ def _lp_finish(m: np.ndarray, scale: np.ndarray, s: np.ndarray, p: int) -> np.nd
 
 
 def lp_pool(
-    x: np.ndarray, *, kernel_size: object, p: int = 2, stride: object = None,
-    padding: geo.PaddingArg = 0, dilation: object = 1, ceil_mode: bool = False,
+    x: np.ndarray,
+    *,
+    kernel_size: object,
+    p: int = 2,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
     layout: str = "channels_first",
 ) -> np.ndarray:
     """``(sum |x|**p) ** (1/p)`` over in-bounds taps, with per-window power-of-two
     scaling so that ``|x|**p`` neither overflows nor underflows [POOL-LP-1]."""
-    w = cm.window(x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    p = cm.check_p(p)
+    w = cm.window(
+        x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    p = args.check_p(p)
     plans = _pool_plans(w)
     xa, m, scale, s = _lp_parts(x, plans)
     _lp_sums(xa, scale, s, plans, p)
@@ -451,15 +538,32 @@ def lp_pool(
 
 
 def lp_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, kernel_size: object, p: int = 2,
-    stride: object = None, padding: geo.PaddingArg = 0, dilation: object = 1,
-    ceil_mode: bool = False, layout: str = "channels_first",
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    kernel_size: object,
+    p: int = 2,
+    stride: object = None,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    ceil_mode: bool = False,
+    layout: str = "channels_first",
 ) -> np.ndarray:
     """``g * sign(x) * (|x|/y)**(p-1)`` per tap; zero norm gives 0, a non-finite input
     or upstream value NaN over the window [POOL-GRAD-4, POOL-GRAD-8]."""
-    w = cm.window(x, "lp_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode)
-    p = cm.check_p(p)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
+    w = cm.window(
+        x,
+        "lp_pool_grad",
+        dt.FLOAT_DTYPES,
+        layout,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+    )
+    p = args.check_p(p)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial), w.dtype)
     plans = _pool_plans(w)
     xa, m, scale, s = _lp_parts(x, plans)
     _lp_sums(xa, scale, s, plans, p)
@@ -481,7 +585,9 @@ def lp_pool_grad(
 # ---------------------------------------------------------------------------
 
 
-def _adaptive(x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str) -> tuple[str, tuple[int, ...], list[Plan], Any]:
+def _adaptive(
+    x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str
+) -> tuple[str, tuple[int, ...], list[Plan], Any]:
     dtype, out, bounds = cm.adaptive_setup(x, op, allowed, output_size, layout)
     axes = cm.spatial_axes(x.ndim, layout)
     count: Any = 1
@@ -490,15 +596,21 @@ def _adaptive(x: np.ndarray, op: str, allowed: Sequence[str], output_size: objec
     return dtype, out, _adaptive_plans(axes, bounds), count
 
 
-def adaptive_max_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
+def adaptive_max_pool(
+    x: np.ndarray, *, output_size: object, layout: str = "channels_first"
+) -> np.ndarray:
     """Adaptive max over ``[floor(iL/O), ceil((i+1)L/O))`` per axis [POOL-ADAPT-1]."""
     _, out, plans, _ = _adaptive(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
     shape = cm.with_spatial(x, layout, out)
     return _blockwise(lambda xb: _sep_max(_working(xb), plans), [x], layout, shape, x.dtype)
 
 
-def adaptive_avg_pool(x: np.ndarray, *, output_size: object, layout: str = "channels_first") -> np.ndarray:
-    dtype, out, plans, count = _adaptive(x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout)
+def adaptive_avg_pool(
+    x: np.ndarray, *, output_size: object, layout: str = "channels_first"
+) -> np.ndarray:
+    dtype, out, plans, count = _adaptive(
+        x, "adaptive_avg_pool", dt.FLOAT_DTYPES, output_size, layout
+    )
 
     def average(xa: np.ndarray) -> np.ndarray:
         return _sep_sum(xa, plans) / np.asarray(count, xa.dtype)
@@ -508,27 +620,35 @@ def adaptive_avg_pool(x: np.ndarray, *, output_size: object, layout: str = "chan
 
 
 def adaptive_max_pool_grad(
-    x: np.ndarray, grad_output: np.ndarray, *, output_size: object, layout: str = "channels_first",
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    *,
+    output_size: object,
+    layout: str = "channels_first",
     tie_policy: str = "first",
 ) -> np.ndarray:
-    dtype, out, plans, _ = _adaptive(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    cm.check_tie_policy(tie_policy)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
+    dtype, out, plans, _ = _adaptive(
+        x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout
+    )
+    args.check_tie_policy(tie_policy)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
     return _max_grad(x, g, plans, dtype, tie_policy, layout)
 
 
 def adaptive_avg_pool_grad(
     x: np.ndarray, grad_output: np.ndarray, *, output_size: object, layout: str = "channels_first"
 ) -> np.ndarray:
-    dtype, out, plans, count = _adaptive(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
+    dtype, out, plans, count = _adaptive(
+        x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout
+    )
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, out), dtype)
     return _avg_grad(x, g, count, plans, dtype, layout)
 
 
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """Max over all spatial positions; a zero result takes the sign of the first
     zero of the plane [POOL-GLOBAL-1, POOL-MAX-5]."""
-    dtype = cm.check_x(x, "global_max_pool", dt.ALL_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.ALL_DTYPES, "global_max_pool", layout)
     axes = cm.spatial_axes(x.ndim, layout)
     xw = _working(x)
     m = np.max(xw, axis=axes, keepdims=True)
@@ -541,15 +661,17 @@ def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
 
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_avg_pool", dt.FLOAT_DTYPES, layout)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_avg_pool", layout)
     axes = cm.spatial_axes(x.ndim, layout)
     n = math.prod(cm.spatial_shape(x, layout))
-    return cm.finish(cm.robust_sum(lambda xa: np.sum(xa, axis=axes, keepdims=True) / n, x, dtype), dtype)
+    return cm.finish(
+        cm.robust_sum(lambda xa: np.sum(xa, axis=axes, keepdims=True) / n, x, dtype), dtype
+    )
 
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
-    dtype = cm.check_x(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
-    p = cm.check_p(p)
+    dtype = args.check_array(x, "x", dt.FLOAT_DTYPES, "global_lp_pool", layout)
+    p = args.check_p(p)
     axes = cm.spatial_axes(x.ndim, layout)
     xa = np.abs(x.astype(np.float64))
     m = np.max(xa, axis=axes, keepdims=True)
@@ -564,20 +686,30 @@ def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first")
 # ---------------------------------------------------------------------------
 
 
-def max_unpool(
-    x: np.ndarray, indices: np.ndarray, *, kernel_size: object, stride: object = None,
-    padding: object = 0, output_size: object = None, layout: str = "channels_first",
-) -> np.ndarray:
-    dtype, out = cm.unpool_shape(x, indices, kernel_size, stride, padding, output_size, layout)
-    return cm.max_unpool_scatter(x, indices, dtype, out, layout)
-
-
+max_unpool = cm.max_unpool
 zero_pad = cm.zero_pad
 
 
-def _conv_window(x: np.ndarray, weight: np.ndarray, stride: object, padding: geo.PaddingArg,
-                 dilation: object, layout: str, dtype: str) -> cm.Window:
-    g = geo.pool_geometry(cm.spatial_shape(x, layout), tuple(weight.shape[2:]), stride, padding, dilation, False)
+def _weight_index(out_channels: slice, tap: Sequence[int]) -> tuple[Any, ...]:
+    """``weight[out_channels, :, *tap]``: the weights of one kernel tap."""
+    return (out_channels, slice(None), *tap)
+
+
+def _conv_window(
+    x: np.ndarray,
+    weight: np.ndarray,
+    stride: object,
+    padding: geo.PaddingArg,
+    dilation: object,
+    layout: str,
+    dtype: str,
+) -> cm.Window:
+    g = geo.call_geometry(
+        "conv",
+        cm.spatial_shape(x, layout),
+        {"stride": stride, "padding": padding, "dilation": dilation},
+        weight.shape[2:],
+    )
     return cm.Window(dtype, layout, cm.spatial_axes(x.ndim, layout), g)
 
 
@@ -585,7 +717,9 @@ def _chan(layout: str, ndim: int) -> int:
     return ndim - 1 if layout == "channels_last" else 1
 
 
-def _kernel_taps(w: cm.Window, x_ndim: int) -> Iterator[tuple[tuple[int, ...], tuple[Any, ...], tuple[Any, ...]]]:
+def _kernel_taps(
+    w: cm.Window, x_ndim: int
+) -> Iterator[tuple[tuple[int, ...], tuple[Any, ...], tuple[Any, ...]]]:
     """Every kernel tap (row-major) with its output and input slices."""
     per_axis = []
     for a in w.geometry.axes:
@@ -593,7 +727,9 @@ def _kernel_taps(w: cm.Window, x_ndim: int) -> Iterator[tuple[tuple[int, ...], t
         for j in range(a.kernel):
             lo, hi, start = cm.tap_range(a, j)
             if lo < hi:
-                taps.append((j, slice(lo, hi), slice(start, start + (hi - lo - 1) * a.stride + 1, a.stride)))
+                taps.append(
+                    (j, slice(lo, hi), slice(start, start + (hi - lo - 1) * a.stride + 1, a.stride))
+                )
         per_axis.append(taps)
     for combo in itertools.product(*per_axis):
         dst: list[Any] = [slice(None)] * x_ndim
@@ -610,12 +746,19 @@ def _with_chan(index: tuple[Any, ...], chan: int, sl: slice) -> tuple[Any, ...]:
 
 
 def conv(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *, stride: object = 1,
-    padding: geo.PaddingArg = 0, dilation: object = 1, groups: int = 1, layout: str = "channels_first",
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    stride: object = 1,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    groups: int = 1,
+    layout: str = "channels_first",
 ) -> np.ndarray:
     """Cross-correlation, one tensordot per kernel tap over its in-bounds outputs, in
     float64 [POOL-CONV-1, POOL-CONV-2]."""
-    dtype, grp = cm.conv_check(x, weight, bias, groups, layout, "conv")
+    dtype, grp = args.check_conv(x, weight, bias, groups, layout, "conv")
     w = _conv_window(x, weight, stride, padding, dilation, layout, dtype)
     chan = _chan(layout, x.ndim)
     c_out = weight.shape[0]
@@ -626,25 +769,38 @@ def conv(
         for j, dst, src in _kernel_taps(w, x.ndim):
             for gi in range(grp):
                 xs = x64[_with_chan(src, chan, slice(gi * cig, (gi + 1) * cig))]
-                part = np.tensordot(xs, w64[(slice(gi * cog, (gi + 1) * cog), slice(None), *j)], axes=([chan], [1]))
-                out[_with_chan(dst, chan, slice(gi * cog, (gi + 1) * cog))] += np.moveaxis(part, -1, chan)
+                part = np.tensordot(
+                    xs,
+                    w64[_weight_index(slice(gi * cog, (gi + 1) * cog), j)],
+                    axes=([chan], [1]),
+                )
+                out[_with_chan(dst, chan, slice(gi * cog, (gi + 1) * cog))] += np.moveaxis(
+                    part, -1, chan
+                )
         if bias is not None:
             out += cm.axis_shape(x.ndim, chan, bias.astype(np.float64))
     return cm.finish(out, dtype)
 
 
 def conv_grad(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, grad_output: np.ndarray, *,
-    stride: object = 1, padding: geo.PaddingArg = 0, dilation: object = 1, groups: int = 1,
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    grad_output: np.ndarray,
+    *,
+    stride: object = 1,
+    padding: geo.PaddingArg = 0,
+    dilation: object = 1,
+    groups: int = 1,
     layout: str = "channels_first",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients of ``conv`` for x, weight and bias, tap by tap in float64 [POOL-GRAD-5]."""
-    dtype, grp = cm.conv_check(x, weight, bias, groups, layout, "conv_grad")
+    dtype, grp = args.check_conv(x, weight, bias, groups, layout, "conv_grad")
     w = _conv_window(x, weight, stride, padding, dilation, layout, dtype)
     chan = _chan(layout, x.ndim)
     c_out = weight.shape[0]
     cig, cog = weight.shape[1], c_out // grp
-    g = cm.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial, c_out), dtype)
+    g = args.check_grad_output(grad_output, cm.with_spatial(x, layout, w.out_spatial, c_out), dtype)
     x64, w64, g64 = x.astype(np.float64), weight.astype(np.float64), g.astype(np.float64)
     gx = np.zeros(x.shape)
     gw = np.zeros(weight.shape)
@@ -654,10 +810,10 @@ def conv_grad(
             for gi in range(grp):
                 ci, co = slice(gi * cig, (gi + 1) * cig), slice(gi * cog, (gi + 1) * cog)
                 gs = g64[_with_chan(dst, chan, co)]
-                wk = w64[(co, slice(None), *j)]  # (cog, cig)
+                wk = w64[_weight_index(co, j)]  # (cog, cig)
                 part = np.tensordot(gs, wk, axes=([chan], [0]))
                 gx[_with_chan(src, chan, ci)] += np.moveaxis(part, -1, chan)
                 xs = x64[_with_chan(src, chan, ci)]
-                gw[(co, slice(None), *j)] += np.tensordot(gs, xs, axes=(other, other))
+                gw[_weight_index(co, j)] += np.tensordot(gs, xs, axes=(other, other))
         gb = None if bias is None else cm.finish(g64.sum(axis=tuple(other)), dtype)
     return cm.finish(gx, dtype), cm.finish(gw, dtype), gb

@@ -1,6 +1,46 @@
 """The reference itself as a backend: it must pass everything."""
 
-from poolconf.reference import *
-from poolconf.reference import __all__  # noqa: F401
+from poolconf.reference.flags import DEFAULT_DECLARATIONS
+from poolconf.reference.ops import (
+    adaptive_avg_pool,
+    adaptive_avg_pool_grad,
+    adaptive_max_pool,
+    adaptive_max_pool_grad,
+    avg_pool,
+    avg_pool_grad,
+    conv,
+    conv_grad,
+    global_avg_pool,
+    global_lp_pool,
+    global_max_pool,
+    lp_pool,
+    lp_pool_grad,
+    max_pool,
+    max_pool_grad,
+    max_pool_with_indices,
+    max_unpool,
+    zero_pad,
+)
 
-DECLARATIONS = {"tie_policy": "first", "empty_window": "reference", "nan_index": "first", "lp_zero_grad": "zero"}
+DECLARATIONS = dict(DEFAULT_DECLARATIONS)  # every choice is the reference's
+
+__all__ = [
+    "adaptive_avg_pool",
+    "adaptive_avg_pool_grad",
+    "adaptive_max_pool",
+    "adaptive_max_pool_grad",
+    "avg_pool",
+    "avg_pool_grad",
+    "conv",
+    "conv_grad",
+    "global_avg_pool",
+    "global_lp_pool",
+    "global_max_pool",
+    "lp_pool",
+    "lp_pool_grad",
+    "max_pool",
+    "max_pool_grad",
+    "max_pool_with_indices",
+    "max_unpool",
+    "zero_pad",
+]

@@ -40,15 +40,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch  # importing this backend imports torch; the harness itself never does
 import torch.nn.functional as F
-from poolconf.reference import dtypes as dt
-from poolconf.reference import geometry as geo
 
 from poolconf import SpecError, Unsupported
+from poolconf.reference import catalog
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
 
 # Verified on torch 2.13.0 CPU: -0.0/+0.0 and equal values tie to the first
 # element in window order; of several NaNs the LAST one's index is reported
@@ -64,7 +65,6 @@ DECLARATIONS = {
 }
 
 _device = "cpu"
-LAYOUTS = ("channels_first", "channels_last")
 
 FLOATS = dt.FLOAT_DTYPES
 # Dtypes torch 2.13 computes on the CPU, per op (probed; see tests/test_torch_backend.py).
@@ -73,20 +73,14 @@ FLOATS = dt.FLOAT_DTYPES
 _CPU_MAX_INTS = ("int8", "int16", "int32", "int64", "uint8")
 _TORCH_DTYPES: dict[str, tuple[str, ...]] = {
     "max_pool": FLOATS + _CPU_MAX_INTS,
-    "avg_pool": FLOATS + ("int64",),
+    "avg_pool": (*FLOATS, "int64"),
     "lp_pool": FLOATS + _CPU_MAX_INTS,  # integer input is promoted to float32 by x.pow(p)
     "adaptive_max_pool": FLOATS,
     "adaptive_avg_pool": FLOATS,
     "max_unpool": FLOATS,
     "zero_pad": dt.ALL_DTYPES,
-    "conv": FLOATS + ("int8", "int16", "int32", "int64", "uint8"),
+    "conv": (*FLOATS, "int8", "int16", "int32", "int64", "uint8"),
     "grad": FLOATS,  # autograd: floating point only
-}
-_SPEC_DTYPES: dict[str, tuple[str, ...]] = {
-    "max_pool": dt.ALL_DTYPES,
-    "adaptive_max_pool": dt.ALL_DTYPES,
-    "max_unpool": dt.ALL_DTYPES,
-    "zero_pad": dt.ALL_DTYPES,
 }
 
 
@@ -124,8 +118,8 @@ def _tensor(a: np.ndarray, layout: str = "channels_first", grad: bool = False) -
     """``(leaf, channels_first_view)``: a copy of ``a`` on the device; the leaf keeps
     ``a``'s layout so its ``.grad`` comes back in that layout. The layout is the
     adapter's own translation (torch has no such argument), so it is checked here."""
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
+    if layout not in catalog.LAYOUTS:
+        raise SpecError(f"layout={layout!r} is not one of {list(catalog.LAYOUTS)}", "POOL-LAYOUT-1")
     a = np.array(a, copy=True, order="C")
     if _dtype_name(a) == "bfloat16":
         t = torch.from_numpy(a.view(np.uint16)).view(torch.bfloat16)
@@ -158,7 +152,7 @@ def _check_dtype(op: str, family: str, x: np.ndarray) -> None:
     torch_ok = _TORCH_DTYPES[family]
     if _device != "cpu":
         torch_ok = tuple(d for d in torch_ok if d in FLOATS)  # integer kernels verified on CPU only
-    spec_ok = _SPEC_DTYPES.get(family, FLOATS)
+    spec_ok = catalog.op(op).dtypes
     if name in spec_ok and name not in torch_ok:
         raise Unsupported(f"torch has no {name} kernel for {op} on {_device} [POOL-DTYPE-1]")
     if name is not None and name not in spec_ok and name in torch_ok:
@@ -230,8 +224,11 @@ def _plan(
         # The spec rejects the arguments. Padding forms are the adapter's translation
         # (torch takes one int per dim), so resolve_padding validates them; the values
         # torch has counterparts for go to torch raw and its own checks decide.
-        k, s, d = (_raw(kernel_size, rank), None if stride is None else _raw(stride, rank),
-                   _raw(dilation, rank))
+        k, s, d = (
+            _raw(kernel_size, rank),
+            None if stride is None else _raw(stride, rank),
+            _raw(dilation, rank),
+        )
         pads = geo.resolve_padding(padding, spatial, k, k if s is None else s, d)
         s = k if s is None else s
         if all(pb == pe for pb, pe in pads):
@@ -252,7 +249,9 @@ def _padded_count_matches(plan: _Plan, spatial: tuple[int, ...], ceil_mode: bool
     last window must start before ``L+pb`` [POOL-GEOM-4]."""
     assert plan.geom is not None and plan.explicit is not None
     for a, (pb, pe) in zip(plan.geom.axes, plan.explicit):
-        torch_out = geo.output_length(a.length + pb + pe, a.kernel, a.stride, a.dilation, 0, 0, ceil_mode)
+        torch_out = geo.output_length(
+            a.length + pb + pe, a.kernel, a.stride, a.dilation, 0, 0, ceil_mode
+        )
         if torch_out != a.out:
             return False
     return True
@@ -278,7 +277,9 @@ def _explicit_pad(t: Any, pads: Sequence[tuple[int, int]], value: float) -> Any:
 
 def _rank_fn(name: str, rank: int) -> Any:
     if rank not in (1, 2, 3):
-        raise Unsupported(f"torch has no {rank}-d {name}; it offers 1-d, 2-d and 3-d [POOL-SHAPE-1]")
+        raise Unsupported(
+            f"torch has no {rank}-d {name}; it offers 1-d, 2-d and 3-d [POOL-SHAPE-1]"
+        )
     return getattr(F, f"{name}{rank}d")
 
 
@@ -299,9 +300,14 @@ def _max_call(t: Any, plan: _Plan, ceil_mode: Any, indices: bool) -> Any:
             f"127 elements (this one has {volume}) [POOL-MAX-6]"
         )
     if rank == 1 and integer:  # torch's max_pool1d has no integer kernel; use its 2-D one
-        out = F.max_pool2d(
-            t.unsqueeze(2), _lift(plan.kernel, 1), _lift(plan.stride, 1), _lift(plan.pad, 0),
-            _lift(plan.dilation, 1), ceil_mode, indices,
+        out = cast(Any, F).max_pool2d(  # return_indices is a runtime bool, not a Literal
+            t.unsqueeze(2),
+            _lift(plan.kernel, 1),
+            _lift(plan.stride, 1),
+            _lift(plan.pad, 0),
+            _lift(plan.dilation, 1),
+            ceil_mode,
+            indices,
         )
         return tuple(o.squeeze(2) for o in out) if indices else out.squeeze(2)
     fn = _rank_fn("max_pool", rank)
@@ -311,11 +317,19 @@ def _max_call(t: Any, plan: _Plan, ceil_mode: Any, indices: bool) -> Any:
 def _native_max_plan(op: str, x: np.ndarray, kw: dict[str, Any]) -> _Plan:
     """The plan for max ops that need indices or gradients: torch's own padding only,
     and no window entirely in padding."""
-    plan = _plan(_spatial(x, kw["layout"]), kw["kernel_size"], kw["stride"], kw["padding"],
-                 kw["dilation"], kw["ceil_mode"])
+    plan = _plan(
+        _spatial(x, kw["layout"]),
+        kw["kernel_size"],
+        kw["stride"],
+        kw["padding"],
+        kw["dilation"],
+        kw["ceil_mode"],
+    )
     if plan.explicit is not None:
         raise _padding_unsupported(
-            op, plan, "padding with -inf would let a padded element win a tie or an index",
+            op,
+            plan,
+            "padding with -inf would let a padded element win a tie or an index",
             "POOL-PARAM-4",
         )
     if plan.geom is not None and _has_empty_window(plan.geom):
@@ -326,10 +340,17 @@ def _native_max_plan(op: str, x: np.ndarray, kw: dict[str, Any]) -> _Plan:
     return plan
 
 
-def _max_kw(kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any,
-            layout: str) -> dict[str, Any]:
-    return {"kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation,
-                "ceil_mode": ceil_mode, "layout": layout}
+def _max_kw(
+    kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any, layout: str
+) -> dict[str, Any]:
+    return {
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "ceil_mode": ceil_mode,
+        "layout": layout,
+    }
 
 
 def max_pool(
@@ -350,12 +371,18 @@ def max_pool(
         assert plan.geom is not None
         if _has_empty_window(plan.geom):
             raise _padding_unsupported(
-                "max_pool", plan, "-inf padding is not equivalent when a window lies entirely "
-                "in padding", "POOL-PARAM-4")
+                "max_pool",
+                plan,
+                "-inf padding is not equivalent when a window lies entirely in padding",
+                "POOL-PARAM-4",
+            )
         if not _padded_count_matches(plan, _spatial(x, layout), ceil_mode):
             raise _padding_unsupported(
-                "max_pool", plan, "on the padded input torch's ceil-mode rule makes different "
-                "windows", "POOL-GEOM-4")
+                "max_pool",
+                plan,
+                "on the padded input torch's ceil-mode rule makes different windows",
+                "POOL-GEOM-4",
+            )
         low = -math.inf if t.dtype.is_floating_point else int(torch.iinfo(t.dtype).min)
         t = _explicit_pad(t, plan.explicit, low)
     return _numpy(_max_call(t, plan, ceil_mode, False), layout)
@@ -461,7 +488,7 @@ def _avg_forward(
     if any(d != 1 for d in dil):
         raise Unsupported(f"torch avg_pool has no dilation; got dilation={list(dil)} [POOL-AVG-5]")
     if divisor_override is not None and not (
-        geo._is_int(divisor_override) and int(divisor_override) >= 0
+        geo.is_integer(divisor_override) and int(divisor_override) >= 0
     ):
         raise Unsupported(
             f"divisor_override={divisor_override!r}: torch accepts a negative divisor and "
@@ -471,20 +498,24 @@ def _avg_forward(
     if plan.geom is not None:
         _check_sum_range(op, x, math.prod(plan.kernel))
     if plan.explicit is not None:
-        if not (count_include_pad is True or divisor_override is not None) and plan.geom is not None:
+        if (
+            not (count_include_pad is True or divisor_override is not None)
+            and plan.geom is not None
+        ):
             raise _padding_unsupported(
                 op, plan, "zero padding changes the count_include_pad=False divisor", "POOL-AVG-4"
             )
         if plan.geom is not None and not _padded_count_matches(plan, spatial, ceil_mode):
             raise _padding_unsupported(
-                op, plan, "on the padded input torch's ceil-mode rule makes different windows",
-                "POOL-GEOM-4")
+                op,
+                plan,
+                "on the padded input torch's ceil-mode rule makes different windows",
+                "POOL-GEOM-4",
+            )
         t = _explicit_pad(t, plan.explicit, 0.0)
     rank = t.dim() - 2
     _check_half_3d(op, t)
-    if rank == 3 and plan.geom is not None and any(
-        L < k for L, k in zip(t.shape[2:], plan.kernel)
-    ):
+    if rank == 3 and plan.geom is not None and any(L < k for L, k in zip(t.shape[2:], plan.kernel)):
         raise Unsupported(
             f"torch avg_pool3d rejects an input {list(t.shape[2:])} smaller than the kernel "
             f"{list(plan.kernel)} although the padding gives a valid output (avg_pool1d/2d "
@@ -492,8 +523,13 @@ def _avg_forward(
         )
     if rank == 1 and divisor_override is not None:  # avg_pool1d has no divisor_override
         out = F.avg_pool2d(
-            t.unsqueeze(2), _lift(plan.kernel, 1), _lift(plan.stride, 1), _lift(plan.pad, 0),
-            ceil_mode, count_include_pad, divisor_override,
+            t.unsqueeze(2),
+            _lift(plan.kernel, 1),
+            _lift(plan.stride, 1),
+            _lift(plan.pad, 0),
+            ceil_mode,
+            count_include_pad,
+            int(divisor_override),
         )
         return out.squeeze(2)
     fn = _rank_fn("avg_pool", rank)
@@ -517,8 +553,19 @@ def avg_pool(
     """``F.avg_pool{1,2,3}d``; torch's divisor rules are the spec's [POOL-AVG-3, POOL-AVG-4]."""
     _check_dtype("avg_pool", "avg_pool", x)
     _, t = _tensor(x, layout)
-    out = _avg_forward(x, t, "avg_pool", kernel_size, stride, padding, dilation, ceil_mode,
-                       count_include_pad, divisor_override, layout)
+    out = _avg_forward(
+        x,
+        t,
+        "avg_pool",
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        layout,
+    )
     return _numpy(out, layout)
 
 
@@ -539,8 +586,19 @@ def avg_pool_grad(
     _check_dtype("avg_pool_grad", "grad", x)
     _check_grad_dtype(x, grad_output)
     leaf, t = _tensor(x, layout, grad=True)
-    out = _avg_forward(x, t, "avg_pool_grad", kernel_size, stride, padding, dilation, ceil_mode,
-                       count_include_pad, divisor_override, layout)
+    out = _avg_forward(
+        x,
+        t,
+        "avg_pool_grad",
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        layout,
+    )
     _, g = _tensor(grad_output, layout)
     out.backward(g)
     return _numpy(leaf.grad, layout, moved=False)
@@ -552,7 +610,7 @@ def avg_pool_grad(
 
 
 def _check_p(p: Any) -> int:
-    if not geo._is_int(p) or int(p) < 1:
+    if not geo.is_integer(p) or int(p) < 1:
         raise Unsupported(
             f"p={p!r}: torch lp_pool accepts any real p and returns a value; the spec requires "
             f"an integer >= 1; not validated on torch's behalf [POOL-LP-2]"
@@ -587,8 +645,18 @@ def _check_lp_range(x: np.ndarray, p: int, window: int, name: str) -> None:
         )
 
 
-def _lp_forward(x: np.ndarray, t: Any, op: str, kernel_size: Any, p: int, stride: Any,
-                padding: Any, dilation: Any, ceil_mode: Any, layout: str) -> Any:
+def _lp_forward(
+    x: np.ndarray,
+    t: Any,
+    op: str,
+    kernel_size: Any,
+    p: int,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: Any,
+    layout: str,
+) -> Any:
     spatial = _spatial(x, layout)
     # torch's lp_pool has no dilation argument: the adapter validates it [POOL-PARAM-3]
     dil = geo.per_dim(dilation, "dilation", len(spatial), 1, "POOL-PARAM-3")
@@ -628,11 +696,18 @@ def _lp_forward(x: np.ndarray, t: Any, op: str, kernel_size: Any, p: int, stride
     return fn(t.abs(), float(p), kernel, stride_t, ceil_mode)
 
 
-def _check_uncovered_finite(x: np.ndarray, kernel_size: Any, stride: Any, padding: Any,
-                            dilation: Any, ceil_mode: Any, layout: str) -> None:
+def _check_uncovered_finite(
+    x: np.ndarray,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: Any,
+    layout: str,
+) -> None:
     """torch differentiates ``abs(x)**p`` over the whole input, so a NaN or infinite
     element that no window covers gets ``0 * NaN = NaN`` instead of 0 [POOL-GRAD-4]."""
-    if layout not in LAYOUTS:
+    if layout not in catalog.LAYOUTS:
         return
     x_cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
     bad = ~np.isfinite(x_cf.astype(np.float64))
@@ -690,8 +765,9 @@ def lp_pool_grad(
     _check_grad_dtype(x, grad_output)
     _check_uncovered_finite(x, kernel_size, stride, padding, dilation, ceil_mode, layout)
     leaf, t = _tensor(x, layout, grad=True)
-    out = _lp_forward(x, t, "lp_pool_grad", kernel_size, p, stride, padding, dilation, ceil_mode,
-                      layout)
+    out = _lp_forward(
+        x, t, "lp_pool_grad", kernel_size, p, stride, padding, dilation, ceil_mode, layout
+    )
     _, g = _tensor(grad_output, layout)
     out.backward(g)
     return _numpy(leaf.grad, layout, moved=False)
@@ -708,7 +784,7 @@ def _rank(x: np.ndarray) -> int:
 
 def _check_output_size(op: str, output_size: Any) -> None:
     sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,)
-    if any(geo._is_int(o) and int(o) == 0 for o in sizes):
+    if any(geo.is_integer(o) and int(o) == 0 for o in sizes):
         raise Unsupported(
             f"output_size={output_size!r}: torch {op} accepts 0 and returns an empty tensor; "
             f"not validated on torch's behalf [POOL-ADAPT-2]"
@@ -723,7 +799,9 @@ def _check_nonempty(op: str, x: Any, layout: str) -> None:
         )
 
 
-def adaptive_max_pool(x: np.ndarray, *, output_size: Any, layout: str = "channels_first") -> np.ndarray:
+def adaptive_max_pool(
+    x: np.ndarray, *, output_size: Any, layout: str = "channels_first"
+) -> np.ndarray:
     """``F.adaptive_max_pool{1,2,3}d``; torch's windows are the spec's [POOL-ADAPT-1]."""
     _check_dtype("adaptive_max_pool", "adaptive_max_pool", x)
     _check_output_size("adaptive_max_pool", output_size)
@@ -731,7 +809,9 @@ def adaptive_max_pool(x: np.ndarray, *, output_size: Any, layout: str = "channel
     return _numpy(_rank_fn("adaptive_max_pool", _rank(x))(t, output_size), layout)
 
 
-def adaptive_avg_pool(x: np.ndarray, *, output_size: Any, layout: str = "channels_first") -> np.ndarray:
+def adaptive_avg_pool(
+    x: np.ndarray, *, output_size: Any, layout: str = "channels_first"
+) -> np.ndarray:
     """``F.adaptive_avg_pool{1,2,3}d``."""
     _check_dtype("adaptive_avg_pool", "adaptive_avg_pool", x)
     _check_output_size("adaptive_avg_pool", output_size)
@@ -794,8 +874,9 @@ def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first")
     adaptive Lp pool)."""
     _check_dtype("global_lp_pool", "lp_pool", x)
     spatial = _spatial(x, layout)
-    return lp_pool(x, kernel_size=spatial, p=p, stride=spatial, padding=((0, 0),) * len(spatial),
-                   layout=layout)
+    return lp_pool(
+        x, kernel_size=spatial, p=p, stride=spatial, padding=((0, 0),) * len(spatial), layout=layout
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -820,6 +901,9 @@ def max_unpool(
     spatial = _spatial(x, layout)
     torch_pad: Any = padding
     torch_size: Any = output_size
+    k: Any
+    s: Any
+    pads: Any
     try:
         k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
         s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
@@ -834,8 +918,10 @@ def max_unpool(
         assert k is not None and s is not None
         torch_pad = tuple(min(pb, pe) for pb, pe in pads)
         if output_size is None and any(pb != pe for pb, pe in pads):
-            out = tuple(geo.unpool_output_length(L, ki, si, pb, pe)
-                        for L, ki, si, (pb, pe) in zip(spatial, k, s, pads))
+            out = tuple(
+                geo.unpool_output_length(L, ki, si, pb, pe)
+                for L, ki, si, (pb, pe) in zip(spatial, k, s, pads)
+            )
         if output_size is not None or any(pb != pe for pb, pe in pads):
             torch_size = out
             for i, (L, ki, si, tp, o) in enumerate(zip(spatial, k, s, torch_pad, out)):
@@ -870,15 +956,18 @@ def max_unpool(
 def _repeats_differ(x: Any, indices: Any, layout: str) -> bool:
     """Whether some (n, c) plane of ``indices`` repeats an index with values of ``x`` that
     differ (NaN equals NaN; -0.0 differs from +0.0). Malformed arguments: False, torch decides."""
-    if not (isinstance(x, np.ndarray) and isinstance(indices, np.ndarray)) or x.shape != indices.shape:
+    if (
+        not (isinstance(x, np.ndarray) and isinstance(indices, np.ndarray))
+        or x.shape != indices.shape
+    ):
         return False
     if x.ndim < 3 or x.size == 0:
         return False
     xf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
     idf = np.moveaxis(indices, -1, 1) if layout == "channels_last" else indices
     planes = xf.shape[0] * xf.shape[1]
-    bits = np.ascontiguousarray(xf).reshape(planes, -1)
-    bits = bits.view(np.uint8).reshape(planes, bits.shape[1], -1)
+    flat = np.ascontiguousarray(xf).reshape(planes, -1)
+    bits = flat.view(np.uint8).reshape(planes, flat.shape[1], -1)
     is_float = xf.dtype.kind == "f" or xf.dtype.name == "bfloat16"
     nan = np.isnan(xf.astype(np.float64)) if is_float else np.zeros(xf.shape, bool)
     nan = nan.reshape(planes, -1)
@@ -899,9 +988,11 @@ def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> 
     _check_dtype("zero_pad", "zero_pad", x)
     _, t = _tensor(x, layout)
     rank = _rank(x)
-    if isinstance(padding, (tuple, list)) or geo._is_int(padding):
-        pairs = [p if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)]
-        if any(geo._is_int(v) and v < 0 for pair in pairs for v in pair):
+    if isinstance(padding, (tuple, list)) or geo.is_integer(padding):
+        pairs: list[Any] = [
+            p if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)
+        ]
+        if any(geo.is_integer(v) and v < 0 for pair in pairs for v in pair):
             raise Unsupported(
                 f"padding={padding!r}: torch F.pad crops for negative padding instead of "
                 f"rejecting it; not validated on torch's behalf [POOL-PARAM-4]"
@@ -916,8 +1007,9 @@ def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> 
     return _numpy(F.pad(t, padding), layout)  # a string: torch's own check raises
 
 
-def _conv_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any, dilation: Any,
-               layout: str) -> tuple[Any, Any, Any, tuple[tuple[int, int], ...] | None]:
+def _conv_plan(
+    x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any, dilation: Any, layout: str
+) -> tuple[Any, Any, Any, tuple[tuple[int, int], ...] | None]:
     spatial = _spatial(x, layout)
     rank = len(spatial)
     try:
@@ -942,8 +1034,19 @@ def _conv_plan(x: np.ndarray, weight: np.ndarray, stride: Any, padding: Any, dil
     return s, (0,) * rank, d, pads
 
 
-def _conv_forward(x: np.ndarray, t: Any, w: Any, b: Any, weight: np.ndarray, stride: Any,
-                  padding: Any, dilation: Any, groups: Any, layout: str) -> Any:
+def _conv_forward(
+    x: np.ndarray,
+    t: Any,
+    w: Any,
+    b: Any,
+    weight: np.ndarray,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: Any,
+    layout: str,
+) -> Any:
+    stride = 1 if stride is None else stride  # the spec's conv default; torch wants a value
     s, p, d, explicit = _conv_plan(x, weight, stride, padding, dilation, layout)
     if explicit is not None:
         t = _explicit_pad(t, explicit, 0.0)

@@ -2,21 +2,22 @@
 
 Only the harness is under test here, so the cases are few, hand-picked and fast;
 the real vectors come from ``poolconf vectors generate``. The format follows
-``spec/vector-format.md`` as far as ``tools/vectorfile.py`` reads it.
+``spec/vector-format.md`` as far as ``conformance/vector_format.py`` reads it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pathlib
 from typing import Any
 
 import numpy as np
-from poolconf.reference import tolerance as tol
-from poolconf.tools.vectorfile import encode_array
 
 from poolconf import SpecError
 from poolconf import reference as ref
+from poolconf.conformance.vector_format import encode_array
+from poolconf.reference import tolerance as tol
 
 GRAD = {
     "max_pool": "max_pool_grad",
@@ -51,9 +52,17 @@ def _test(tc_id: int, op: str, spec: dict[str, Any]) -> dict[str, Any]:
         test["inputs"] = {k: encode_array(v) for k, v in inputs.items()}
         return test
     result = getattr(ref, op)(*inputs.values(), **params)
-    expected = {"output": result[0], "indices": result[1]} if op == "max_pool_with_indices" else {"output": result}
+    expected = (
+        {"output": result[0], "indices": result[1]}
+        if op == "max_pool_with_indices"
+        else {"output": result}
+    )
     if op in GRAD and spec.get("grad", True):
-        g = np.random.default_rng(tc_id).standard_normal(expected["output"].shape).astype(inputs["x"].dtype)
+        g = (
+            np.random.default_rng(tc_id)
+            .standard_normal(expected["output"].shape)
+            .astype(inputs["x"].dtype)
+        )
         inputs["grad_output"] = g
         expected["grad_input"] = getattr(ref, GRAD[op])(inputs["x"], g, **params, **grad_params)
         if op == "max_pool":
@@ -76,7 +85,9 @@ def _test(tc_id: int, op: str, spec: dict[str, Any]) -> dict[str, Any]:
     return test
 
 
-def write_file(folder: pathlib.Path, op: str, family: str, specs: list[dict[str, Any]]) -> pathlib.Path:
+def write_file(
+    folder: pathlib.Path, op: str, family: str, specs: list[dict[str, Any]]
+) -> pathlib.Path:
     doc = {
         "algorithm": op,
         "numberOfTests": len(specs),
@@ -97,35 +108,95 @@ def build(folder: pathlib.Path) -> pathlib.Path:
     folder.mkdir(parents=True, exist_ok=True)
     neg = -np.abs(_x(5, (1, 1, 4, 4))) - 1.0  # all negative: padding with 0 would win the max
     pad1 = {"kernel_size": [3, 3], "stride": [2, 2], "padding": [[1, 1], [1, 1]]}
-    write_file(folder, "max_pool", "harness", [
-        {"comment": "k2 s2 no padding", "clauses": ["POOL-MAX-1", "POOL-GEOM-2"],
-         "inputs": {"x": _x(1, (1, 2, 4, 4))},
-         "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]}},
-        {"comment": "negative input, padding 1: padding never takes part", "clauses": ["POOL-MAX-1"],
-         "inputs": {"x": neg}, "params": pad1},
-        {"comment": "ceil mode", "clauses": ["POOL-GEOM-3", "POOL-MAX-1"],
-         "inputs": {"x": _x(2, (1, 1, 5, 5))},
-         "params": {**pad1, "ceil_mode": True}},
-        {"comment": "stride 0 is invalid", "clauses": ["POOL-PARAM-2"], "result": "invalid",
-         "error_clause": "POOL-PARAM-2", "inputs": {"x": _x(3, (1, 1, 4, 4))},
-         "params": {"kernel_size": [2, 2], "stride": [0, 1]}},
-        {"comment": "tied maxima", "clauses": ["POOL-MAX-4"], "flags": ["Tie"], "result": "acceptable",
-         "inputs": {"x": np.ones((1, 1, 4, 4), dtype=np.float32)},
-         "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]}},
-        {"comment": "1D, not in core", "clauses": ["POOL-MAX-1"],
-         "inputs": {"x": _x(4, (1, 1, 6))}, "params": {"kernel_size": [3], "stride": [1], "padding": [[1, 1]]}},
-    ])
-    write_file(folder, "avg_pool", "harness", [
-        {"comment": "k3 s1 padding 1, count_include_pad", "clauses": ["POOL-AVG-3", "POOL-AVG-1"],
-         "inputs": {"x": _x(6, (1, 2, 4, 4))},
-         "params": {**pad1, "stride": [1, 1], "count_include_pad": True}},
-        {"comment": "k3 s1 padding 1, exclude padding", "clauses": ["POOL-AVG-4", "POOL-AVG-1"],
-         "inputs": {"x": _x(7, (1, 2, 4, 4))},
-         "params": {**pad1, "stride": [1, 1], "count_include_pad": False}},
-    ])
-    write_file(folder, "max_pool_with_indices", "harness", [
-        {"comment": "indices, not in core", "clauses": ["POOL-IDX-1"],
-         "inputs": {"x": _x(8, (1, 1, 4, 4))},
-         "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]}},
-    ])
+    write_file(
+        folder,
+        "max_pool",
+        "harness",
+        [
+            {
+                "comment": "k2 s2 no padding",
+                "clauses": ["POOL-MAX-1", "POOL-GEOM-2"],
+                "inputs": {"x": _x(1, (1, 2, 4, 4))},
+                "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
+            },
+            {
+                "comment": "negative input, padding 1: padding never takes part",
+                "clauses": ["POOL-MAX-1"],
+                "inputs": {"x": neg},
+                "params": pad1,
+            },
+            {
+                "comment": "ceil mode",
+                "clauses": ["POOL-GEOM-3", "POOL-MAX-1"],
+                "inputs": {"x": _x(2, (1, 1, 5, 5))},
+                "params": {**pad1, "ceil_mode": True},
+            },
+            {
+                "comment": "stride 0 is invalid",
+                "clauses": ["POOL-PARAM-2"],
+                "result": "invalid",
+                "error_clause": "POOL-PARAM-2",
+                "inputs": {"x": _x(3, (1, 1, 4, 4))},
+                "params": {"kernel_size": [2, 2], "stride": [0, 1]},
+            },
+            {
+                "comment": "tied maxima",
+                "clauses": ["POOL-MAX-4"],
+                "flags": ["Tie"],
+                "result": "acceptable",
+                "inputs": {"x": np.ones((1, 1, 4, 4), dtype=np.float32)},
+                "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
+            },
+            {
+                "comment": "1D, not in core",
+                "clauses": ["POOL-MAX-1"],
+                "inputs": {"x": _x(4, (1, 1, 6))},
+                "params": {"kernel_size": [3], "stride": [1], "padding": [[1, 1]]},
+            },
+        ],
+    )
+    write_file(
+        folder,
+        "avg_pool",
+        "harness",
+        [
+            {
+                "comment": "k3 s1 padding 1, count_include_pad",
+                "clauses": ["POOL-AVG-3", "POOL-AVG-1"],
+                "inputs": {"x": _x(6, (1, 2, 4, 4))},
+                "params": {**pad1, "stride": [1, 1], "count_include_pad": True},
+            },
+            {
+                "comment": "k3 s1 padding 1, exclude padding",
+                "clauses": ["POOL-AVG-4", "POOL-AVG-1"],
+                "inputs": {"x": _x(7, (1, 2, 4, 4))},
+                "params": {**pad1, "stride": [1, 1], "count_include_pad": False},
+            },
+        ],
+    )
+    write_file(
+        folder,
+        "max_pool_with_indices",
+        "harness",
+        [
+            {
+                "comment": "indices, not in core",
+                "clauses": ["POOL-IDX-1"],
+                "inputs": {"x": _x(8, (1, 1, 4, 4))},
+                "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
+            },
+        ],
+    )
+    write_manifest(folder)
     return folder
+
+
+def write_manifest(folder: pathlib.Path) -> None:
+    """``MANIFEST.sha256`` of the folder's vector files, as the generator writes it."""
+    files = {p.name: p.read_bytes() for p in folder.glob("*_test.json")}
+    (folder / "MANIFEST.sha256").write_text(
+        "".join(
+            f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
+        ),
+        encoding="ascii",
+    )

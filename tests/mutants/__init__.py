@@ -1,4 +1,4 @@
-"""The mutant zoo: correct backends with exactly one injected bug each (issue 4).
+"""The mutant zoo: correct backends with exactly one injected bug each.
 
 Every class in a ``m_*.py`` module of this package that subclasses
 ``mutants.base.Mutant`` is a mutant; ``discover()`` finds them, and
@@ -53,7 +53,9 @@ def discover() -> list[Entry]:
         ]
         classes.sort(key=lambda c: inspect.getsourcelines(c)[1])
         for cls in classes:
-            entries.append(Entry(f"{PACKAGE}.{mod_name}:{cls.__name__}", cls.__name__, mod_name, cls))
+            entries.append(
+                Entry(f"{PACKAGE}.{mod_name}:{cls.__name__}", cls.__name__, mod_name, cls)
+            )
     return entries
 
 

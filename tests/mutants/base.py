@@ -22,6 +22,7 @@ Class attributes every mutant sets:
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -29,13 +30,14 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
+
 from poolconf.conformance.backends import numpy_strided
-from poolconf.reference import FORWARD_OPS, GRAD_OPS
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
+from poolconf.reference.catalog import ALL_OPS
 
-ALL_OPS = tuple(FORWARD_OPS) + tuple(GRAD_OPS)
 GEOMETRY = "poolconf.reference.geometry"
+ARGUMENTS = "poolconf.reference.arguments"
 COMMON = "poolconf.conformance.backends._numpy_common"
 STRIDED = "poolconf.conformance.backends.numpy_strided"
 
@@ -59,19 +61,28 @@ def _patch(module: ModuleType, replacements: dict[str, Any]) -> None:
 
 
 def fork(patches: dict[str, dict[str, Any]]) -> ModuleType:
-    """A private ``numpy_strided`` whose ``geo`` and ``cm`` are private copies of
-    ``poolconf.reference.geometry`` and ``_numpy_common``, with ``patches``
+    """A private ``numpy_strided`` whose ``geo``, ``args`` and ``cm`` are private copies
+    of ``poolconf.reference.geometry``, ``poolconf.reference.arguments`` and
+    ``_numpy_common``, with ``patches``
     (``{GEOMETRY|COMMON|STRIDED: {name: replacement}}``) applied."""
     unknown = set(patches) - {GEOMETRY, COMMON, STRIDED}
     if unknown:
         raise ValueError(f"cannot patch {sorted(unknown)}")
     geo_copy = _fresh(GEOMETRY)
     _patch(geo_copy, patches.get(GEOMETRY, {}))
+    args_copy = _fresh(ARGUMENTS)  # the argument rules compute pool geometry through geo
+    _patch(args_copy, {"geo": geo_copy})
     cm_copy = _fresh(COMMON)
-    _patch(cm_copy, {"geo": geo_copy})
+    _patch(cm_copy, {"geo": geo_copy, "args": args_copy})
     _patch(cm_copy, patches.get(COMMON, {}))
     strided = _fresh(STRIDED)
-    _patch(strided, {"geo": geo_copy, "cm": cm_copy})
+    _patch(strided, {"geo": geo_copy, "cm": cm_copy, "args": args_copy})
+    # ops the backend takes over from the shared module (``max_unpool = cm.max_unpool``)
+    # were bound to the real module's functions: point them at the patched copy's
+    shared = vars(importlib.import_module(COMMON))
+    for name, value in list(vars(strided).items()):
+        if getattr(value, "__globals__", None) is shared:
+            setattr(strided, name, getattr(cm_copy, value.__name__))
     _patch(strided, patches.get(STRIDED, {}))
     return strided
 
@@ -282,7 +293,12 @@ def divisor_grid(x: np.ndarray, kw: dict[str, Any]) -> np.ndarray:
 
 
 def scatter(
-    x: np.ndarray, indices: np.ndarray, shape: tuple[int, ...], layout: str, *, keep: str,
+    x: np.ndarray,
+    indices: np.ndarray,
+    shape: tuple[int, ...],
+    layout: str,
+    *,
+    keep: str,
     skip_invalid: bool = False,
 ) -> np.ndarray:
     """Max-unpool by explicit loops: each value of ``x`` to its flat in-plane index.

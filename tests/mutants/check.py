@@ -73,7 +73,9 @@ def clause_of(failure: dict[str, Any]) -> str:
     return clauses[0] if clauses else "(no clause)"
 
 
-def run_check(spec: str, part: str, *, timeout: float = 600.0, extra: tuple[str, ...] = ()) -> Verdict:
+def run_check(
+    spec: str, part: str, *, timeout: float = 600.0, extra: tuple[str, ...] = ()
+) -> Verdict:
     """``poolconf check SPEC --only PART`` in one process (``-n 0``), timed."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS_DIR), env.get("PYTHONPATH")) if p)
@@ -81,12 +83,22 @@ def run_check(spec: str, part: str, *, timeout: float = 600.0, extra: tuple[str,
     with tempfile.TemporaryDirectory(prefix="poolconf-mutant-") as tmp:
         report = pathlib.Path(tmp) / "report.json"
         cmd = [
-            sys.executable, "-m", "poolconf.tools.cli", "check", spec,
-            "--only", part, "-n", "0", "--report-json", str(report), *extra,
+            sys.executable,
+            "-m",
+            "poolconf.tools.cli",
+            "check",
+            spec,
+            "--only",
+            part,
+            "-n",
+            "0",
+            "--report-json",
+            str(report),
+            *extra,
         ]
         start = time.perf_counter()
         try:
-            proc = subprocess.run(  # noqa: PLW1510 - the exit status is the verdict
+            proc = subprocess.run(
                 cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=timeout
             )
         except subprocess.TimeoutExpired as exc:

@@ -90,5 +90,3 @@ class GlobalReducesLastAxes(Mutant):
 
     def global_lp_pool(self, x: np.ndarray, **kw: Any) -> np.ndarray:
         return self._wrong("global_lp_pool", x, kw)
-
-

@@ -137,7 +137,9 @@ class Float16Accumulation(Mutant):
             return y
         layout = kw.get("layout", "channels_first")
         spatial = spatial_shape(x, layout)
-        sums = window_loop(x, {"kernel_size": spatial, "layout": layout}, _sequential_float16, np.float16)
+        sums = window_loop(
+            x, {"kernel_size": spatial, "layout": layout}, _sequential_float16, np.float16
+        )
         return (sums.astype(np.float32) / math.prod(spatial)).astype(np.float16)
 
 

@@ -12,7 +12,13 @@ def _eff(kernel: int, dilation: int) -> int:
 
 
 def _length_without_drop(
-    length: int, kernel: int, stride: int, dilation: int, pad_begin: int, pad_end: int, ceil_mode: bool
+    length: int,
+    kernel: int,
+    stride: int,
+    dilation: int,
+    pad_begin: int,
+    pad_end: int,
+    ceil_mode: bool,
 ) -> int:
     span = length + pad_begin + pad_end - _eff(kernel, dilation)
     return -(-span // stride) + 1 if ceil_mode else span // stride + 1
@@ -28,11 +34,19 @@ class CeilKeepsWindowInPadding(Mutant):
     (https://github.com/tracel-ai/burn/issues/5791)."""
 
     CLAUSES = ("POOL-GEOM-4", "POOL-GEOM-3")
-    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {GEOMETRY: {"output_length": _length_without_drop}}
+    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {
+        GEOMETRY: {"output_length": _length_without_drop}
+    }
 
 
 def _ceil_as_floor_plus_one(
-    length: int, kernel: int, stride: int, dilation: int, pad_begin: int, pad_end: int, ceil_mode: bool
+    length: int,
+    kernel: int,
+    stride: int,
+    dilation: int,
+    pad_begin: int,
+    pad_end: int,
+    ceil_mode: bool,
 ) -> int:
     span = length + pad_begin + pad_end - _eff(kernel, dilation)
     if not ceil_mode:
@@ -52,7 +66,9 @@ class CeilAsFloorPlusOne(Mutant):
     disagrees with the documented formula by one)."""
 
     CLAUSES = ("POOL-GEOM-3",)
-    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {GEOMETRY: {"output_length": _ceil_as_floor_plus_one}}
+    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {
+        GEOMETRY: {"output_length": _ceil_as_floor_plus_one}
+    }
 
 
 class CeilModeIgnored(ParamMutant):
@@ -101,7 +117,9 @@ class ValidAsSame(ParamMutant):
         return kw
 
 
-def _same_without_dilation(length: int, kernel: int, stride: int, dilation: int, upper: bool) -> tuple[int, int]:
+def _same_without_dilation(
+    length: int, kernel: int, stride: int, dilation: int, upper: bool
+) -> tuple[int, int]:
     out = -(-length // stride)
     total = max(0, (out - 1) * stride + kernel - length)  # the bug: kernel, not d*(k-1)+1
     small = total // 2
@@ -116,10 +134,14 @@ class SamePaddingIgnoresDilation(Mutant):
     importers that compute ``pad = (out-1)*s + k - L`` without dilation."""
 
     CLAUSES = ("POOL-GEOM-5",)
-    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {GEOMETRY: {"same_padding": _same_without_dilation}}
+    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {
+        GEOMETRY: {"same_padding": _same_without_dilation}
+    }
 
 
-def _same_without_stride(length: int, kernel: int, stride: int, dilation: int, upper: bool) -> tuple[int, int]:
+def _same_without_stride(
+    length: int, kernel: int, stride: int, dilation: int, upper: bool
+) -> tuple[int, int]:
     total = _eff(kernel, dilation) - 1  # the bug: the stride-1 formula for every stride
     small = total // 2
     return (small, total - small) if upper else (total - small, small)
@@ -133,7 +155,9 @@ class SamePaddingIgnoresStride(Mutant):
     stride-dependent SAME rule (https://github.com/apache/singa/issues/583)."""
 
     CLAUSES = ("POOL-GEOM-5",)
-    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {GEOMETRY: {"same_padding": _same_without_stride}}
+    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {
+        GEOMETRY: {"same_padding": _same_without_stride}
+    }
 
 
 class DilationIgnored(ParamMutant):
@@ -162,7 +186,9 @@ class EffectiveKernelOffByOne(Mutant):
     (https://github.com/pytorch/pytorch/issues/6842)."""
 
     CLAUSES = ("POOL-GEOM-1", "POOL-GEOM-2")
-    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {GEOMETRY: {"effective_kernel": _effective_kernel_times}}
+    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {
+        GEOMETRY: {"effective_kernel": _effective_kernel_times}
+    }
 
 
 class StrideDefaultsToOne(ParamMutant):

@@ -199,7 +199,9 @@ class ConvGradInputUnflipped(Mutant):
     CLAUSES = ("POOL-GRAD-5",)
     KIND = "gradient"
 
-    def conv_grad(self, x: np.ndarray, weight: np.ndarray, bias: Any, grad_output: np.ndarray, **kw: Any) -> Any:
+    def conv_grad(
+        self, x: np.ndarray, weight: np.ndarray, bias: Any, grad_output: np.ndarray, **kw: Any
+    ) -> Any:
         _, gw, gb = self.base.conv_grad(x, weight, bias, grad_output, **kw)
         flipped = np.ascontiguousarray(np.flip(weight, axis=tuple(range(2, weight.ndim))))
         gx_bad = self.base.conv_grad(x, flipped, bias, grad_output, **kw)[0]
@@ -216,7 +218,9 @@ class ConvGradBiasFirstSample(Mutant):
     CLAUSES = ("POOL-GRAD-5", "POOL-CONV-4")
     KIND = "gradient"
 
-    def conv_grad(self, x: np.ndarray, weight: np.ndarray, bias: Any, grad_output: np.ndarray, **kw: Any) -> Any:
+    def conv_grad(
+        self, x: np.ndarray, weight: np.ndarray, bias: Any, grad_output: np.ndarray, **kw: Any
+    ) -> Any:
         gx, gw, gb = self.base.conv_grad(x, weight, bias, grad_output, **kw)
         if gb is None:
             return gx, gw, gb
@@ -236,7 +240,9 @@ class AdaptiveAvgGradOverwrites(Mutant):
     CLAUSES = ("POOL-GRAD-6",)
     KIND = "gradient"
 
-    def adaptive_avg_pool_grad(self, x: np.ndarray, grad_output: np.ndarray, **kw: Any) -> np.ndarray:
+    def adaptive_avg_pool_grad(
+        self, x: np.ndarray, grad_output: np.ndarray, **kw: Any
+    ) -> np.ndarray:
         self.base.adaptive_avg_pool_grad(x, grad_output, **kw)
 
         def route(plane: np.ndarray, gplane: np.ndarray, taps: list[int], g: Any) -> None:
@@ -256,7 +262,9 @@ class AdaptiveMaxGradOverwrites(Mutant):
     CLAUSES = ("POOL-GRAD-6",)
     KIND = "gradient"
 
-    def adaptive_max_pool_grad(self, x: np.ndarray, grad_output: np.ndarray, **kw: Any) -> np.ndarray:
+    def adaptive_max_pool_grad(
+        self, x: np.ndarray, grad_output: np.ndarray, **kw: Any
+    ) -> np.ndarray:
         tie = kw.pop("tie_policy", "first")
         correct = self.base.adaptive_max_pool_grad(x, grad_output, tie_policy=tie, **kw)
         if tie != "first":

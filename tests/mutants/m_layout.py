@@ -7,17 +7,11 @@ from typing import Any
 import numpy as np
 
 from mutants.base import Mutant
+from poolconf.reference.catalog import OPS
 
-LAYOUT_OPS = (
-    "max_pool",
-    "avg_pool",
-    "lp_pool",
-    "adaptive_max_pool",
-    "adaptive_avg_pool",
-    "global_max_pool",
-    "global_avg_pool",
-    "global_lp_pool",
-    "zero_pad",
+# the ops with one input array and one output: the layout bug is in their shared plumbing
+LAYOUT_OPS = tuple(
+    name for name, op in OPS.items() if op.arrays == ("x",) and op.outputs == ("output",)
 )
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import ml_dtypes
 import numpy as np
-from poolconf.reference import geometry as geo
 
 from mutants.base import Mutant, is_float, spatial_shape, window_loop
+from poolconf.reference import geometry as geo
 
 MAX_OPS = ("max_pool", "max_pool_with_indices", "adaptive_max_pool", "global_max_pool")
 
@@ -81,7 +81,7 @@ def _greater_than_loop(plane: np.ndarray, taps: list[int]) -> Any:
         return -np.inf
     best = plane[taps[0]]
     for t in taps[1:]:
-        if plane[t] > best:  # noqa: PLR1730 - false for NaN: a NaN survives only first
+        if plane[t] > best:
             best = plane[t]
     return best
 
@@ -152,7 +152,11 @@ class IntegerMaxThroughFloat32(_OutputMutant):
     def after(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         if x.dtype.kind in "iu":
             with np.errstate(invalid="ignore", over="ignore"):
-                return y.astype(np.float64).clip(np.iinfo(x.dtype).min, np.iinfo(x.dtype).max).astype(x.dtype)
+                return (
+                    y.astype(np.float64)
+                    .clip(np.iinfo(x.dtype).min, np.iinfo(x.dtype).max)
+                    .astype(x.dtype)
+                )
         return y
 
 

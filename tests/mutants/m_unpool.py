@@ -9,7 +9,9 @@ import numpy as np
 from mutants.base import GEOMETRY, Mutant, ParamMutant, scatter
 
 
-def _unpool_ignoring_padding(in_length: int, kernel: int, stride: int, pad_begin: int, pad_end: int) -> int:
+def _unpool_ignoring_padding(
+    in_length: int, kernel: int, stride: int, pad_begin: int, pad_end: int
+) -> int:
     return (in_length - 1) * stride + kernel  # the bug: padding not subtracted
 
 
@@ -21,7 +23,9 @@ class UnpoolSizeIgnoresPadding(Mutant):
     https://github.com/pytorch/pytorch/issues/144836)."""
 
     CLAUSES = ("POOL-UNPOOL-1",)
-    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {GEOMETRY: {"unpool_output_length": _unpool_ignoring_padding}}
+    PATCHES: ClassVar[dict[str, dict[str, Any]]] = {
+        GEOMETRY: {"unpool_output_length": _unpool_ignoring_padding}
+    }
 
 
 class UnpoolOutputSizeIgnored(ParamMutant):

@@ -35,9 +35,13 @@ def _output_shape(x: np.ndarray, pool_shape: tuple[int, int], stride: int) -> tu
     return int(out_height), int(out_width)
 
 
-def _image_to_column(images: np.ndarray, pool_shape: tuple[int, int], stride: int, padding: int) -> np.ndarray:
+def _image_to_column(
+    images: np.ndarray, pool_shape: tuple[int, int], stride: int, padding: int
+) -> np.ndarray:
     """Columns ``(pool_h*pool_w, positions * images)``, images fastest."""
-    padded = np.pad(images, ((0, 0), (0, 0), (padding, padding), (padding, padding)), mode="constant")
+    padded = np.pad(
+        images, ((0, 0), (0, 0), (padding, padding), (padding, padding)), mode="constant"
+    )
     ph, pw = pool_shape
     out_h = (padded.shape[2] - ph) // stride + 1
     out_w = (padded.shape[3] - pw) // stride + 1
@@ -49,7 +53,9 @@ def _image_to_column(images: np.ndarray, pool_shape: tuple[int, int], stride: in
     return np.concatenate(cols, axis=1)
 
 
-def _column_to_image(cols: np.ndarray, shape: tuple[int, ...], pool_shape: tuple[int, int], stride: int) -> np.ndarray:
+def _column_to_image(
+    cols: np.ndarray, shape: tuple[int, ...], pool_shape: tuple[int, int], stride: int
+) -> np.ndarray:
     n, _, height, width = shape
     ph, pw = pool_shape
     out_h = (height - ph) // stride + 1
@@ -59,7 +65,16 @@ def _column_to_image(cols: np.ndarray, shape: tuple[int, ...], pool_shape: tuple
     for i in range(out_h):
         for j in range(out_w):
             block = cols[:, k * n : (k + 1) * n].T.reshape(n, ph, pw)
-            np.add.at(image, (slice(None), 0, slice(i * stride, i * stride + ph), slice(j * stride, j * stride + pw)), block)
+            np.add.at(
+                image,
+                (
+                    slice(None),
+                    0,
+                    slice(i * stride, i * stride + ph),
+                    slice(j * stride, j * stride + pw),
+                ),
+                block,
+            )
             k += 1
     return image
 
@@ -68,7 +83,9 @@ def _forward(x: np.ndarray, kw: dict[str, Any], reduce: Any) -> np.ndarray:
     pool_shape, stride, padding = _args(x, kw)
     batch_size, channels, height, width = x.shape
     out_height, out_width = _output_shape(x, pool_shape, stride)
-    x_col = _image_to_column(x.reshape(batch_size * channels, 1, height, width), pool_shape, stride, padding)
+    x_col = _image_to_column(
+        x.reshape(batch_size * channels, 1, height, width), pool_shape, stride, padding
+    )
     output = reduce(x_col)
     output = output.reshape(out_height, out_width, batch_size, channels)
     return output.transpose(2, 3, 0, 1)
@@ -93,7 +110,9 @@ def _backward(x: np.ndarray, grad: np.ndarray, kw: dict[str, Any], mode: str) ->
     accum = grad.transpose(2, 3, 0, 1).ravel()
     cols = np.zeros((int(np.prod(pool_shape)), accum.size))
     if mode == "max":
-        x_col = _image_to_column(x.reshape(batch_size * channels, 1, height, width), pool_shape, stride, padding)
+        x_col = _image_to_column(
+            x.reshape(batch_size * channels, 1, height, width), pool_shape, stride, padding
+        )
         arg_max = np.argmax(x_col, axis=0).flatten()
         cols[arg_max, range(accum.size)] = accum
     else:

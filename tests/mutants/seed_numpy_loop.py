@@ -24,7 +24,9 @@ def _pooling(x: np.ndarray, pool_size: tuple[int, int], reduce: Any) -> np.ndarr
     output = np.zeros((output_height, output_width, channels))
     for h in range(output_height):
         for w in range(output_width):
-            region = x[h * pool_height : (h + 1) * pool_height, w * pool_width : (w + 1) * pool_width, :]
+            region = x[
+                h * pool_height : (h + 1) * pool_height, w * pool_width : (w + 1) * pool_width, :
+            ]
             output[h, w, :] = reduce(region, axis=(0, 1))
     return output
 

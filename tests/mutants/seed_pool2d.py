@@ -23,7 +23,12 @@ def _pool(x: np.ndarray, kw: dict[str, Any], mode: str) -> np.ndarray:
     size_h, size_w = pair(kw["kernel_size"], "kernel_size", SEED)
     stride = square(kw["kernel_size"] if kw.get("stride") is None else kw["stride"], "stride", SEED)
     out = np.zeros(
-        (x.shape[0], x.shape[1], (x.shape[2] - size_h + 1) // stride, (x.shape[3] - size_w + 1) // stride),
+        (
+            x.shape[0],
+            x.shape[1],
+            (x.shape[2] - size_h + 1) // stride,
+            (x.shape[3] - size_w + 1) // stride,
+        ),
         dtype=np.float32,
     )
     for i in range(out.shape[2]):

@@ -51,7 +51,9 @@ def avg_pool(x: np.ndarray, **kw: Any) -> np.ndarray:
     return _pool_forward(x, *_pool_args(x, kw), "average")
 
 
-def _pool_backward(a_prev: np.ndarray, da: np.ndarray, f: int, stride: int, mode: str) -> np.ndarray:
+def _pool_backward(
+    a_prev: np.ndarray, da: np.ndarray, f: int, stride: int, mode: str
+) -> np.ndarray:
     m, n_h, n_w, n_c = da.shape
     da_prev = np.zeros(a_prev.shape)
     for i in range(m):
@@ -64,7 +66,9 @@ def _pool_backward(a_prev: np.ndarray, da: np.ndarray, f: int, stride: int, mode
                         mask = window >= np.max(window)
                         da_prev[i, vs : vs + f, hs : hs + f, c] += da[i, h, w, c] * mask
                     else:
-                        da_prev[i, vs : vs + f, hs : hs + f, c] += da[i, h, w, c] / (f * f) * np.ones((f, f))
+                        da_prev[i, vs : vs + f, hs : hs + f, c] += (
+                            da[i, h, w, c] / (f * f) * np.ones((f, f))
+                        )
     return da_prev
 
 
@@ -80,10 +84,14 @@ def avg_pool_grad(x: np.ndarray, grad_output: np.ndarray, **kw: Any) -> np.ndarr
 def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> np.ndarray:
     require(x.ndim == 4 and layout == "channels_last", f"{SEED}: 2-D channels_last only")
     pad = symmetric_padding(padding, SEED)
-    return np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="constant", constant_values=(0, 0))
+    return np.pad(
+        x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="constant", constant_values=(0, 0)
+    )
 
 
-def _conv_args(x: np.ndarray, weight: np.ndarray, kw: dict[str, Any]) -> tuple[np.ndarray, int, int]:
+def _conv_args(
+    x: np.ndarray, weight: np.ndarray, kw: dict[str, Any]
+) -> tuple[np.ndarray, int, int]:
     require(x.ndim == 4 and kw.get("layout") == "channels_last", f"{SEED}: 2-D channels_last only")
     require(kw.get("groups", 1) == 1, f"{SEED}: groups=1 only")
     require(kw.get("dilation", 1) in (1, (1, 1)), f"{SEED}: no dilation")
@@ -112,7 +120,9 @@ def conv(x: np.ndarray, weight: np.ndarray, bias: Any = None, **kw: Any) -> np.n
     return z
 
 
-def conv_grad(x: np.ndarray, weight: np.ndarray, bias: Any, grad_output: np.ndarray, **kw: Any) -> Any:
+def conv_grad(
+    x: np.ndarray, weight: np.ndarray, bias: Any, grad_output: np.ndarray, **kw: Any
+) -> Any:
     w, stride, pad = _conv_args(x, weight, kw)
     f, _, _, n_c = w.shape
     m, n_h, n_w, _ = grad_output.shape

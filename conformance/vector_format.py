@@ -17,15 +17,19 @@ sign; NaN and the infinities are the strings ``"nan"``, ``"inf"``, ``"-inf"``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import pathlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+import poolconf.vectors
 from poolconf.reference import dtypes as dt
 
 MAX_FILE_BYTES = 16 * 2**20
@@ -44,7 +48,6 @@ class VectorError(Exception):
 
 def vectors_dir() -> pathlib.Path:
     """The installed ``poolconf.vectors`` folder."""
-    import poolconf.vectors
 
     return pathlib.Path(poolconf.vectors.__file__).resolve().parent
 
@@ -301,7 +304,7 @@ def cases_from_json(doc: Any, name: str) -> list[VectorCase]:
     groups = doc.get("testGroups")
     if not isinstance(groups, list):
         raise VectorError(f"{name}: testGroups must be a list")
-    cases = []
+    cases: list[VectorCase] = []
     for gi, group in enumerate(groups):
         if not isinstance(group, Mapping) or not isinstance(group.get("tests"), list):
             raise VectorError(f"{name}: testGroups[{gi}] must be an object with a tests list")
@@ -516,3 +519,38 @@ def normalize(doc: Any, name: str) -> Any:
             groups.append(group)
         out["testGroups"] = groups
     return out
+
+
+# ---------------------------------------------------------------------------
+# the manifest
+# ---------------------------------------------------------------------------
+
+MANIFEST = "MANIFEST.sha256"
+_MANIFEST_LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9_.\-]+)$")
+
+
+def manifest_errors(root: str | os.PathLike) -> list[str]:
+    """What is wrong with a vectors folder's ``MANIFEST.sha256`` against the files: a
+    missing or malformed manifest, an empty set, a listed file missing or changed, a
+    ``*_test.json`` not listed. Empty when every vector file is the one generated."""
+    folder = pathlib.Path(root)
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        return [f"{folder}: not a folder"]
+    if not path.is_file():
+        return [f"{MANIFEST}: missing"]
+    listed: dict[str, str] = {}
+    for i, line in enumerate(path.read_text(encoding="ascii", errors="replace").splitlines(), 1):
+        m = _MANIFEST_LINE.match(line)
+        if not m:
+            return [f"{MANIFEST}:{i}: not '<sha256>  <name>'"]
+        listed[m.group(2)] = m.group(1)
+    errors = [] if listed else [f"{MANIFEST}: lists no vector file"]
+    present = {p.name for p in folder.glob("*_test.json")}
+    for name, digest in sorted(listed.items()):
+        if name not in present:
+            errors.append(f"{name}: listed in {MANIFEST} but missing")
+        elif hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
+            errors.append(f"{name}: sha256 differs from {MANIFEST}")
+    errors += [f"{name}: not listed in {MANIFEST}" for name in sorted(present - set(listed))]
+    return errors

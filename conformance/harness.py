@@ -1,0 +1,327 @@
+"""How every check calls a backend, reports a failure and runs a property.
+
+* ``invoke`` calls one op of the backend on copies of the arrays (the caller's stay
+  pristine), names the results after the op's outputs (``reference.catalog``), checks
+  the call was pure [POOL-SHAPE-2] and turns any exception other than
+  ``poolconf.Unsupported`` into a failure: the input is valid, so raising is wrong.
+  ``invoke_invalid`` is its mirror for inputs the spec forbids.
+  Failures use ``assertions.fail``, the one format.
+* ``run_property`` runs a check on drawn examples until it has checked its budget of
+  examples the backend supports, counting the others by reason, and records the
+  counts for the summary.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, reject, seed, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+
+from poolconf import Unsupported
+from poolconf.conformance.assertions import assert_pure, describe_result, fail
+from poolconf.conformance.backend import Backend
+from poolconf.conformance.options import examples_for
+from poolconf.conformance.profiles import Profile
+from poolconf.conformance.watchdog import RunDir
+from poolconf.reference import catalog
+from poolconf.reference import dtypes as dt
+
+T = TypeVar("T")
+Arrays = Mapping[str, "np.ndarray | None"]
+
+
+def copies(arrays: Arrays) -> list[np.ndarray | None]:
+    return [None if a is None else a.copy() for a in arrays.values()]
+
+
+def name_outputs(op: str, result: Any, *, call: str, clause: str) -> dict[str, Any]:
+    """The pieces of a backend's result by output name; a result of the wrong arity fails."""
+    __tracebackhide__ = True
+    names = catalog.op(op).outputs
+    if len(names) == 1:
+        return {names[0]: result}
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        fail(
+            f"result is {describe_result(result)}, but should be a {len(names)}-tuple "
+            f"({', '.join(names)})",
+            call=call,
+            clause=clause,
+        )
+    return dict(zip(names, result))
+
+
+RUN: RunDir | None = None  # this process's run folder (set by the plugin)
+SIGINT_SEEN = False  # a real SIGINT arrived (the plugin's handler sets it)
+
+
+def _call(
+    backend: Backend,
+    op: str,
+    args: list[np.ndarray | None],
+    params: Mapping[str, Any],
+    *,
+    call: str,
+    clause: str,
+) -> Any:
+    """One backend call: refused at once when ``op`` hung earlier in this run, recorded
+    for the watchdog while it runs, and made under its own NumPy error state (a backend
+    that changes it, ``np.seterr(all="raise")`` say, leaves the harness's alone). A
+    ``KeyboardInterrupt`` the backend raises itself fails the check; one raised by a real
+    SIGINT stops the run."""
+    __tracebackhide__ = True
+    if RUN is not None:
+        earlier = RUN.hung_in(op)
+        if earlier:
+            fail(
+                f"{op} hung earlier in this run ({earlier}), so it is not called again",
+                call=call,
+                clause=clause,
+            )
+        RUN.record_call(op, call if call.startswith(f"{op}(") else f"{op}, checking {call}")
+    try:
+        with np.errstate():
+            return backend.call(op, *args, **params)
+    except KeyboardInterrupt:
+        if SIGINT_SEEN:  # the user's Ctrl-C stops the run
+            raise
+        fail(
+            f"{op} raised KeyboardInterrupt, and no interrupt signal had arrived",
+            call=call,
+            clause=clause,
+        )
+    finally:
+        if RUN is not None:
+            RUN.record_call("", "")
+
+
+def invoke(
+    backend: Backend,
+    op: str,
+    arrays: Arrays,
+    params: Mapping[str, Any],
+    *,
+    call: str,
+    clause: str,
+    repro: str = "",
+    copy: bool = True,
+    pure: bool = True,
+    context: str = "",
+) -> dict[str, Any]:
+    """Call ``op`` on valid input and return its outputs by name.
+
+    ``Unsupported`` propagates (the caller skips or counts it); any other exception
+    fails the check. With ``copy`` the backend gets copies of ``arrays``, and with
+    ``pure`` the call must leave them unchanged and return no view of them.
+    ``context`` names an unusual input in the message (``" on read-only inputs"``)."""
+    __tracebackhide__ = True
+    args = copies(arrays) if copy else list(arrays.values())
+    try:
+        result = _call(backend, op, args, params, call=call, clause=clause)
+    except Unsupported:
+        raise
+    except (Exception, SystemExit) as exc:  # a backend's sys.exit() fails its test
+        fail(
+            f"{op} raised {type(exc).__name__}: {exc}{context}, but the input is valid",
+            call=call,
+            clause=clause,
+            repro=repro,
+        )
+    outputs = name_outputs(op, result, call=call, clause=clause)
+    if pure:
+        assert_pure(arrays, args, outputs, call, repro)
+    return outputs
+
+
+def assert_output_specs(
+    outputs: Mapping[str, Any],
+    specs: Mapping[str, tuple[tuple[int, ...], np.dtype] | None],
+    *,
+    op: str,
+    call: str,
+    repro: str = "",
+) -> None:
+    """Every output is an array of the spec's shape and dtype (None where the spec has no
+    output, e.g. conv's bias gradient without a bias) [POOL-DTYPE-2, POOL-IDX-4]."""
+    __tracebackhide__ = True
+    for name, spec in specs.items():
+        got = outputs.get(name)
+        clause = catalog.op(op).clauses.get(name, catalog.op(op).clause)
+        if spec is None:
+            if got is not None:
+                fail(
+                    f"{name} is {describe_result(got)}, but should be None",
+                    call=call,
+                    clause=clause,
+                    repro=repro,
+                )
+            continue
+        shape, dtype = spec
+        if not isinstance(got, np.ndarray):
+            fail(
+                f"{name} is {describe_result(got)}, but should be a numpy.ndarray",
+                call=call,
+                clause="POOL-SHAPE-2",
+                repro=repro,
+            )
+        if got.shape != tuple(shape):
+            fail(
+                f"{name}.shape={got.shape}, but should be {tuple(shape)}",
+                call=call,
+                clause=clause,
+                repro=repro,
+            )
+        if got.dtype != dtype:
+            dtype_clause = "POOL-IDX-4" if name == "indices" else "POOL-DTYPE-2"
+            fail(
+                f"{name}.dtype={got.dtype}, but should be {np.dtype(dtype)}",
+                call=call,
+                clause=dtype_clause,
+                repro=repro,
+            )
+
+
+def invoke_invalid(
+    backend: Backend,
+    op: str,
+    arrays: Arrays,
+    params: Mapping[str, Any],
+    *,
+    why: str,
+    call: str,
+    clause: str,
+    repro: str = "",
+) -> str:
+    """Call ``op`` on input the spec forbids (``why``): it must raise. Returns a line
+    naming the exception; ``Unsupported`` propagates; returning fails the check."""
+    __tracebackhide__ = True
+    try:
+        result = _call(backend, op, copies(arrays), params, call=call, clause=clause)
+    except Unsupported:
+        raise
+    except (Exception, SystemExit) as exc:  # a backend's sys.exit() fails its test
+        return f"{op} raised {type(exc).__name__}: {exc} (expected: {why}) [{clause}]"
+    fail(
+        f"{op} returned {describe_result(result)}, but should raise ({why})",
+        call=call,
+        clause=clause,
+        repro=repro,
+    )
+
+
+def restrictions(
+    backend: Backend, profile: Profile, *ops: str, grad_dtypes: bool = False
+) -> dict[str, Any]:
+    """Skip the test when the backend lacks one of ``ops`` or the profile excludes
+    them; else the ``pool_configs`` keywords that keep draws inside the profile. With
+    ``grad_dtypes`` the draws use the float dtypes gradients take [POOL-DTYPE-1]."""
+    for op in ops:
+        if not backend.supports(op):
+            pytest.skip(f"unsupported: backend {backend.name!r} has no {op}()")
+        if not profile.allows(op, rank=2, dtype="float32", params={}):
+            pytest.skip(f"{op} is outside profile {profile.name}")
+    kw = profile.strategy_kwargs()
+    if grad_dtypes and "dtype" not in kw:
+        kw["dtype"] = st.sampled_from(dt.FLOAT_DTYPES)
+    return kw
+
+
+# ---------------------------------------------------------------------------
+# running a property
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What a property did with its draws: examples checked, and the others by reason
+    (the backend raised ``Unsupported``, or declares a choice the check cannot judge)."""
+
+    budget: int
+    checked: int = 0
+    unsupported: Counter[str] = field(default_factory=Counter)
+    not_judged: Counter[str] = field(default_factory=Counter)
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "budget": self.budget,
+            "checked": self.checked,
+            "unsupported": dict(self.unsupported),
+            "not_judged": dict(self.not_judged),
+        }
+
+    def reasons(self, limit: int = 3) -> str:
+        both = self.unsupported + self.not_judged
+        return "; ".join(f"{r} (x{c})" for r, c in both.most_common(limit))
+
+
+def _option(config: Any, name: str) -> Any:
+    try:
+        return config.getoption(name)
+    except (ValueError, AttributeError):
+        return None
+
+
+def property_examples(config: Any, scale: float) -> int:
+    """The example budget of one property of a check kind with ``scale``."""
+    return examples_for(
+        _option(config, "--poolconf-examples"), bool(_option(config, "--poolconf-thorough")), scale
+    )
+
+
+def run_property(
+    request: pytest.FixtureRequest,
+    strategy: st.SearchStrategy[T],
+    body: Callable[[T], str | None],
+    *,
+    scale: float = 1.0,
+) -> Tally:
+    """Check ``body`` on examples of ``strategy`` until ``budget`` of them were checked.
+
+    ``body`` returns None when it checked the example, or why it could not (the backend
+    declares an implementation-defined choice the check does not judge); ``Unsupported``
+    from the backend is counted with its reason. Neither counts toward the budget:
+    Hypothesis draws again (up to its limit on rejected examples). A failed check raises,
+    so Hypothesis shrinks it and prints the falsifying example. Examples are seeded per
+    test id, so a gate never flakes and every property draws its own examples. The
+    counts go to the summary; a property that checked nothing skips with its reasons."""
+    tally = Tally(property_examples(request.config, scale))
+
+    @settings(
+        max_examples=tally.budget,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
+    )
+    @given(strategy)
+    def prop(example: T) -> None:
+        try:
+            reason = body(example)
+        except Unsupported as exc:
+            tally.unsupported[f"unsupported: {exc.reason}"] += 1
+            reject()
+        if reason is not None:
+            tally.not_judged[reason] += 1
+            reject()
+        tally.checked += 1
+
+    try:
+        seed(zlib.crc32(request.node.name.encode()))(prop)()
+    except Unsatisfiable:
+        pass  # every draw was unsupported or not judged: reported below
+    finally:
+        request.node.user_properties.append(("poolconf_examples", tally.as_record()))
+    if tally.checked == 0:
+        pytest.skip(tally.reasons() or "no example drawn")
+    return tally

@@ -1,0 +1,323 @@
+"""Vector flags: every flag a case may carry, how it is detected and how it is judged.
+
+A flag names why a test is special. *Implementation-defined* flags (those with a
+``declaration``) mark behaviour the spec leaves open [POOL-MAX-4, POOL-MAX-7,
+POOL-EMPTY-1, POOL-GRAD-8]: ``detect`` finds them on a call (the generator turns a
+``valid`` case that has one into ``acceptable``; the property checks use the same
+function on their draws), and ``judge`` says how a backend is checked where one
+occurs, from the value it declares for the flag's key (``DECLARATIONS`` of a
+backend; ``spec/backend-api.md``). *Descriptive* flags only label a case; a case
+declares them itself. Every flag used in a vector file is described once in the
+file's ``notes``, with Wycheproof's ``bugType`` and, where a real bug report
+exists, its ``links``.
+
+To add a flag: add its row to ``_FLAGS``; an implementation-defined flag also needs
+its detection in ``detect`` and its rule in ``judge``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from poolconf.reference import catalog
+from poolconf.reference import dtypes as dt
+from poolconf.reference import geometry as geo
+
+PARTS = ("forward", "grad")
+# Wycheproof's classification of what a flagged test probes
+BUG_TYPES = ("BASIC", "EDGE_CASE", "FUNCTIONALITY", "KNOWN_BUG", "MISSING_STEP", "DEFINED")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A vector flag.
+
+    ``clause``: the spec clause behind it. ``declaration``: the backend declaration
+    key that decides it (None for a descriptive flag), ``allowed`` its values, the
+    first being the reference's choice, and ``parts`` the parts of a case ("forward",
+    "grad") whose result it can change. ``bug_type``, ``effect`` and ``links`` are
+    Wycheproof's note fields: what kind of bug the flagged tests probe, what goes
+    wrong when an implementation gets it wrong, and real reports of it."""
+
+    name: str
+    description: str
+    clause: str
+    bug_type: str
+    declaration: str | None = None
+    allowed: tuple[str, ...] = ()
+    parts: tuple[str, ...] = PARTS
+    effect: str | None = None
+    links: tuple[str, ...] = field(default=())
+
+
+_FLAGS = (
+    # implementation-defined: detected on every case, they make it "acceptable"
+    Flag(
+        "Tie",
+        "A max window's maximum occurs more than once (-0.0 and +0.0 included) and the result "
+        "depends on which is chosen: the index, the gradient routing or the sign of a zero. The "
+        "reference chooses the first in row-major window order; expected.grad_input_all holds "
+        "the 'all' policy.",
+        "POOL-MAX-4",
+        "DEFINED",
+        declaration="tie_policy",
+        allowed=("first", "all", "other"),
+        effect="Gradients routed to another tied element than the reference's.",
+        links=(
+            "https://github.com/tensorflow/tensorflow/issues/4886",
+            "https://github.com/tinygrad/tinygrad/pull/229",
+        ),
+    ),
+    Flag(
+        "EmptyWindow",
+        "A window lies entirely in the padding (no in-bounds tap). The reference returns -inf "
+        "(integer: the dtype minimum) with index -1 for max, NaN for an average without "
+        "count_include_pad, 0 for Lp; many libraries reject such padding instead.",
+        "POOL-EMPTY-1",
+        "DEFINED",
+        declaration="empty_window",
+        allowed=("reference", "error"),
+        effect="Libraries that accept such padding return -inf, 0 or uninitialised values.",
+        links=("https://github.com/webmachinelearning/webnn/issues/935",),
+    ),
+    Flag(
+        "NanIndex",
+        "A max window holds two or more NaNs and the case reports indices or a gradient: the "
+        "reference selects the first NaN in window order; which one is selected is left open.",
+        "POOL-MAX-7",
+        "DEFINED",
+        declaration="nan_index",
+        allowed=("first", "other"),
+        effect="The index, and the element receiving the gradient, of a NaN maximum differ.",
+    ),
+    Flag(
+        "LpZeroNorm",
+        "An Lp gradient over a window whose norm is zero or whose values are not all finite: the "
+        "derivative is undefined there; the reference's value is one choice.",
+        "POOL-GRAD-8",
+        "DEFINED",
+        declaration="lp_zero_grad",
+        allowed=("zero", "other"),
+        parts=("grad",),
+        effect="NaN or infinite gradients where the reference gives 0.",
+        links=("https://github.com/pytorch/pytorch/issues/184037",),
+    ),
+    # descriptive: declared by the cases that exercise them
+    Flag(
+        "NegativeZero",
+        "The input mixes -0.0 and +0.0.",
+        "POOL-MAX-5",
+        "EDGE_CASE",
+        effect="A max of tied zeros loses the sign of the selected zero.",
+        links=("https://github.com/tensorflow/tensorflow/issues/4886",),
+    ),
+    Flag(
+        "SpecialValues",
+        "The input holds NaN or infinities.",
+        "POOL-AVG-6",
+        "EDGE_CASE",
+        effect="NaN dropped by a max, or a NaN or infinity turned into a number.",
+        links=(
+            "https://github.com/pytorch/pytorch/issues/7645",
+            "https://github.com/Theano/Theano/issues/3060",
+            "https://github.com/tensorflow/tensorflow/issues/2501",
+        ),
+    ),
+    Flag(
+        "Subnormal",
+        "The input or the result holds subnormal numbers.",
+        "POOL-DTYPE-3",
+        "EDGE_CASE",
+        effect="Subnormal results flushed to zero.",
+    ),
+    Flag(
+        "Float16Accumulation",
+        "A float16 sum whose naive float16 accumulation stalls (e.g. at 2048); the spec requires "
+        "accumulation in at least float32.",
+        "POOL-DTYPE-4",
+        "KNOWN_BUG",
+        effect="Averages of many float16 values come out far too small.",
+        links=(
+            "https://github.com/huggingface/candle/pull/3719",
+            "https://github.com/pytorch/pytorch/pull/53607",
+            "https://github.com/ROCm/MIOpen/issues/2109",
+        ),
+    ),
+    Flag(
+        "CeilModeLastWindow",
+        "Ceil mode where the last window would start in the end padding and is dropped.",
+        "POOL-GEOM-4",
+        "KNOWN_BUG",
+        effect="One output row or column too many, computed entirely from padding.",
+        links=(
+            "https://github.com/pytorch/pytorch/issues/45357",
+            "https://github.com/tracel-ai/burn/issues/5791",
+            "https://github.com/webmachinelearning/webnn/issues/935",
+        ),
+    ),
+    Flag(
+        "CeilModeOverhang",
+        "A ceil-mode window overhangs the explicit end padding; the overhang never counts in an "
+        "average's divisor.",
+        "POOL-AVG-3",
+        "KNOWN_BUG",
+        effect="The last window's average is divided by too large a count.",
+        links=(
+            "https://github.com/microsoft/onnxruntime/issues/16203",
+            "https://github.com/sonos/tract/pull/2851",
+        ),
+    ),
+    Flag("KernelEqualsInput", "The window covers the whole input.", "POOL-GEOM-2", "EDGE_CASE"),
+    Flag(
+        "UnevenAdaptive",
+        "Adaptive windows of unequal size that overlap.",
+        "POOL-ADAPT-1",
+        "FUNCTIONALITY",
+        effect="Adaptive windows computed with a fixed kernel and stride.",
+    ),
+    Flag(
+        "LargeValues",
+        "Values near the dtype's maximum; the exact result is finite.",
+        "POOL-AVG-1",
+        "EDGE_CASE",
+        effect="An intermediate sum overflows to infinity.",
+    ),
+)
+
+FLAGS: Mapping[str, Flag] = {f.name: f for f in _FLAGS}
+# the flags whose presence makes a valid case "acceptable", in registry order
+IMPLEMENTATION_DEFINED: tuple[str, ...] = tuple(f.name for f in _FLAGS if f.declaration)
+# declaration key -> its allowed values, the first being the reference's choice
+ALLOWED_DECLARATIONS: Mapping[str, tuple[str, ...]] = {
+    f.declaration: f.allowed for f in _FLAGS if f.declaration
+}
+DEFAULT_DECLARATIONS: Mapping[str, str] = {k: v[0] for k, v in ALLOWED_DECLARATIONS.items()}
+FLAG_DECLARATION: Mapping[str, str] = {f.name: f.declaration for f in _FLAGS if f.declaration}
+
+
+def note(name: str) -> dict[str, str]:
+    """The ``notes`` entry of a flag in a vector file."""
+    f = FLAGS[name]
+    return {"description": f.description, "clause": f.clause}
+
+
+# ---------------------------------------------------------------------------
+# detection
+# ---------------------------------------------------------------------------
+
+
+def planes(x: np.ndarray, layout: str) -> np.ndarray:
+    """The ``(N*C, S)`` planes of ``x`` (any layout), floats widened to float64 exactly."""
+    cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
+    flat = np.ascontiguousarray(cf).reshape(cf.shape[0] * cf.shape[1], -1)
+    return flat.astype(np.float64) if dt.is_float(dt.dtype_name(x.dtype)) else flat
+
+
+def detect(
+    op: str, x: np.ndarray, params: Mapping[str, Any], *, reports: bool, grad: bool
+) -> tuple[str, ...]:
+    """The implementation-defined flags of a call of forward op ``op`` on ``x``, in
+    registry order. ``reports``: the call reports which element was selected (indices
+    or a gradient); ``grad``: the gradient is computed.
+
+    * Tie: a max window whose maximum occurs more than once (-0.0 == +0.0), when the
+      call reports the selected element or the tied maxima differ in sign;
+    * NanIndex: a max window with two or more NaNs, when the call reports;
+    * EmptyWindow: a pooling window with no in-bounds tap;
+    * LpZeroNorm: an Lp gradient over a window whose values are all zero (or none) or
+      not all finite."""
+    o = catalog.op(op)
+    if o.family == "conv" or o.family not in ("window", "adaptive", "global"):
+        return ()
+    layout = params.get("layout", "channels_first")
+    windows = geo.window_lists(op, geo.spatial_shape(x.shape, layout), params)
+    found: set[str] = set()
+    if o.family == "window" and any(not w for w in windows):
+        found.add("EmptyWindow")
+        if o.reduction == "lp" and grad:
+            found.add("LpZeroNorm")
+    values = planes(x, layout)
+    is_float = values.dtype == np.float64
+    for plane in values:
+        for w in windows:
+            if not w:
+                continue
+            v = plane[w]
+            if o.selects_max:
+                found |= _max_window_flags(v, is_float, reports)
+            elif o.reduction == "lp" and grad and (not np.isfinite(v).all() or not v.any()):
+                found.add("LpZeroNorm")
+    return tuple(f for f in IMPLEMENTATION_DEFINED if f in found)
+
+
+def _max_window_flags(v: np.ndarray, is_float: bool, reports: bool) -> set[str]:
+    if is_float and np.isnan(v).any():
+        return {"NanIndex"} if reports and np.isnan(v).sum() >= 2 else set()
+    tied = v == v.max()
+    if tied.sum() < 2:
+        return set()
+    signs = np.signbit(v[tied]) if is_float else np.zeros(1, bool)
+    return {"Tie"} if reports or (signs.any() and not signs.all()) else set()
+
+
+# ---------------------------------------------------------------------------
+# judging
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """How one part of a call is checked, given its flags and the backend's declarations.
+
+    ``mode``: ``compare`` (against the reference), ``raise`` (the backend must raise,
+    as it declares) or ``skip`` (the spec leaves the result open and the backend
+    declares a choice poolconf cannot check; ``reason`` says which). With ``compare``:
+    ``tie_routing`` is the tie policy whose gradient routing is expected; with
+    ``free_indices`` an index may name any of its window's tied maxima (any of its
+    NaNs), and ``free_zero_sign`` lets a max of tied zeros take either sign;
+    ``ignore`` names outputs that are not compared."""
+
+    mode: str
+    clause: str = ""
+    reason: str = ""
+    tie_routing: str = "first"
+    free_indices: bool = False
+    free_zero_sign: bool = False
+    ignore: frozenset[str] = frozenset()
+
+
+def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> Judgement:
+    """The judgement of ``part`` ("forward" or "grad") of a call carrying ``flags`` for a
+    backend with ``declarations``: each implementation-defined flag that concerns the
+    part and is declared other than the reference's choice relaxes or replaces the
+    comparison (spec/backend-api.md, "DECLARATIONS")."""
+    if part not in PARTS:
+        raise ValueError(f"part={part!r} is not one of {PARTS}")
+    relax: dict[str, Any] = {}
+    raises: list[str] = []
+    for name in flags:
+        flag = FLAGS.get(name)
+        if flag is None or flag.declaration is None or part not in flag.parts:
+            continue
+        declared = declarations.get(flag.declaration, DEFAULT_DECLARATIONS[flag.declaration])
+        if declared == DEFAULT_DECLARATIONS[flag.declaration]:
+            continue
+        skip = f"implementation-defined (flag {name}, declared {declared})"
+        if declared == "error":
+            raises.append(name)
+        elif name == "Tie" and part == "forward":
+            relax.update(free_indices=True, free_zero_sign=True)
+        elif name == "Tie" and declared == "all":
+            relax["tie_routing"] = "all"
+        elif name == "NanIndex" and part == "forward":
+            relax["free_indices"] = True
+        else:
+            return Judgement("skip", FLAGS[name].clause, skip)
+    if raises:
+        flag = FLAGS[raises[0]]
+        return Judgement("raise", flag.clause, f"flag {flag.name}, declared error")
+    return Judgement("compare", **relax)

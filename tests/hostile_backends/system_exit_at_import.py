@@ -1,0 +1,3 @@
+"""Hostile: raises SystemExit(0) while it is being imported."""
+
+raise SystemExit(0)
