@@ -1,7 +1,7 @@
 """A vectorised path of the oracle that returns the loop reference's results bit for bit.
 
 ``poolconf.reference.fast`` has the public functions of ``poolconf.reference`` with the
-same signatures, the same argument checks (the reference's own helpers, called in the
+same signatures, the same argument checks (``poolconf.reference.arguments``, called in the
 same order, so the same ``SpecError`` messages and clauses) and the same results, NaN
 matching NaN and the sign of every zero as the reference gives it. It computes with
 NumPy and proves, element by element, that each result is the exact value rounded once.
@@ -82,11 +82,12 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
+
+from poolconf import SpecError
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.reference import ops as ref
-
-from poolconf import SpecError
 
 __all__ = [
     "adaptive_avg_pool",
@@ -195,26 +196,37 @@ def _pool_setup(
     stride: object, padding: geo.PaddingArg, dilation: object, ceil_mode: bool,
 ) -> tuple[np.ndarray, str, geo.PoolGeometry]:
     """``ops._pool_setup`` without its per-window tap lists (built only on fallback)."""
-    dtype = ref._check_array(x, "x", allowed, op)
-    x_cf = ref._to_channels_first(x, layout)
-    ref._check_bool(ceil_mode, "ceil_mode")
-    g = geo.pool_geometry(x_cf.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
-    return x_cf, dtype, g
+    dtype, g = args.window_call(
+        x, op, allowed, layout, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    return ref._to_channels_first(x, layout), dtype, g
 
 
 def _adaptive_setup(
     x: np.ndarray, op: str, allowed: Sequence[str], output_size: object, layout: str
 ) -> tuple[np.ndarray, str, tuple[int, ...]]:
     """``ops._adaptive_setup`` without its window lists."""
-    dtype = ref._check_array(x, "x", allowed, op)
+    dtype = args.check_array(x, "x", allowed, op, layout)
     x_cf = ref._to_channels_first(x, layout)
     out = geo.per_dim(output_size, "output_size", x_cf.ndim - 2, 1, "POOL-ADAPT-2")
     return x_cf, dtype, out
 
 
 def _global_setup(x: np.ndarray, op: str, allowed: Sequence[str], layout: str) -> tuple[np.ndarray, str]:
-    dtype = ref._check_array(x, "x", allowed, op)
+    dtype = args.check_array(x, "x", allowed, op, layout)
     return ref._to_channels_first(x, layout), dtype
+
+
+def _conv_setup(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: object,
+    padding: geo.PaddingArg, dilation: object, groups: object, layout: str, op: str,
+) -> tuple[np.ndarray, str, geo.PoolGeometry, int]:
+    """``ops._conv_setup`` without its per-window tap lists."""
+    dtype, grp = args.check_conv(x, weight, bias, groups, layout, op)
+    x_cf = ref._to_channels_first(x, layout)
+    stride = 1 if stride is None else stride  # conv's default stride is 1 [POOL-PARAM-2]
+    g = geo.pool_geometry(x_cf.shape[2:], tuple(weight.shape[2:]), stride, padding, dilation, False)
+    return x_cf, dtype, g, grp
 
 
 def _out_shape(x_cf: np.ndarray, spatial: Sequence[int]) -> tuple[int, ...]:
@@ -1180,8 +1192,8 @@ def max_pool_grad(
     x_cf, dtype, g = _pool_setup(
         x, "max_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    ref._check_tie_policy(tie_policy)
-    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    args.check_tie_policy(tie_policy)
+    grad_cf = ref._grad_output_cf(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
     W = _Windows(x_cf.shape[2:], geometry=g)
     return _max_grad("max_pool_grad", x_cf, grad_cf, dtype, _pool_axes(g), tie_policy, W, layout)
 
@@ -1197,8 +1209,8 @@ def adaptive_max_pool_grad(
 ) -> np.ndarray:
     """Gradient of adaptive max pooling [POOL-GRAD-6]."""
     x_cf, dtype, out = _adaptive_setup(x, "adaptive_max_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    ref._check_tie_policy(tie_policy)
-    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
+    args.check_tie_policy(tie_policy)
+    grad_cf = ref._grad_output_cf(grad_output, _out_shape(x_cf, out), layout, dtype)
     axes = _adaptive_axes(x_cf.shape[2:], out)
     W = _Windows(x_cf.shape[2:], output_size=out)
     return _max_grad("adaptive_max_pool_grad", x_cf, grad_cf, dtype, axes, tie_policy, W, layout)
@@ -1250,8 +1262,8 @@ def avg_pool(
     x_cf, dtype, g = _pool_setup(
         x, "avg_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    ref._check_bool(count_include_pad, "count_include_pad")
-    override = ref._check_divisor(divisor_override)
+    args.check_bool(count_include_pad, "count_include_pad")
+    override = args.check_divisor(divisor_override)
     params = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
               "dilation": dilation, "ceil_mode": ceil_mode,
               "count_include_pad": count_include_pad, "divisor_override": divisor_override}
@@ -1355,9 +1367,9 @@ def avg_pool_grad(
     x_cf, dtype, g = _pool_setup(
         x, "avg_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    ref._check_bool(count_include_pad, "count_include_pad")
-    override = ref._check_divisor(divisor_override)
-    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    args.check_bool(count_include_pad, "count_include_pad")
+    override = args.check_divisor(divisor_override)
+    grad_cf = ref._grad_output_cf(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
     params = {"kernel_size": kernel_size, "stride": stride, "padding": padding,
               "dilation": dilation, "ceil_mode": ceil_mode,
               "count_include_pad": count_include_pad, "divisor_override": divisor_override}
@@ -1387,7 +1399,7 @@ def adaptive_avg_pool_grad(
 ) -> np.ndarray:
     """Gradient of adaptive average pooling [POOL-GRAD-6]."""
     x_cf, dtype, out = _adaptive_setup(x, "adaptive_avg_pool_grad", dt.FLOAT_DTYPES, output_size, layout)
-    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, out), layout, dtype)
+    grad_cf = ref._grad_output_cf(grad_output, _out_shape(x_cf, out), layout, dtype)
     axes = _adaptive_axes(x_cf.shape[2:], out)
 
     def window(plane: list, taps: list, gv: float, acc: dict) -> None:  # as ops.adaptive_avg_pool_grad
@@ -1557,7 +1569,7 @@ def lp_pool(
     x_cf, dtype, g = _pool_setup(
         x, "lp_pool", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    p = ref._check_p(p)
+    p = args.check_p(p)
     params = {"kernel_size": kernel_size, "p": p, "stride": stride, "padding": padding,
               "dilation": dilation, "ceil_mode": ceil_mode}
     def value(plane: list, taps: list) -> float:  # the loop body of ops.lp_pool
@@ -1572,7 +1584,7 @@ def lp_pool(
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """Lp norm of each plane [POOL-GLOBAL-1, POOL-LP-1]."""
     x_cf, dtype = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
-    p = ref._check_p(p)
+    p = args.check_p(p)
     plane = _plane_caller(ref.global_lp_pool, [x_cf], x_cf.shape[1], p=p)
     return _lp_forward("global_lp_pool", x_cf, dtype, p, None, _per_plane(plane),
                        lambda: ref.global_lp_pool(x, p=p, layout=layout), layout)
@@ -1620,8 +1632,8 @@ def lp_pool_grad(
     x_cf, dtype, g = _pool_setup(
         x, "lp_pool_grad", dt.FLOAT_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    p = ref._check_p(p)
-    grad_cf = ref._check_grad_output(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
+    p = args.check_p(p)
+    grad_cf = ref._grad_output_cf(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
     params = {"kernel_size": kernel_size, "p": p, "stride": stride, "padding": padding,
               "dilation": dilation, "ceil_mode": ceil_mode}
     op = "lp_pool_grad"
@@ -1700,32 +1712,9 @@ def max_unpool(
     layout: str = "channels_first",
 ) -> np.ndarray:
     """Scatter each value to its flat index in a zero plane; a repeated index keeps the
-    value written last in row-major order [POOL-UNPOOL-1..4]. The argument checks are
-    the reference's, in its order and with its messages (it has no helper for them)."""
-    ref._check_array(x, "x", dt.ALL_DTYPES, "max_unpool")
-    x_cf = ref._to_channels_first(x, layout)
-    if not isinstance(indices, np.ndarray) or indices.shape != x.shape:
-        got = indices.shape if isinstance(indices, np.ndarray) else type(indices).__name__
-        raise SpecError(f"indices.shape={got} must equal x.shape={x.shape}", "POOL-UNPOOL-3")
-    if indices.dtype.kind not in "iu":
-        raise SpecError(f"indices.dtype={indices.dtype.name!r} must be an integer dtype", "POOL-UNPOOL-3")
-    idx_cf = ref._to_channels_first(indices, layout, "indices")
-    rank = x_cf.ndim - 2
-    if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: max_unpool takes explicit padding only", "POOL-UNPOOL-1")
-    k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
-    s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
-    pads = geo.resolve_padding(padding, x_cf.shape[2:], k, s, (1,) * rank)  # type: ignore[arg-type]
-    if output_size is None:
-        out = tuple(
-            geo.unpool_output_length(L, ki, si, pb, pe)
-            for L, ki, si, (pb, pe) in zip(x_cf.shape[2:], k, s, pads)
-        )
-        for i, o in enumerate(out):
-            if o < 1:
-                raise SpecError(f"unpooled length {o} along spatial dim {i} must be >= 1", "POOL-UNPOOL-1")
-    else:
-        out = geo.per_dim(output_size, "output_size", rank, 1, "POOL-UNPOOL-1")
+    value written last in row-major order [POOL-UNPOOL-1..4]."""
+    _, out = args.unpool_output_size(x, indices, kernel_size, stride, padding, output_size, layout)
+    x_cf, idx_cf = ref._to_channels_first(x, layout), ref._to_channels_first(indices, layout)
     size = math.prod(out)
     n, c = x_cf.shape[:2]
     V = _planes(x_cf).reshape(n * c, -1) if n * c else np.zeros((0, 1), x.dtype)
@@ -1750,12 +1739,9 @@ def max_unpool(
 @_op
 def zero_pad(x: np.ndarray, *, padding: object, layout: str = "channels_first") -> np.ndarray:
     """Pad every spatial dim with zeros, ``(begin, end)`` per dim [POOL-PAD-1]."""
-    dtype = ref._check_array(x, "x", dt.ALL_DTYPES, "zero_pad")
+    dtype = args.check_array(x, "x", dt.ALL_DTYPES, "zero_pad", layout)
     x_cf = ref._to_channels_first(x, layout)
-    if isinstance(padding, str):
-        raise SpecError(f"padding={padding!r}: zero_pad takes explicit padding only", "POOL-PAD-1")
-    rank = x_cf.ndim - 2
-    pads = geo.resolve_padding(padding, x_cf.shape[2:], (1,) * rank, (1,) * rank, (1,) * rank)  # type: ignore[arg-type]
+    pads = args.explicit_padding(padding, x_cf.shape[2:], "POOL-PAD-1", "zero_pad")
     out_spatial = tuple(L + pb + pe for L, (pb, pe) in zip(x_cf.shape[2:], pads))
     out = np.zeros((*x_cf.shape[:2], *out_spatial), dt.numpy_dtype(dtype))
     out[(slice(None), slice(None), *(slice(pb, pb + L) for L, (pb, _) in zip(x_cf.shape[2:], pads)))] = x_cf
@@ -1813,7 +1799,7 @@ def conv(
     layout: str = "channels_first",
 ) -> np.ndarray:
     """N-d cross-correlation, exact or certified per output [POOL-CONV-1, POOL-CONV-2]."""
-    x_cf, dtype, g, _, groups = ref._conv_setup(
+    x_cf, dtype, g, groups = _conv_setup(
         x, weight, bias, stride, padding, dilation, groups, layout, "conv"
     )
     op = "conv"
@@ -1935,13 +1921,13 @@ def conv_grad(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients of ``conv`` for ``x``, ``weight`` and ``bias``, each exact or certified
     per element [POOL-GRAD-5]."""
-    x_cf, dtype, g, _, groups = ref._conv_setup(
+    x_cf, dtype, g, groups = _conv_setup(
         x, weight, bias, stride, padding, dilation, groups, layout, "conv_grad"
     )
     n, c_in = x_cf.shape[:2]
     c_out = weight.shape[0]
     cig, cog = c_in // groups, c_out // groups
-    grad_cf = ref._check_grad_output(grad_output, (n, c_out, *g.out_shape), layout, dtype)
+    grad_cf = ref._grad_output_cf(grad_output, (n, c_out, *g.out_shape), layout, dtype)
     op = "conv_grad"
     fmt = _fmt(dtype)
     wide = fmt.precision == 53
