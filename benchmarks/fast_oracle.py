@@ -69,8 +69,12 @@ MORE = (
     Case("avg_pool", (8, 56, 56, 64), (1, 16, 16, 2), layout="channels_last"),
     Case("avg_pool", (2, 64, 56, 56), (1, 2, 16, 16), "float64"),
     Case("avg_pool_grad", FULL, REDUCED, "float16"),
-    Case("max_pool_grad", FULL, REDUCED, params=(("kernel_size", 3), ("stride", 2), ("padding", 1),
-                                                 ("tie_policy", "all"))),
+    Case(
+        "max_pool_grad",
+        FULL,
+        REDUCED,
+        params=(("kernel_size", 3), ("stride", 2), ("padding", 1), ("tie_policy", "all")),
+    ),
     Case("lp_pool", (2, 64, 56, 56), (1, 2, 16, 16)),
     Case("lp_pool_grad", (2, 64, 56, 56), (1, 2, 12, 12)),
     Case("adaptive_avg_pool", FULL, REDUCED, params=(("output_size", (7, 7)),)),
@@ -158,9 +162,8 @@ def _same_bits(a: Any, b: Any) -> bool:
 def measure(case: Case, rounds: int, strided: Any) -> dict[str, Any]:
     """One row: the fast path and numpy-strided on the full shape, the loop reference on
     the reduced one (after checking the fast path against it there)."""
-    from poolconf.reference import fast
-
     from poolconf import reference as ref
+    from poolconf.reference import fast
 
     params = {**dict(case.params), "layout": case.layout}
     small = _arrays(case, case.reduced, seed=1)
@@ -205,8 +208,10 @@ def run(cases: tuple[Case, ...], rounds: int) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]], reduced: tuple[int, ...]) -> str:
-    head = ("| call | full shape | fast ms | strided ms | fast / strided | loop us/elem "
-            "| fast us/elem | loop / fast | fallback |")
+    head = (
+        "| call | full shape | fast ms | strided ms | fast / strided | loop us/elem "
+        "| fast us/elem | loop / fast | fallback |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         fb = f"{r['fallback']}/{r['elements']}"
@@ -226,10 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per call (median)")
     args = parser.parse_args(argv)
     cases = CASES + (MORE if args.more else ())
-    print(f"# fast oracle benchmark ({platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, numpy {np.__version__}, python {platform.python_version()})")
-    print("kernel 3, stride 2, padding 1 unless the call says otherwise; the loop reference "
-          f"is timed on {REDUCED} (channels_last: its transpose; some --more rows smaller)")
+    print(
+        f"# fast oracle benchmark ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, numpy {np.__version__}, python {platform.python_version()})"
+    )
+    print(
+        "kernel 3, stride 2, padding 1 unless the call says otherwise; the loop reference "
+        f"is timed on {REDUCED} (channels_last: its transpose; some --more rows smaller)"
+    )
     print()
     print(table(run(cases, args.rounds), REDUCED))
     return 0

@@ -26,13 +26,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from poolconf import SpecError
+from poolconf import reference as ref
 from poolconf.conformance import strategies as S
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import fast
-
-from poolconf import SpecError
-from poolconf import reference as ref
+from poolconf.reference.fast import common as fast_common
+from poolconf.reference.fast import windows as fast_windows
 
 EXAMPLES = 150  # per op; the whole file runs in about a minute on one core
 FORWARD_OF = {grad: cat.op(grad).forward for grad in cat.GRAD_OPS}
@@ -70,7 +72,9 @@ def assert_same(expected: Any, got: Any, where: str = "result") -> None:
     if not same.all():
         at = np.argwhere(~same)[:5].tolist()
         pairs = [(float(e64[tuple(i)]), float(g64[tuple(i)])) for i in at]
-        raise AssertionError(f"{where}: {int((~same).sum())} elements differ, e.g. at {at}: {pairs}")
+        raise AssertionError(
+            f"{where}: {int((~same).sum())} elements differ, e.g. at {at}: {pairs}"
+        )
 
 
 def _call(fn: Any, args: list[Any], params: dict[str, Any]) -> Any:
@@ -103,12 +107,12 @@ def check_call(op: str, args: list[Any], params: dict[str, Any]) -> Any:
 
 @contextlib.contextmanager
 def block_bytes(n: int) -> Iterator[None]:
-    old = fast.BLOCK_BYTES
-    fast.BLOCK_BYTES = n
+    old = fast_windows.BLOCK_BYTES
+    fast_windows.BLOCK_BYTES = n
     try:
         yield
     finally:
-        fast.BLOCK_BYTES = old
+        fast_windows.BLOCK_BYTES = old
 
 
 # ---------------------------------------------------------------------------
@@ -125,12 +129,18 @@ def calls(draw: Any, op: str) -> tuple[list[Any], dict[str, Any], int]:
     special = draw(st.booleans(), label="special")
     dtypes = st.sampled_from(dt.FLOAT_DTYPES) if op != fwd else None  # gradients: floats
     cfg = draw(S.pool_configs(op=fwd, dtype=dtypes, max_p=7), label="config")
-    huge = float(ml_dtypes.finfo(dt.numpy_dtype(cfg.dtype)).max) / 4 if dt.is_float(cfg.dtype) else 100.0
+    huge = (
+        float(ml_dtypes.finfo(dt.numpy_dtype(cfg.dtype)).max) / 4
+        if dt.is_float(cfg.dtype)
+        else 100.0
+    )
     magnitude = draw(st.sampled_from([100.0, 2.0**-10, huge]), label="max_magnitude")
     case = draw(S.pool_cases(config=cfg, special=special, max_magnitude=magnitude), label="case")
     params = dict(case.params)
     inputs = dict(case.inputs)
-    general = functools.partial(S.arrays, dtype=cfg.dtype, special=draw(st.booleans(), label="special 2"))
+    general = functools.partial(
+        S.arrays, dtype=cfg.dtype, special=draw(st.booleans(), label="special 2")
+    )
     if fwd == "conv" and draw(st.booleans(), label="general weights"):
         inputs["weight"] = draw(general(shape=inputs["weight"].shape), label="weight")
         if inputs["bias"] is not None:
@@ -146,16 +156,22 @@ def calls(draw: Any, op: str) -> tuple[list[Any], dict[str, Any], int]:
         args = [*args, g] if op == "conv_grad" else [args[0], g]
         if op in ("max_pool_grad", "adaptive_max_pool_grad"):
             params["tie_policy"] = draw(st.sampled_from(["first", "all"]), label="tie_policy")
-    block = draw(st.sampled_from([1, 1 << 12, fast.BLOCK_BYTES]), label="block bytes")
+    block = draw(st.sampled_from([1, 1 << 12, fast_windows.BLOCK_BYTES]), label="block bytes")
     return args, params, block
 
 
 @pytest.mark.parametrize("op", ALL_OPS)
 def test_fast_path_equals_loop_reference(op: str) -> None:
     @settings(
-        max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                               HealthCheck.data_too_large],
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
     )
     @given(calls(op))
     def prop(call: tuple[list[Any], dict[str, Any], int]) -> None:
@@ -167,9 +183,11 @@ def test_fast_path_equals_loop_reference(op: str) -> None:
     prop()
     # how often the fast path fell back (shown with -s), counted over every call made
     n = fast.fallback_counts().get(op, {})
-    print(f"\nfallbacks {op}: {n.get('fallback_elements', 0)} of {n.get('elements', 0)} elements one by "
-          f"one; {n.get('fallback_calls', 0)} of {n.get('calls', 0)} calls whole "
-          f"({n.get('fallback_call_elements', 0)} elements)")
+    print(
+        f"\nfallbacks {op}: {n.get('fallback_elements', 0)} of {n.get('elements', 0)} elements one by "
+        f"one; {n.get('fallback_calls', 0)} of {n.get('calls', 0)} calls whole "
+        f"({n.get('fallback_call_elements', 0)} elements)"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -181,8 +199,12 @@ def a1(*values: float, dtype: Any = np.float32) -> np.ndarray:
     return np.array(values, dtype=dtype).reshape(1, 1, -1)
 
 
-def rand(shape: tuple[int, ...], dtype: str = "float32", seed: int = 0, scale: float = 1.0) -> np.ndarray:
-    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dt.numpy_dtype(dtype))
+def rand(
+    shape: tuple[int, ...], dtype: str = "float32", seed: int = 0, scale: float = 1.0
+) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(
+        dt.numpy_dtype(dtype)
+    )
 
 
 WINDOW_OPS = ("max_pool", "max_pool_with_indices", "avg_pool", "lp_pool")
@@ -234,7 +256,11 @@ def test_float64_sums_by_two_limbs() -> None:
     params = {"kernel_size": 3, "stride": 2, "padding": 1}
     check_call("avg_pool", [x], params)
     check_call("avg_pool_grad", [x, g], params)
-    check_call("max_pool_grad", [x, rand((2, 3, 6, 5), "float64", 6)], {**params, "stride": 1, "kernel_size": 5, "padding": 2})
+    check_call(
+        "max_pool_grad",
+        [x, rand((2, 3, 6, 5), "float64", 6)],
+        {**params, "stride": 1, "kernel_size": 5, "padding": 2},
+    )
     check_call("global_avg_pool", [x], {})
     check_call("adaptive_avg_pool", [x], {"output_size": (4, 7)})
     for op in ("avg_pool", "avg_pool_grad", "global_avg_pool", "adaptive_avg_pool"):
@@ -297,7 +323,7 @@ def test_flush_to_zero_environment_goes_to_the_loop_reference() -> None:
     x = a1(1e-40, -1e-41, 2e-45, 0.0)
     torch.set_flush_denormal(True)
     try:
-        flushing = not fast._fp_env_ok()
+        flushing = not fast_common._fp_env_ok()
         expected = ref.avg_pool(x, kernel_size=2)
         got = fast.avg_pool(x, kernel_size=2)
     finally:
@@ -308,7 +334,9 @@ def test_flush_to_zero_environment_goes_to_the_loop_reference() -> None:
     assert _fallbacks("avg_pool")["fallback_calls"] == 1
 
 
-def _args_for(op: str, x: np.ndarray, layout: str = "channels_first") -> tuple[list[Any], dict[str, Any]]:
+def _args_for(
+    op: str, x: np.ndarray, layout: str = "channels_first"
+) -> tuple[list[Any], dict[str, Any]]:
     """Arguments of ``op`` on ``x`` for the size tests."""
     cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
     rank = cf.ndim - 2
@@ -331,7 +359,11 @@ def _args_for(op: str, x: np.ndarray, layout: str = "channels_first") -> tuple[l
         params["kernel_size"] = 2
     if fwd == "conv":
         c = cf.shape[1]
-        args = [x, rand((2, c, *(2,) * rank), dt.dtype_name(x.dtype), 5), rand((2,), dt.dtype_name(x.dtype), 6)]
+        args = [
+            x,
+            rand((2, c, *(2,) * rank), dt.dtype_name(x.dtype), 5),
+            rand((2,), dt.dtype_name(x.dtype), 6),
+        ]
         params.update(stride=1, padding=1)
     if op != fwd:
         out = getattr(ref, fwd)(*args, **params)
@@ -366,10 +398,14 @@ def test_channels_last_strided_and_read_only_inputs(op: str) -> None:
 def test_integer_dtypes_compare_exactly() -> None:
     """int64/uint64 extremes that float64 cannot tell apart [POOL-MAX-6]."""
     big = np.iinfo(np.int64).max
-    x = np.array([big - 1, big, big - 2, -big - 1, 2**53 + 1, 2**53], dtype=np.int64).reshape(1, 1, 6)
+    x = np.array([big - 1, big, big - 2, -big - 1, 2**53 + 1, 2**53], dtype=np.int64).reshape(
+        1, 1, 6
+    )
     for op in ("max_pool", "max_pool_with_indices"):
         check_call(op, [x], {"kernel_size": 2, "stride": 1})
-    u = np.array([2**64 - 1, 2**64 - 2, 2**63, 0, 2**53 + 1, 2**53], dtype=np.uint64).reshape(1, 1, 6)
+    u = np.array([2**64 - 1, 2**64 - 2, 2**63, 0, 2**53 + 1, 2**53], dtype=np.uint64).reshape(
+        1, 1, 6
+    )
     check_call("max_pool_with_indices", [u], {"kernel_size": 3, "stride": 1, "padding": 1})
     check_call("adaptive_max_pool", [u], {"output_size": 4})
     check_call("global_max_pool", [u.reshape(1, 2, 3)], {})
@@ -378,7 +414,9 @@ def test_integer_dtypes_compare_exactly() -> None:
 def test_signed_zero_and_nan_selection() -> None:
     x = a1(-0.0, 0.0, 0.0, -0.0, NAN, 1.0, -NAN, 2.0, -INF, -INF, dtype=np.float16)
     for op in ("max_pool", "max_pool_with_indices", "adaptive_max_pool"):
-        params = {"output_size": 4} if op.startswith("adaptive") else {"kernel_size": 2, "stride": 1}
+        params = (
+            {"output_size": 4} if op.startswith("adaptive") else {"kernel_size": 2, "stride": 1}
+        )
         check_call(op, [x], params)
     check_call("global_max_pool", [x[..., :4]], {})
     g = a1(*([1.0] * 9), dtype=np.float16)
@@ -391,8 +429,15 @@ def test_seventeen_channels_and_many_blocks(dtype: str) -> None:
     """A channel count that leaves a tail in any chunking, split into many blocks."""
     x = rand((2, 17, 9, 8), dtype, 11)
     with block_bytes(3000):
-        for op in ("max_pool", "max_pool_with_indices", "avg_pool", "lp_pool", "max_pool_grad",
-                   "avg_pool_grad", "lp_pool_grad"):
+        for op in (
+            "max_pool",
+            "max_pool_with_indices",
+            "avg_pool",
+            "lp_pool",
+            "max_pool_grad",
+            "avg_pool_grad",
+            "lp_pool_grad",
+        ):
             args, params = _args_for(op, x)
             check_call(op, args, params)
         args, params = _args_for("avg_pool", np.moveaxis(x, 1, -1), "channels_last")
@@ -402,9 +447,9 @@ def test_seventeen_channels_and_many_blocks(dtype: str) -> None:
 @pytest.mark.parametrize("op", ["global_avg_pool", "global_max_pool", "global_lp_pool"])
 def test_planes_past_two_to_the_sixteen(op: str) -> None:
     """One plane of 66049 float32 elements (257 x 257) with a wide exponent spread."""
-    x = rand((1, 1, 257, 257), "float32", 12) * np.float32(2.0) ** np.random.default_rng(1).integers(
-        -20, 20, (1, 1, 257, 257)
-    ).astype(np.float32)
+    x = rand((1, 1, 257, 257), "float32", 12) * np.float32(2.0) ** np.random.default_rng(
+        1
+    ).integers(-20, 20, (1, 1, 257, 257)).astype(np.float32)
     params = {"p": 2} if op == "global_lp_pool" else {}
     check_call(op, [x], params)
 
@@ -459,7 +504,11 @@ INVALID: list[tuple[str, list[Any], dict[str, Any]]] = [
     ("max_unpool", [G2, np.zeros((1, 2, 2), np.int64)], {"kernel_size": 2}),
     ("max_unpool", [G2, np.zeros((1, 2, 2, 2), np.int64)], {"kernel_size": 2, "padding": "valid"}),
     ("max_unpool", [G2, np.zeros((1, 2, 2, 2), np.int64)], {"kernel_size": 1, "padding": 1}),
-    ("max_unpool", [G2, np.zeros((1, 2, 2, 2), np.int64)], {"kernel_size": 2, "output_size": (4, 0)}),
+    (
+        "max_unpool",
+        [G2, np.zeros((1, 2, 2, 2), np.int64)],
+        {"kernel_size": 2, "output_size": (4, 0)},
+    ),
     ("zero_pad", [X], {"padding": "same_upper"}),
     ("zero_pad", [X], {"padding": (1, -1)}),
     ("conv", [X, W.astype(np.float64)], {}),
