@@ -8,9 +8,18 @@ cover every op, rank 1-3, both layouts, every padding kind, ceil mode, dilation,
 dtype, special values (NaN, +-inf, -0.0, subnormals, ties, huge and tiny magnitudes),
 general upstream values and weights, and tiny plane blocks so that block boundaries fall
 inside the arrays. Targeted tests pin empty windows, the ceil-mode overhang, each
-fallback path, zero-size arrays, strided and read-only inputs, invalid arguments, and
-sizes past what the drawn examples reach (17 channels, planes of more than 2**16
-elements).
+fallback path, zero-size arrays, strided and read-only inputs, invalid arguments, every
+integer dtype with its extremes, and sizes past what the drawn examples reach (17
+channels, planes of more than 2**16 elements).
+
+Budget: the drawn property runs ``DEFAULT_EXAMPLES`` (60) derandomized examples per op,
+so the file takes about a minute with ``-n 2`` on two cores, and asserts that those
+examples reached every value of every parameter above (``required_features``: each
+float dtype, some integer dtype, both layouts, ranks 1-3, special values on and off,
+every padding kind, dilation, ceil mode, ``count_include_pad``, ``divisor_override``,
+``p`` of 1, 2-6 and past 6, both tie policies). For a heavier run set
+``POOLCONF_FAST_EXAMPLES``, e.g. ``POOLCONF_FAST_EXAMPLES=1000 python -m pytest
+tests/test_fast_reference.py -n 2``.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,7 +46,10 @@ from poolconf.reference import fast
 from poolconf.reference.fast import common as fast_common
 from poolconf.reference.fast import windows as fast_windows
 
-EXAMPLES = 150  # per op; the whole file runs in about a minute on one core
+DEFAULT_EXAMPLES = 60
+# examples per op: the default keeps the file near a minute with ``-n 2`` on two cores;
+# POOLCONF_FAST_EXAMPLES=1000 (or more) is the heavier run
+EXAMPLES = int(os.environ.get("POOLCONF_FAST_EXAMPLES", DEFAULT_EXAMPLES))
 FORWARD_OF = {grad: cat.op(grad).forward for grad in cat.GRAD_OPS}
 ALL_OPS = (*ref.FORWARD_OPS, *ref.GRAD_OPS)
 NAN, INF = math.nan, math.inf
@@ -121,10 +134,11 @@ def block_bytes(n: int) -> Iterator[None]:
 
 
 @st.composite
-def calls(draw: Any, op: str) -> tuple[list[Any], dict[str, Any], int]:
+def calls(draw: Any, op: str) -> tuple[list[Any], dict[str, Any], int, set[str]]:
     """Arguments of one call of ``op``: a drawn configuration (``pool_configs``), its
     arrays (``pool_cases``), and for gradients and conv sometimes general upstream values
-    and weights in place of the seeded quarter-integers; and a block size."""
+    and weights in place of the seeded quarter-integers; a block size; and the features
+    of the call (``features``)."""
     fwd = FORWARD_OF.get(op, op)
     special = draw(st.booleans(), label="special")
     dtypes = st.sampled_from(dt.FLOAT_DTYPES) if op != fwd else None  # gradients: floats
@@ -157,11 +171,57 @@ def calls(draw: Any, op: str) -> tuple[list[Any], dict[str, Any], int]:
         if op in ("max_pool_grad", "adaptive_max_pool_grad"):
             params["tie_policy"] = draw(st.sampled_from(["first", "all"]), label="tie_policy")
     block = draw(st.sampled_from([1, 1 << 12, fast_windows.BLOCK_BYTES]), label="block bytes")
-    return args, params, block
+    return args, params, block, features(cfg, params, special)
+
+
+def features(cfg: S.PoolConfig, params: dict[str, Any], special: bool) -> set[str]:
+    """What a drawn call covers of the parameter space (defaults may be left out of
+    ``params``)."""
+    dilation = params.get("dilation", 1)
+    p = params.get("p", 2)
+    found = {
+        f"dtype={cfg.dtype if dt.is_float(cfg.dtype) else 'an integer'}",
+        f"layout={cfg.layout}",
+        f"rank={cfg.rank}",
+        f"special={special}",
+        f"ceil_mode={bool(params.get('ceil_mode', False))}",
+        f"count_include_pad={bool(params.get('count_include_pad', True))}",
+        f"divisor_override={params.get('divisor_override') is not None}",
+        f"tie_policy={params.get('tie_policy', 'first')}",
+        "p=1" if p == 1 else f"p={'2..6' if p <= 6 else '>6'}",
+        f"dilated={any(d > 1 for d in (dilation if isinstance(dilation, tuple) else (dilation,)))}",
+    }
+    if cfg.padding_kind is not None:
+        found.add(f"padding={cfg.padding_kind}")
+    return found
+
+
+def required_features(op: str) -> set[str]:
+    """The parameter space of ``op``, each value of each parameter at least once (every
+    float dtype, and some integer dtype where the op takes them: each integer dtype is
+    covered by ``test_every_integer_dtype``)."""
+    fwd = cat.op(FORWARD_OF.get(op, op))
+    want = {f"dtype={d}" for d in cat.op(op).dtypes if dt.is_float(d)}
+    want |= {"dtype=an integer"} if cat.op(op).takes_ints else set()
+    want |= {f"layout={la}" for la in cat.LAYOUTS}
+    want |= {"rank=1", "rank=2", "rank=3", "special=True", "special=False"}
+    if fwd.windowed:
+        want |= {f"padding={k}" for k in S.PADDING_KINDS} | {"dilated=True", "dilated=False"}
+    if fwd.family == "window":
+        want |= {"ceil_mode=True", "ceil_mode=False"}
+    if fwd.name == "avg_pool":
+        want |= {"count_include_pad=True", "count_include_pad=False", "divisor_override=True"}
+    if fwd.reduction == "lp":
+        want |= {"p=1", "p=2..6", "p=>6"}
+    if "tie_policy" in cat.op(op).params:
+        want |= {"tie_policy=first", "tie_policy=all"}
+    return want
 
 
 @pytest.mark.parametrize("op", ALL_OPS)
 def test_fast_path_equals_loop_reference(op: str) -> None:
+    seen: set[str] = set()
+
     @settings(
         max_examples=EXAMPLES,
         derandomize=True,
@@ -174,13 +234,17 @@ def test_fast_path_equals_loop_reference(op: str) -> None:
         ],
     )
     @given(calls(op))
-    def prop(call: tuple[list[Any], dict[str, Any], int]) -> None:
-        args, params, block = call
+    def prop(call: tuple[list[Any], dict[str, Any], int, set[str]]) -> None:
+        args, params, block, covered = call
         with block_bytes(block):
             check_call(op, args, params)
+        seen.update(covered)
 
     fast.reset_fallback_counts()
     prop()
+    if EXAMPLES >= DEFAULT_EXAMPLES:  # the draws are derandomized: the same every run
+        missing = required_features(op) - seen
+        assert not missing, f"{op}: no example drew {sorted(missing)}"
     # how often the fast path fell back (shown with -s), counted over every call made
     n = fast.fallback_counts().get(op, {})
     print(
@@ -393,6 +457,25 @@ def test_channels_last_strided_and_read_only_inputs(op: str) -> None:
         if isinstance(a, np.ndarray) and a.flags.writeable:
             a.setflags(write=False)
     check_call(op, args, params)
+
+
+@pytest.mark.parametrize("op", [op for op in ALL_OPS if cat.op(op).takes_ints])
+def test_every_integer_dtype(op: str) -> None:
+    """Every integer dtype in both layouts, with its extremes, ties and (64-bit dtypes)
+    neighbours that float64 cannot tell apart [POOL-DTYPE-1, POOL-MAX-6]."""
+    rng = np.random.default_rng(3)
+    for dtype in dt.INT_DTYPES:
+        info = np.iinfo(dt.numpy_dtype(dtype))
+        values = [int(info.min), int(info.max), int(info.max) - 1, int(info.min) + 1, 0, 1, 1]
+        if info.bits == 64:
+            values += [2**53, 2**53 + 1]
+        x = rng.permutation(np.resize(np.array(values, dt.numpy_dtype(dtype)), 2 * 3 * 5 * 4))
+        x = x.reshape(2, 3, 5, 4)
+        for layout in cat.LAYOUTS:
+            args, params = _args_for(
+                op, np.moveaxis(x, 1, -1) if layout == "channels_last" else x, layout
+            )
+            check_call(op, args, params)
 
 
 def test_integer_dtypes_compare_exactly() -> None:
