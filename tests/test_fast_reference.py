@@ -13,8 +13,9 @@ integer dtype with its extremes, and sizes past what the drawn examples reach (1
 channels, planes of more than 2**16 elements).
 
 Budget: the drawn property runs ``DEFAULT_EXAMPLES`` (60) derandomized examples per op,
-so the file takes about a minute with ``-n 2`` on two cores, and asserts that those
-examples reached every value of every parameter above (``required_features``: each
+so the file takes about a minute with ``-n 2`` on two cores; each value of a parameter
+those examples missed gets a few examples of its own (``_top_up``), and the test asserts
+that every value of every parameter above was reached (``required_features``: each
 float dtype, some integer dtype, both layouts, ranks 1-3, special values on and off,
 every padding kind, dilation, ceil mode, ``count_include_pad``, ``divisor_override``,
 ``p`` of 1, 2-6 and past 6, both tie policies). For a heavier run set
@@ -134,15 +135,18 @@ def block_bytes(n: int) -> Iterator[None]:
 
 
 @st.composite
-def calls(draw: Any, op: str) -> tuple[list[Any], dict[str, Any], int, set[str]]:
+def calls(
+    draw: Any, op: str, forced: dict[str, Any] | None = None
+) -> tuple[list[Any], dict[str, Any], int, set[str]]:
     """Arguments of one call of ``op``: a drawn configuration (``pool_configs``), its
     arrays (``pool_cases``), and for gradients and conv sometimes general upstream values
     and weights in place of the seeded quarter-integers; a block size; and the features
-    of the call (``features``)."""
+    of the call (``features``). ``forced``: ``pool_configs`` arguments that pin a value."""
     fwd = FORWARD_OF.get(op, op)
     special = draw(st.booleans(), label="special")
     dtypes = st.sampled_from(dt.FLOAT_DTYPES) if op != fwd else None  # gradients: floats
-    cfg = draw(S.pool_configs(op=fwd, dtype=dtypes, max_p=7), label="config")
+    config_args = {"dtype": dtypes, "max_p": 7, **(forced or {})}
+    cfg = draw(S.pool_configs(op=fwd, **config_args), label="config")
     huge = (
         float(ml_dtypes.finfo(dt.numpy_dtype(cfg.dtype)).max) / 4
         if dt.is_float(cfg.dtype)
@@ -218,6 +222,39 @@ def required_features(op: str) -> set[str]:
     return want
 
 
+def _top_up(op: str, feature: str, seen: set[str]) -> None:
+    """A few examples of ``op`` with ``feature`` (``name=value``): pinned through
+    ``pool_configs`` where it takes the parameter, filtered for otherwise."""
+    name, value = feature.split("=", 1)
+    forced: dict[str, Any] = {}
+    if name == "dtype":
+        forced["dtype"] = st.sampled_from(dt.INT_DTYPES) if value == "an integer" else value
+    elif name == "layout":
+        forced["layout"] = value
+    elif name == "rank":
+        forced["rank"] = int(value)
+    elif name == "ceil_mode":
+        forced["ceil_mode"] = value == "True"
+    elif name == "padding":
+        forced["padding_kind"] = value
+
+    @settings(
+        max_examples=3,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(calls(op, forced).filter(lambda call: feature in call[3]))
+    def prop(call: tuple[list[Any], dict[str, Any], int, set[str]]) -> None:
+        args, params, block, covered = call
+        with block_bytes(block):
+            check_call(op, args, params)
+        seen.update(covered)
+
+    prop()
+
+
 @pytest.mark.parametrize("op", ALL_OPS)
 def test_fast_path_equals_loop_reference(op: str) -> None:
     seen: set[str] = set()
@@ -242,9 +279,12 @@ def test_fast_path_equals_loop_reference(op: str) -> None:
 
     fast.reset_fallback_counts()
     prop()
-    if EXAMPLES >= DEFAULT_EXAMPLES:  # the draws are derandomized: the same every run
-        missing = required_features(op) - seen
-        assert not missing, f"{op}: no example drew {sorted(missing)}"
+    for feature in sorted(required_features(op) - seen):
+        # Hypothesis does not draw the same examples in every process: each value of
+        # each parameter that this run missed gets a few examples of its own
+        _top_up(op, feature, seen)
+    missing = required_features(op) - seen
+    assert not missing, f"{op}: no example drew {sorted(missing)}"
     # how often the fast path fell back (shown with -s), counted over every call made
     n = fast.fallback_counts().get(op, {})
     print(
@@ -492,6 +532,25 @@ def test_integer_dtypes_compare_exactly() -> None:
     check_call("max_pool_with_indices", [u], {"kernel_size": 3, "stride": 1, "padding": 1})
     check_call("adaptive_max_pool", [u], {"output_size": 4})
     check_call("global_max_pool", [u.reshape(1, 2, 3)], {})
+
+
+@pytest.mark.parametrize("dtype", dt.FLOAT_DTYPES)
+def test_nan_maximum_is_the_first_nan_bit_for_bit(dtype: str) -> None:
+    """A window with NaNs of both signs: the maximum is its first NaN in row-major window
+    order with that NaN's own bits, as the loop reference returns it [POOL-MAX-2]."""
+    pos, neg = np.float32(math.nan), -np.float32(math.nan)
+    npdt = dt.numpy_dtype(dtype)
+    for values in ([1.0, neg, pos, 2.0], [pos, 1.0, neg, 2.0], [neg, pos, pos, -INF]):
+        x = np.array(values, np.float32).astype(npdt).reshape(1, 1, 2, 2)
+        for op, params in (
+            ("max_pool", {"kernel_size": 2}),
+            ("max_pool_with_indices", {"kernel_size": 2}),
+            ("adaptive_max_pool", {"output_size": 1}),
+            ("global_max_pool", {}),
+        ):
+            expected, got = getattr(ref, op)(x, **params), getattr(fast, op)(x, **params)
+            e, g = (expected[0], got[0]) if isinstance(expected, tuple) else (expected, got)
+            assert _bits(e).tolist() == _bits(g).tolist(), (op, dtype, values)
 
 
 def test_signed_zero_and_nan_selection() -> None:

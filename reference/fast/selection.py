@@ -78,13 +78,15 @@ def _select(
 
 def _max_values(xw: np.ndarray, axes: Sequence[_Axis], dtype: str) -> np.ndarray:
     """Window maxima: ``np.maximum`` (value exact, NaN propagates), then the keep-first
-    scan for the outputs that are zero, whose sign is the first zero's [POOL-MAX-5]."""
+    scan for the outputs that are zero, whose sign is the first zero's [POOL-MAX-5], and
+    for those that are NaN, which are the window's first NaN [POOL-MAX-2]: along several
+    axes ``np.maximum`` may return another NaN of the window (another sign or payload)."""
     out = _sep(xw, axes, "max", _empty_max(dtype))
     if xw.dtype.kind == "f":
-        zero = out == 0
-        if zero.any():
+        redo = (out == 0) | np.isnan(out)
+        if redo.any():
             first = _select(xw, axes, dtype, with_index=False)[0]
-            out = np.where(zero, first, out)
+            out = np.where(redo, first, out)
     return out
 
 
@@ -166,8 +168,8 @@ def adaptive_max_pool(
 
 @_op
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
-    """Max over each plane; a zero maximum has the sign of the plane's first zero
-    [POOL-GLOBAL-1, POOL-MAX-5]."""
+    """Max over each plane; a zero maximum has the sign of the plane's first zero, a NaN
+    maximum is the plane's first NaN [POOL-GLOBAL-1, POOL-MAX-2, POOL-MAX-5]."""
     x_cf, dtype = _global_setup(x, "global_max_pool", dt.ALL_DTYPES, layout)
     n, c = x_cf.shape[:2]
     rank = x_cf.ndim - 2
@@ -177,10 +179,10 @@ def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
     else:
         m = np.max(X, axis=1)
         if X.dtype.kind == "f":
-            zero = m == 0
-            if zero.any():
-                rows = np.flatnonzero(zero)
-                first = np.argmax(X[rows] == 0, axis=1)
-                m[rows] = X[rows, first]
+            for found, is_it in ((m == 0, lambda a: a == 0), (np.isnan(m), np.isnan)):
+                if found.any():
+                    rows = np.flatnonzero(found)
+                    first = np.argmax(is_it(X[rows]), axis=1)
+                    m[rows] = X[rows, first]
     out = m.astype(dt.numpy_dtype(dtype)).reshape(n * c, *(1,) * rank)
     return _assemble(out, n, c, layout)
