@@ -494,6 +494,21 @@ def targets(rows: Sequence[Row], cli: Sequence[CliTiming]) -> list[Target]:
     return out
 
 
+KEPT_HEADING = "## Fast oracle"  # a hand-run section that a rewrite keeps
+
+
+def kept_sections(path: str) -> str:
+    """The hand-run sections of the file at ``path`` (from ``KEPT_HEADING`` to its end),
+    which a rewrite appends after the generated ones; ``""`` when there are none."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except FileNotFoundError:
+        return ""
+    at = old.find("\n" + KEPT_HEADING + "\n")
+    return "" if at < 0 else old[at:]
+
+
 def render(
     info: dict[str, str],
     rows: Sequence[Row],
@@ -694,6 +709,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta["load average at end"] = load_average()
     meta["benchmark wall time"] = f"{time.perf_counter() - started:.0f} s"
     text = render(info, rows, cli, bw, ref_cases, meta)
+    if out != "-":
+        text += kept_sections(out)
     if out == "-":
         sys.stdout.write(text)
         return 0
