@@ -504,6 +504,7 @@ def scale_configs(
     *,
     op: Arg[str] | None = None,
     rank: Arg[int] | None = None,
+    layout: Arg[str] | None = None,
     dtype: Arg[str] | None = None,
     **kw: Any,
 ) -> PoolConfig:
@@ -521,11 +522,14 @@ def scale_configs(
     channels = draw(st.sampled_from(SCALE_CHANNELS), label="scale C")
     batch = draw(st.integers(1, SCALE_MAX_BATCH), label="scale N")
     budget = SCALE_MAX_ELEMENTS // (channels * batch)
-    wide = (SCALE_TILE + 1) ** rank_ <= budget and draw(st.booleans(), label="wide")
+    # the first choices are the telling ones (Hypothesis starts with them): wide, channels_last
+    wide = (SCALE_TILE + 1) ** rank_ <= budget and not draw(st.booleans(), label="not wide")
     min_side = SCALE_TILE + 1 if wide else 1
     max_side = SCALE_MAX_SIDE
     if wide:
         max_side = min(SCALE_MAX_SIDE, budget // min_side ** (rank_ - 1))
+    if layout is None:
+        layout = st.sampled_from(tuple(reversed(cat.LAYOUTS)))
     bounds = {
         "min_batch": batch,
         "max_batch": batch,
@@ -536,7 +540,8 @@ def scale_configs(
         "max_elements": SCALE_MAX_ELEMENTS,
         **kw,
     }
-    return draw(pool_configs(op=op_, rank=rank_, dtype=dtype, **bounds), label="scale config")
+    config = pool_configs(op=op_, rank=rank_, layout=layout, dtype=dtype, **bounds)
+    return draw(config, label="scale config")
 
 
 def mirrored_configs(**kw: Any) -> st.SearchStrategy[PoolConfig]:
