@@ -70,19 +70,12 @@ from poolconf.reference.tolerance import budgets, scales
 SCALE = 1.5  # examples of the forward and gradient properties, relative to --examples
 SPECIAL_SCALE = 1.0  # special values, the ceil-mode overhang and invalid input
 TIER_SCALE = 0.2  # the scale tier: a few large draws per op (4 at the default 20)
-# the ops of the scale tier (those the catalog has): the windowed and whole-plane
-# pooling kernels that change code path with channel count and spatial size
+# the ops of the scale tier: the windowed and whole-plane pooling kernels that change
+# code path with channel count and spatial size (lp_pool and adaptive_max_pool are left
+# out to keep the tier within ~15 s of a default check: their flag detection is slow)
 SCALE_OPS = tuple(
     op
-    for op in (
-        "max_pool",
-        "avg_pool",
-        "lp_pool",
-        "adaptive_max_pool",
-        "adaptive_avg_pool",
-        "global_max_pool",
-        "global_avg_pool",
-    )
+    for op in ("max_pool", "avg_pool", "adaptive_avg_pool", "global_max_pool", "global_avg_pool")
     if op in cat.FORWARD_OPS
 )
 SCALE_GRAD_OPS = tuple(op for op in ("max_pool", "avg_pool") if op in cat.WITH_GRAD)

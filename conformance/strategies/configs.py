@@ -494,7 +494,7 @@ SCALE_RANKS = (2, 2, 2, 1, 3)  # mainly 2-D, as the kernels users gate are
 SCALE_MAX_BATCH = 8
 SCALE_MAX_SIDE = 128
 SCALE_TILE = 64  # sides past it cross a spatial tile of a tiled kernel
-SCALE_MAX_ELEMENTS = 2**18  # elements of x per draw: keeps the fast oracle quick
+SCALE_MAX_ELEMENTS = 2**17  # elements of x per draw: keeps the oracle and flag detection quick
 SCALE_DTYPES = ("float32", "float16", "bfloat16")  # the fast oracle's quick dtypes
 
 
