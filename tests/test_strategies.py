@@ -240,3 +240,20 @@ def test_scale_cases_permute_memory_order() -> None:
         if case.config.channels > 1 and math.prod(case.config.spatial) > 1:
             assert not x.flags.c_contiguous, case.config
         assert x.copy(order="K").strides == x.strides  # the harness's copies keep it
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int32"])
+def test_large_array_literal_rebuilds_exactly(dtype: str) -> None:
+    """A reproducer's array past ``LITERAL_ELEMENTS`` elements (its bytes in base64) and
+    a transposed one rebuild bit for bit."""
+    import ml_dtypes
+
+    from poolconf.conformance.assertions import LITERAL_ELEMENTS, array_literal
+    from poolconf.conformance.strategies.values import seeded_dense
+
+    a = seeded_dense(7, (2, 3, 40, 40), dtype)
+    assert a.size > LITERAL_ELEMENTS
+    for arr in (a, np.moveaxis(a, 1, -1)):
+        back = eval(array_literal(arr), {"np": np, "ml_dtypes": ml_dtypes})
+        assert back.dtype == arr.dtype and back.shape == arr.shape
+        assert np.ascontiguousarray(back).tobytes() == np.ascontiguousarray(arr).tobytes()
