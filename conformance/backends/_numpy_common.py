@@ -110,14 +110,21 @@ def tap_range(a: geo.AxisGeometry, j: int) -> tuple[int, int, int]:
     return lo, max(lo, hi), lo * a.stride - off
 
 
+def tap_masks(a: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(out, kernel)`` arrays along one axis (``a``: a ``geo.AxisGeometry`` or any
+    object with its fields): the input position ``o*s - pb + j*d`` of every tap, whether
+    it lies inside the input, and whether inside the padded extent ``[-pb, L + pe)``
+    [POOL-GEOM-8, POOL-AVG-3, POOL-AVG-4]."""
+    o = np.arange(a.out)[:, None]
+    pos = o * a.stride - a.pad_begin + np.arange(a.kernel)[None, :] * a.dilation
+    return pos, (pos >= 0) & (pos < a.length), (pos >= -a.pad_begin) & (pos < a.length + a.pad_end)
+
+
 def tap_counts(a: geo.AxisGeometry) -> tuple[np.ndarray, np.ndarray]:
     """Per output along one axis: taps inside the input, and taps inside the
     padded extent ``[-pb, L + pe)`` [POOL-AVG-3, POOL-AVG-4]."""
-    o = np.arange(a.out)[:, None]
-    pos = o * a.stride - a.pad_begin + np.arange(a.kernel)[None, :] * a.dilation
-    inb = ((pos >= 0) & (pos < a.length)).sum(axis=1)
-    ext = ((pos >= -a.pad_begin) & (pos < a.length + a.pad_end)).sum(axis=1)
-    return inb, ext
+    _, inb, ext = tap_masks(a)
+    return inb.sum(axis=1), ext.sum(axis=1)
 
 
 def divisor(
@@ -163,6 +170,11 @@ def ident_max(dtype: np.dtype) -> Any:
     if dtype.kind in "iu":
         return np.iinfo(dtype).min
     return -np.inf
+
+
+def working(x: np.ndarray) -> np.ndarray:
+    """float16/bfloat16 -> float32 (exact) for comparisons; others unchanged."""
+    return x.astype(np.float32) if dt.dtype_name(x.dtype) in ("float16", "bfloat16") else x
 
 
 def is_float_array(a: np.ndarray) -> bool:
@@ -279,6 +291,30 @@ def lp_root(s: np.ndarray, p: int) -> np.ndarray:
         r = np.power(s, 1.0 / p)
         fix = r - (np.power(r, p) - s) / (p * np.power(r, p - 1))
         return np.where(np.isfinite(fix) & (r > 0), fix, r)
+
+
+def lp_finish(m: np.ndarray, scale: np.ndarray, s: np.ndarray, p: int) -> np.ndarray:
+    """Norm from the scaled sum ``s = sum (|x|/scale)**p`` and the window max ``m``;
+    NaN, inf, empty and all-zero windows by rule [POOL-LP-1]."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = lp_root(s, p) * scale
+    y = np.where(m > 0, y, 0.0)
+    y = np.where(np.isinf(m) & (m > 0), np.inf, y)
+    return np.where(np.isnan(m), np.nan, y)
+
+
+def lp_grad_coef(g: np.ndarray, m: np.ndarray, s: np.ndarray, p: int) -> np.ndarray:
+    """``g / y**(p-1)`` per window, the factor of ``sign(x) * (|x|/scale)**(p-1)`` in
+    the Lp gradient: 0 at a zero norm, NaN over a non-finite input or upstream value
+    [POOL-GRAD-4, POOL-GRAD-8]."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        coef = np.where(m > 0, g / lp_root(s, p) ** (p - 1), 0.0)
+    return np.where(np.isfinite(m) & np.isfinite(g), coef, np.nan)
+
+
+def group_channels(groups: int, cig: int, cog: int) -> list[tuple[slice, slice]]:
+    """The (input, output) channel ranges of each convolution group [POOL-CONV-2]."""
+    return [(slice(i * cig, (i + 1) * cig), slice(i * cog, (i + 1) * cog)) for i in range(groups)]
 
 
 def pow2_scale(m: np.ndarray) -> np.ndarray:

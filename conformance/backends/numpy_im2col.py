@@ -152,21 +152,7 @@ def _axes(
 
 
 def _pool_table(axes: list[Axis]) -> Table:
-    per_axis = []
-    for a in axes:
-        pos = (
-            np.arange(a.out)[:, None] * a.stride
-            - a.pad_begin
-            + np.arange(a.kernel)[None, :] * a.dilation
-        )
-        per_axis.append(
-            (
-                pos,
-                (pos >= 0) & (pos < a.length),
-                (pos >= -a.pad_begin) & (pos < a.length + a.pad_end),
-            )
-        )
-    return _table(per_axis, [a.length for a in axes])
+    return _table([cm.tap_masks(a) for a in axes], [a.length for a in axes])
 
 
 def _adaptive_table(spatial: Sequence[int], bounds: list[tuple[np.ndarray, np.ndarray]]) -> Table:
@@ -228,10 +214,6 @@ def _keys(t: Table, asl: slice, osl: slice, p: int, b: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _working(x: np.ndarray) -> np.ndarray:
-    return x.astype(np.float32) if dt.dtype_name(x.dtype) in ("float16", "bfloat16") else x
-
-
 def _reduce_max(cols: np.ndarray, valid: np.ndarray, ident: Any) -> tuple[np.ndarray, np.ndarray]:
     """Max along the tap axis of ``cols (a, o, T, B)`` over the valid taps, and the
     tap that holds it (-1 for a window without valid taps): the first maximum in
@@ -257,7 +239,7 @@ def _reduce_max(cols: np.ndarray, valid: np.ndarray, ident: Any) -> tuple[np.nda
 
 def _table_max(x: np.ndarray, t: Table, layout: str) -> tuple[np.ndarray, np.ndarray]:
     """Max and flat plane index of every window, block by block [POOL-MAX-1, POOL-IDX-1]."""
-    xw = _working(x)
+    xw = cm.working(x)
     x3 = cm.planes_view(xw, layout)
     values = _out_array(x, layout, t, xw.dtype)
     index = _out_array(x, layout, t, np.int64)
@@ -275,7 +257,7 @@ def _table_max_values(x: np.ndarray, t: Table, layout: str) -> np.ndarray:
     invalid taps set to the identity, many times faster than ``_reduce_max``'s tap
     loop. It propagates NaN, but the sign of a ``-0.0``/``+0.0`` tie is arbitrary, so
     a block with a zero result is redone with ``_reduce_max`` [POOL-MAX-2, -5]."""
-    xw = _working(x)
+    xw = cm.working(x)
     x3 = cm.planes_view(xw, layout)
     values = _out_array(x, layout, t, xw.dtype)
     ident = cm.ident_max(xw.dtype)
@@ -314,14 +296,6 @@ def _lp_block(
     return xa, m, scale, s
 
 
-def _lp_value(m: np.ndarray, scale: np.ndarray, s: np.ndarray, p: int) -> np.ndarray:
-    with np.errstate(invalid="ignore", over="ignore"):
-        y = cm.lp_root(s, p) * scale
-    y = np.where(m > 0, y, 0.0)
-    y = np.where(np.isinf(m) & (m > 0), np.inf, y)
-    return np.where(np.isnan(m), np.nan, y)
-
-
 def _table_lp(x: np.ndarray, t: Table, layout: str, p: int, dtype: str) -> np.ndarray:
     """Lp norm with per-window power-of-two scaling [POOL-LP-1]."""
     x3 = cm.planes_view(x, layout)
@@ -329,7 +303,7 @@ def _table_lp(x: np.ndarray, t: Table, layout: str, p: int, dtype: str) -> np.nd
     for asl, osl in _chunks(x3.shape[0], t, x3.shape[2]):
         cols, mask = _cols(x3, t, asl, osl)
         _, m, scale, s = _lp_block(cols, mask, p)
-        out[asl, osl] = _lp_value(m, scale, s, p)[:, :, 0, :]
+        out[asl, osl] = cm.lp_finish(m, scale, s, p)[:, :, 0, :]
     return cm.finish(out, dtype)
 
 
@@ -342,7 +316,7 @@ def _max_grad(
     x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, tie_policy: str
 ) -> np.ndarray:
     """Route each upstream value to the first (or every) maximum [POOL-GRAD-2, -3]."""
-    x3 = cm.planes_view(_working(x), layout)
+    x3 = cm.planes_view(cm.working(x), layout)
     g3 = cm.planes_view(g, layout).astype(np.float64)
     a_all, p, b = x3.shape
     gx = np.zeros(x3.size)
@@ -396,9 +370,7 @@ def _lp_grad(x: np.ndarray, g: np.ndarray, t: Table, layout: str, dtype: str, p:
         for asl, osl in _chunks(a_all, t, b):
             cols, mask = _cols(x3, t, asl, osl)
             xa, m, scale, s = _lp_block(cols, mask, p)
-            gv = g3[asl, osl][:, :, None, :]
-            coef = np.where(m > 0, gv / cm.lp_root(s, p) ** (p - 1), 0.0)
-            coef = np.where(np.isfinite(m) & np.isfinite(gv), coef, np.nan)
+            coef = cm.lp_grad_coef(g3[asl, osl][:, :, None, :], m, s, p)
             w = coef * np.sign(cols.astype(np.float64)) * (xa / scale) ** (p - 1)
             keys = _keys(t, asl, osl, pl, b)
             sel = np.broadcast_to(mask, keys.shape)
@@ -745,21 +717,19 @@ def conv(
     with np.errstate(invalid="ignore", over="ignore"):
         for nsl, osl in _conv_chunks(n, x.shape[-1 if layout == "channels_last" else 1], t):
             cols = _conv_cols(x64, t, layout, nsl, osl)
-            for gi in range(grp):
-                cg, wg = cols[:, :, gi * cig : (gi + 1) * cig, :], wt[gi * cog : (gi + 1) * cog]
+            for ci, co in cm.group_channels(grp, cig, cog):
+                cg, wg = cols[:, :, ci, :], wt[co]
                 if not exact_skip:
-                    out[nsl, osl, gi * cog : (gi + 1) * cog] = np.tensordot(
-                        cg, wg, axes=([2, 3], [1, 2])
-                    )
+                    out[nsl, osl, co] = np.tensordot(cg, wg, axes=([2, 3], [1, 2]))
                     continue
                 for tap in range(t.taps):
                     ok = np.flatnonzero(t.valid[osl, tap]) + osl.start
                     part = np.tensordot(
-                        cols[:, :, gi * cig : (gi + 1) * cig, tap][:, ok - osl.start],
+                        cg[:, :, :, tap][:, ok - osl.start],
                         wg[:, :, tap],
                         axes=([2], [1]),
                     )
-                    out[nsl, ok, gi * cog : (gi + 1) * cog] += part
+                    out[nsl, ok, co] += part
         if bias is not None:
             out += bias.astype(np.float64)
     return cm.finish(_nc_out(out, x, layout, t), dtype)
@@ -811,8 +781,7 @@ def conv_grad(
             )
             sel = np.broadcast_to(t.valid[osl][None, :, None, :], (nb, ob, c_in, t.taps))
             dcols = np.empty((nb, ob, c_in, t.taps))
-            for gi in range(grp):
-                co, cs = slice(gi * cog, (gi + 1) * cog), slice(gi * cig, (gi + 1) * cig)
+            for cs, co in cm.group_channels(grp, cig, cog):
                 gb_ = g3[nsl, osl, co]
                 dcols[:, :, cs, :] = np.tensordot(gb_, wt[co], axes=([2], [0]))
                 if not exact_skip:

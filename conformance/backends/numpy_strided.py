@@ -83,11 +83,6 @@ def _get(a: np.ndarray, axis: int, ix: Indexer) -> np.ndarray:
     return a[_ix(a.ndim, axis, ix)] if isinstance(ix, slice) else np.take(a, ix, axis=axis)
 
 
-def _working(x: np.ndarray) -> np.ndarray:
-    """float16/bfloat16 -> float32 (exact) for comparisons; others unchanged."""
-    return x.astype(np.float32) if dt.dtype_name(x.dtype) in ("float16", "bfloat16") else x
-
-
 # ---------------------------------------------------------------------------
 # separable reductions
 # ---------------------------------------------------------------------------
@@ -313,7 +308,7 @@ def _max_grad(
     (``_route_max``), block by block; sums in the accumulator dtype [POOL-DTYPE-4]."""
 
     def block(xb: np.ndarray, gb: np.ndarray) -> np.ndarray:
-        xw = _working(xb)
+        xw = cm.working(xb)
         return cm.robust_sum(lambda ga: _route_max(xw, ga, plans, tie_policy), gb, dtype)
 
     return _blockwise(block, [x, g], layout, x.shape, dt.numpy_dtype(dtype))
@@ -349,7 +344,7 @@ def max_pool(
     )
     plans = _pool_plans(w)
     shape = cm.with_spatial(x, layout, w.out_spatial)
-    return _blockwise(lambda xb: _sep_max(_working(xb), plans), [x], layout, shape, x.dtype)
+    return _blockwise(lambda xb: _sep_max(cm.working(xb), plans), [x], layout, shape, x.dtype)
 
 
 def max_pool_with_indices(
@@ -366,7 +361,7 @@ def max_pool_with_indices(
     w = cm.window(
         x, "max_pool", dt.ALL_DTYPES, layout, kernel_size, stride, padding, dilation, ceil_mode
     )
-    xw = _working(x)
+    xw = cm.working(x)
     vals, idx = _sep_max_first(xw, _pool_plans(w), _flat_grid(xw, w.axes))
     assert idx is not None
     return cm.finish(vals, w.dtype), idx
@@ -505,15 +500,6 @@ def _lp_sums(xa: np.ndarray, scale: np.ndarray, s: np.ndarray, plans: list[Plan]
             s[dst] += (xa[src] / scale[dst]) ** p
 
 
-def _lp_finish(m: np.ndarray, scale: np.ndarray, s: np.ndarray, p: int) -> np.ndarray:
-    """Norm from the scaled sum; NaN, inf, empty and all-zero windows by rule [POOL-LP-1]."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        y = cm.lp_root(s, p) * scale
-    y = np.where(m > 0, y, 0.0)
-    y = np.where(np.isinf(m) & (m > 0), np.inf, y)
-    return np.where(np.isnan(m), np.nan, y)
-
-
 def lp_pool(
     x: np.ndarray,
     *,
@@ -534,7 +520,7 @@ def lp_pool(
     plans = _pool_plans(w)
     xa, m, scale, s = _lp_parts(x, plans)
     _lp_sums(xa, scale, s, plans, p)
-    return cm.finish(_lp_finish(m, scale, s, p), w.dtype)
+    return cm.finish(cm.lp_finish(m, scale, s, p), w.dtype)
 
 
 def lp_pool_grad(
@@ -570,10 +556,7 @@ def lp_pool_grad(
     g64 = g.astype(np.float64)
     sign = np.sign(x.astype(np.float64))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        r = cm.lp_root(s, p)
-        coef = g64 / r ** (p - 1)
-        coef = np.where(m > 0, coef, 0.0)
-        coef = np.where(np.isfinite(m) & np.isfinite(g64), coef, np.nan)
+        coef = cm.lp_grad_coef(g64, m, s, p)
         gx = np.zeros(x.shape)
         for dst, src, _ in _nd_taps(plans, x.ndim):
             gx[src] += coef[dst] * sign[src] * (xa[src] / scale[dst]) ** (p - 1)
@@ -602,7 +585,7 @@ def adaptive_max_pool(
     """Adaptive max over ``[floor(iL/O), ceil((i+1)L/O))`` per axis [POOL-ADAPT-1]."""
     _, out, plans, _ = _adaptive(x, "adaptive_max_pool", dt.ALL_DTYPES, output_size, layout)
     shape = cm.with_spatial(x, layout, out)
-    return _blockwise(lambda xb: _sep_max(_working(xb), plans), [x], layout, shape, x.dtype)
+    return _blockwise(lambda xb: _sep_max(cm.working(xb), plans), [x], layout, shape, x.dtype)
 
 
 def adaptive_avg_pool(
@@ -650,7 +633,7 @@ def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndar
     zero of the plane [POOL-GLOBAL-1, POOL-MAX-5]."""
     dtype = args.check_array(x, "x", dt.ALL_DTYPES, "global_max_pool", layout)
     axes = cm.spatial_axes(x.ndim, layout)
-    xw = _working(x)
+    xw = cm.working(x)
     m = np.max(xw, axis=axes, keepdims=True)
     if m.dtype.kind == "f" and (m == 0).any():
         planes = cm.planes_view(np.ascontiguousarray(xw), layout)  # (A, P, B)
@@ -678,7 +661,7 @@ def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first")
     scale = cm.pow2_scale(m)
     with np.errstate(invalid="ignore", over="ignore"):
         s = np.sum((xa / scale) ** p, axis=axes, keepdims=True)
-    return cm.finish(_lp_finish(m, scale, s, p), dtype)
+    return cm.finish(cm.lp_finish(m, scale, s, p), dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -767,16 +750,10 @@ def conv(
     out = np.zeros(cm.with_spatial(x, layout, w.out_spatial, c_out))
     with np.errstate(invalid="ignore", over="ignore"):
         for j, dst, src in _kernel_taps(w, x.ndim):
-            for gi in range(grp):
-                xs = x64[_with_chan(src, chan, slice(gi * cig, (gi + 1) * cig))]
-                part = np.tensordot(
-                    xs,
-                    w64[_weight_index(slice(gi * cog, (gi + 1) * cog), j)],
-                    axes=([chan], [1]),
-                )
-                out[_with_chan(dst, chan, slice(gi * cog, (gi + 1) * cog))] += np.moveaxis(
-                    part, -1, chan
-                )
+            for ci, co in cm.group_channels(grp, cig, cog):
+                xs = x64[_with_chan(src, chan, ci)]
+                part = np.tensordot(xs, w64[_weight_index(co, j)], axes=([chan], [1]))
+                out[_with_chan(dst, chan, co)] += np.moveaxis(part, -1, chan)
         if bias is not None:
             out += cm.axis_shape(x.ndim, chan, bias.astype(np.float64))
     return cm.finish(out, dtype)
@@ -807,8 +784,7 @@ def conv_grad(
     other = [a for a in range(x.ndim) if a != chan]
     with np.errstate(invalid="ignore", over="ignore"):
         for j, dst, src in _kernel_taps(w, x.ndim):
-            for gi in range(grp):
-                ci, co = slice(gi * cig, (gi + 1) * cig), slice(gi * cog, (gi + 1) * cog)
+            for ci, co in cm.group_channels(grp, cig, cog):
                 gs = g64[_with_chan(dst, chan, co)]
                 wk = w64[_weight_index(co, j)]  # (cog, cig)
                 part = np.tensordot(gs, wk, axes=([chan], [0]))

@@ -17,6 +17,7 @@ from poolconf.conformance.strategies.configs import PoolConfig, pool_configs
 from poolconf.conformance.strategies.values import arrays, seeded_values
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
+from poolconf.reference import fast
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,17 @@ class PoolCase:
 
 
 def reference_forward(op: str, inputs: dict[str, np.ndarray | None], params: dict[str, Any]) -> Any:
-    """The reference's result of a forward call."""
-    return getattr(ref, op)(*(inputs.get(a) for a in cat.op(op).arrays), **params)
+    """The reference's result of a call of ``op`` (forward or gradient), the expected
+    value of every property and gradient test.
+
+    It comes from the vectorised oracle ``poolconf.reference.fast`` for every op it
+    provides: the loop reference's results bit for bit (SpecError messages included),
+    proven per element, with the loop reference's own code for whatever the proofs do
+    not cover (``tests/test_fast_reference.py`` holds the two against each other). An op
+    the fast oracle lacks falls back to the loop reference. The golden vectors
+    (``tools/generate.py``) are computed by the loop reference itself."""
+    fn = getattr(fast, op, None) or getattr(ref, op)
+    return fn(*(inputs.get(a) for a in cat.op(op).arrays), **params)
 
 
 @st.composite

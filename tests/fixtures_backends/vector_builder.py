@@ -103,100 +103,102 @@ def _x(seed: int, shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
+# window 3, stride 2, padding 1 on both axes, shared by the max and average cases
+PAD1 = {"kernel_size": [3, 3], "stride": [2, 2], "padding": [[1, 1], [1, 1]]}
+
+
+def _max_pool_specs() -> list[dict[str, Any]]:
+    """Core max cases that expose the broken fixture backends, an invalid case, a
+    flagged (acceptable) case and a non-core case."""
+    neg = -np.abs(_x(5, (1, 1, 4, 4))) - 1.0  # all negative: padding with 0 would win the max
+    return [
+        {
+            "name": "no_padding",
+            "comment": "k2 s2 no padding",
+            "clauses": ["POOL-MAX-1", "POOL-GEOM-2"],
+            "inputs": {"x": _x(1, (1, 2, 4, 4))},
+            "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
+        },
+        {
+            "name": "negative_input_padded",
+            "comment": "negative input, padding 1: padding never takes part",
+            "clauses": ["POOL-MAX-1"],
+            "inputs": {"x": neg},
+            "params": PAD1,
+        },
+        {
+            "name": "ceil_mode",
+            "comment": "ceil mode",
+            "clauses": ["POOL-GEOM-3", "POOL-MAX-1"],
+            "inputs": {"x": _x(2, (1, 1, 5, 5))},
+            "params": {**PAD1, "ceil_mode": True},
+        },
+        {
+            "name": "stride_zero",
+            "comment": "stride 0 is invalid",
+            "clauses": ["POOL-PARAM-2"],
+            "result": "invalid",
+            "error_clause": "POOL-PARAM-2",
+            "inputs": {"x": _x(3, (1, 1, 4, 4))},
+            "params": {"kernel_size": [2, 2], "stride": [0, 1]},
+        },
+        {
+            "name": "tied_maxima",
+            "comment": "tied maxima",
+            "clauses": ["POOL-MAX-4"],
+            "flags": ["Tie"],
+            "result": "acceptable",
+            "inputs": {"x": np.ones((1, 1, 4, 4), dtype=np.float32)},
+            "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
+        },
+        {
+            "name": "one_d_not_core",
+            "comment": "1D, not in core",
+            "clauses": ["POOL-MAX-1"],
+            "inputs": {"x": _x(4, (1, 1, 6))},
+            "params": {"kernel_size": [3], "stride": [1], "padding": [[1, 1]]},
+        },
+    ]
+
+
+def _avg_pool_specs() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "include_pad",
+            "comment": "k3 s1 padding 1, count_include_pad",
+            "clauses": ["POOL-AVG-3", "POOL-AVG-1"],
+            "inputs": {"x": _x(6, (1, 2, 4, 4))},
+            "params": {**PAD1, "stride": [1, 1], "count_include_pad": True},
+        },
+        {
+            "name": "exclude_pad",
+            "comment": "k3 s1 padding 1, exclude padding",
+            "clauses": ["POOL-AVG-4", "POOL-AVG-1"],
+            "inputs": {"x": _x(7, (1, 2, 4, 4))},
+            "params": {**PAD1, "stride": [1, 1], "count_include_pad": False},
+        },
+    ]
+
+
+def _max_pool_with_indices_specs() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "indices_not_core",
+            "comment": "indices, not in core",
+            "clauses": ["POOL-IDX-1"],
+            "inputs": {"x": _x(8, (1, 1, 4, 4))},
+            "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
+        },
+    ]
+
+
 def build(folder: pathlib.Path) -> pathlib.Path:
     """The harness-test vector set: core-profile max/avg cases that expose the broken
     fixture backends, an invalid case, flagged (acceptable) cases and non-core cases."""
     folder.mkdir(parents=True, exist_ok=True)
-    neg = -np.abs(_x(5, (1, 1, 4, 4))) - 1.0  # all negative: padding with 0 would win the max
-    pad1 = {"kernel_size": [3, 3], "stride": [2, 2], "padding": [[1, 1], [1, 1]]}
-    write_file(
-        folder,
-        "max_pool",
-        "harness",
-        [
-            {
-                "name": "no_padding",
-                "comment": "k2 s2 no padding",
-                "clauses": ["POOL-MAX-1", "POOL-GEOM-2"],
-                "inputs": {"x": _x(1, (1, 2, 4, 4))},
-                "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
-            },
-            {
-                "name": "negative_input_padded",
-                "comment": "negative input, padding 1: padding never takes part",
-                "clauses": ["POOL-MAX-1"],
-                "inputs": {"x": neg},
-                "params": pad1,
-            },
-            {
-                "name": "ceil_mode",
-                "comment": "ceil mode",
-                "clauses": ["POOL-GEOM-3", "POOL-MAX-1"],
-                "inputs": {"x": _x(2, (1, 1, 5, 5))},
-                "params": {**pad1, "ceil_mode": True},
-            },
-            {
-                "name": "stride_zero",
-                "comment": "stride 0 is invalid",
-                "clauses": ["POOL-PARAM-2"],
-                "result": "invalid",
-                "error_clause": "POOL-PARAM-2",
-                "inputs": {"x": _x(3, (1, 1, 4, 4))},
-                "params": {"kernel_size": [2, 2], "stride": [0, 1]},
-            },
-            {
-                "name": "tied_maxima",
-                "comment": "tied maxima",
-                "clauses": ["POOL-MAX-4"],
-                "flags": ["Tie"],
-                "result": "acceptable",
-                "inputs": {"x": np.ones((1, 1, 4, 4), dtype=np.float32)},
-                "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
-            },
-            {
-                "name": "one_d_not_core",
-                "comment": "1D, not in core",
-                "clauses": ["POOL-MAX-1"],
-                "inputs": {"x": _x(4, (1, 1, 6))},
-                "params": {"kernel_size": [3], "stride": [1], "padding": [[1, 1]]},
-            },
-        ],
-    )
-    write_file(
-        folder,
-        "avg_pool",
-        "harness",
-        [
-            {
-                "name": "include_pad",
-                "comment": "k3 s1 padding 1, count_include_pad",
-                "clauses": ["POOL-AVG-3", "POOL-AVG-1"],
-                "inputs": {"x": _x(6, (1, 2, 4, 4))},
-                "params": {**pad1, "stride": [1, 1], "count_include_pad": True},
-            },
-            {
-                "name": "exclude_pad",
-                "comment": "k3 s1 padding 1, exclude padding",
-                "clauses": ["POOL-AVG-4", "POOL-AVG-1"],
-                "inputs": {"x": _x(7, (1, 2, 4, 4))},
-                "params": {**pad1, "stride": [1, 1], "count_include_pad": False},
-            },
-        ],
-    )
-    write_file(
-        folder,
-        "max_pool_with_indices",
-        "harness",
-        [
-            {
-                "name": "indices_not_core",
-                "comment": "indices, not in core",
-                "clauses": ["POOL-IDX-1"],
-                "inputs": {"x": _x(8, (1, 1, 4, 4))},
-                "params": {"kernel_size": [2, 2], "stride": [2, 2], "padding": [[0, 0], [0, 0]]},
-            },
-        ],
-    )
+    write_file(folder, "max_pool", "harness", _max_pool_specs())
+    write_file(folder, "avg_pool", "harness", _avg_pool_specs())
+    write_file(folder, "max_pool_with_indices", "harness", _max_pool_with_indices_specs())
     write_manifest(folder)
     return folder
 
