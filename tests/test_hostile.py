@@ -278,7 +278,7 @@ def test_a_check_of_a_backend_that_hangs_in_one_op_finishes(tmp_path: pathlib.Pa
     assert proc.returncode == vd.DOES_NOT_CONFORM, proc.stdout[-4000:] + proc.stderr
     data = json.loads(report.read_text())
     failures = data["failures"]
-    timed_out = [f for f in failures if "timed out after 45 s in avg_pool(" in f["message"]]
+    timed_out = [f for f in failures if "timed out after 45" in f["message"]]
     assert len(timed_out) == 1, timed_out
     rest = [f for f in failures if f not in timed_out]
     assert len(rest) >= 10 and all("hung earlier" in f["message"] for f in rest), rest
