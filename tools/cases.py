@@ -2340,6 +2340,16 @@ def invalid_cases() -> list[Case]:
             {"stride": 0},
         ),
         (
+            "conv",
+            "POOL-GEOM-7",
+            "kernel 4 longer than the padded input 3",
+            {
+                "x": random_values(826, (1, 1, 2), "float32"),
+                "weight": random_values(827, (1, 1, 4), "float32"),
+            },
+            {"padding": [[0, 1]]},
+        ),
+        (
             "max_unpool",
             "POOL-UNPOOL-3",
             "index 6 outside the default output of 6 elements",
