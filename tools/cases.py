@@ -1964,6 +1964,26 @@ def _accumulation_cases() -> list[Case]:
             {"output_size": [1]},
             605,
         ),
+        case(
+            "avg_pool",
+            "special",
+            "float16 average over a 64x64 window of 1.0029296875 is that value (a float16 "
+            "running sum, whole or per row, loses units; pairwise float16 sums are exact)",
+            ["POOL-AVG-1", "POOL-DTYPE-4"],
+            {"x": literal(np.full((1, 1, 64, 64), 1.0029296875), "float16")},
+            {"kernel_size": [64, 64]},
+            606,
+        ),
+        case(
+            "global_avg_pool",
+            "special",
+            "float16 global average of 4096 values 1.0029296875 is that value (a float16 "
+            "running sum, whole or in blocks, loses units)",
+            ["POOL-GLOBAL-1", "POOL-DTYPE-4"],
+            {"x": literal(np.full((1, 1, 4096), 1.0029296875), "float16")},
+            {},
+            607,
+        ),
     ]
 
 
