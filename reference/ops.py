@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 
@@ -19,10 +18,7 @@ from poolconf import SpecError
 from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
-
-ROOT_BITS = 1100  # fractional bits of the exact-root grid; finer than any float64 rounding boundary
-RELATIVE_BITS = 256  # minimum correct bits of an inexact root, whatever its magnitude
-
+from poolconf.reference import roots
 
 # ---------------------------------------------------------------------------
 # argument checks shared by every op
@@ -334,48 +330,6 @@ def avg_pool_grad(
 # ---------------------------------------------------------------------------
 
 
-def _iroot(n: int, p: int) -> int:
-    """``floor(n ** (1/p))`` for a non-negative integer ``n`` (Newton's method on ints)."""
-    if n < 2 or p == 1:
-        return n
-    x = 1 << -(-n.bit_length() // p)  # >= the root
-    while True:
-        y = ((p - 1) * x + n // x ** (p - 1)) // p
-        if y >= x:
-            return x
-        x = y
-
-
-def _root_enclosure(s: Fraction, p: int) -> tuple[Fraction, bool]:
-    """``(r, exact)`` with ``r = s**(1/p)`` when ``exact``; otherwise ``r`` lies
-    strictly inside the grid cell of width ``2**-K`` that holds the root, at its
-    midpoint, with ``K >= ROOT_BITS``. Rounding ``r`` then rounds the true root
-    correctly, since every rounding boundary of every spec dtype lies on that
-    grid [POOL-LP-1]. ``K`` also grows for tiny roots so that ``r`` always carries
-    at least ``RELATIVE_BITS`` correct bits, which the gradient needs [POOL-GRAD-4]."""
-    if s == 0:
-        return Fraction(0), True
-    log2_s = s.numerator.bit_length() - s.denominator.bit_length()  # within 1 of log2(s)
-    bits = max(ROOT_BITS, RELATIVE_BITS - log2_s // p + 2)
-    scale = 2**bits
-    num = s.numerator * scale**p
-    m = _iroot(num // s.denominator, p)
-    if m**p * s.denominator == num:
-        return Fraction(m, scale), True
-    return Fraction(2 * m + 1, 2 * scale), False
-
-
-def _lp_norm(values: Sequence[float], p: int) -> dt.Exact:
-    acc = dt.ExactSum()
-    for v in values:
-        e = dt.to_exact(v)
-        acc.add(abs(e) ** p if isinstance(e, Fraction) else abs(e))
-    total = acc.value()
-    if not isinstance(total, Fraction):
-        return total
-    return _root_enclosure(total, p)[0]
-
-
 def lp_pool(
     x: np.ndarray,
     *,
@@ -397,32 +351,11 @@ def lp_pool(
     for plane in _planes(x_cf):
         out.append(
             [
-                dt.round_exact(_lp_norm([plane[f] for f in _in_bounds(t)], p), dtype)
+                dt.round_exact(roots.lp_norm([plane[f] for f in _in_bounds(t)], p), dtype)
                 for _, t in windows
             ]
         )
     return _assemble(out, _out_shape(x_cf, g.out_shape), dtype, layout)
-
-
-def _lp_grad_window(plane: list, flats: Sequence[int], gv: float, p: int, acc: list) -> None:
-    """Add ``g * sign(x)|x|**(p-1) / y**(p-1)`` to each tap [POOL-GRAD-4].
-
-    A zero norm gives 0; a non-finite input or upstream value gives NaN
-    [POOL-GRAD-8]."""
-    vals = [v for v in (dt.to_exact(plane[f]) for f in flats) if isinstance(v, Fraction)]
-    ge = dt.to_exact(gv)
-    if len(vals) < len(flats) or not isinstance(ge, Fraction):
-        for f in flats:
-            acc[f].add(math.nan)
-        return
-    y = _lp_norm([plane[f] for f in flats], p)
-    assert isinstance(y, Fraction)
-    if y == 0:
-        return
-    denom = y ** (p - 1)
-    for f, v in zip(flats, vals):
-        sign = (v > 0) - (v < 0)
-        acc[f].add(ge * sign * abs(v) ** (p - 1) / denom)
 
 
 def lp_pool_grad(
@@ -453,10 +386,10 @@ def lp_pool_grad(
     grad_cf = _grad_output_cf(grad_output, _out_shape(x_cf, g.out_shape), layout, dtype)
     out = []
     for plane, gplane in zip(_planes(x_cf), _planes(grad_cf)):
-        acc = [dt.ExactSum() for _ in plane]
+        acc = [roots.LpGradSum() for _ in plane]
         for (_, taps), gv in zip(windows, gplane):
-            _lp_grad_window(plane, _in_bounds(taps), gv, p, acc)
-        out.append([dt.round_exact(a.value(), dtype) for a in acc])
+            roots.lp_grad_window(plane, _in_bounds(taps), gv, p, acc)
+        out.append([a.rounded(dtype) for a in acc])
     return _assemble(out, x_cf.shape, dtype, layout)
 
 
@@ -576,7 +509,7 @@ def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first")
     x_cf, dtype, _ = _global_setup(x, "global_lp_pool", dt.FLOAT_DTYPES, layout)
     p = args.check_p(p)
     shape = _out_shape(x_cf, (1,) * (x_cf.ndim - 2))
-    out = [[dt.round_exact(_lp_norm(plane, p), dtype)] for plane in _planes(x_cf)]
+    out = [[dt.round_exact(roots.lp_norm(plane, p), dtype)] for plane in _planes(x_cf)]
     return _assemble(out, shape, dtype, layout)
 
 

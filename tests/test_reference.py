@@ -7,12 +7,14 @@ import math
 from fractions import Fraction
 
 import ml_dtypes
+import mpmath
 import numpy as np
 import pytest
 
 from poolconf import SpecError
 from poolconf import reference as ref
 from poolconf.reference import dtypes as dt
+from poolconf.reference import roots
 
 NAN, INF = math.nan, math.inf
 
@@ -546,3 +548,69 @@ def test_lp_grad_keeps_full_relative_precision_for_subnormal_norms() -> None:
         decimal.Decimal("1.5"), decimal.Decimal(2).sqrt(decimal.Context(prec=60))
     )
     assert grad[0, 0, 0, 0] == float(exact)
+
+
+def _mp_fraction(v: object) -> Fraction:
+    """An mpmath number as the exact Fraction it holds."""
+    sign, man, exp, _ = mpmath.mpf(v)._mpf_
+    return (-1) ** sign * Fraction(int(man)) * Fraction(2) ** int(exp)
+
+
+def _mp_lp_grad(x: list[float], g: list[float], k: int, p: int) -> list[Fraction]:
+    """The Lp gradient (stride 1, no padding) in 8000-bit arithmetic, independently of
+    the reference's root enclosures [POOL-GRAD-4]."""
+    with mpmath.workprec(8000):
+        xs, gs = [mpmath.mpf(v) for v in x], [mpmath.mpf(v) for v in g]
+        out = [mpmath.mpf(0)] * len(xs)
+        for o, gv in enumerate(gs):
+            win = xs[o : o + k]
+            y = mpmath.root(mpmath.fsum(abs(v) ** p for v in win), p)
+            for j, v in enumerate(win):
+                if y != 0:
+                    out[o + j] += gv * mpmath.sign(v) * abs(v) ** (p - 1) / y ** (p - 1)
+        return [_mp_fraction(v) for v in out]
+
+
+def test_lp_grad_correctly_rounded_next_to_a_rounding_boundary() -> None:
+    """The exact gradient of the middle element is a float64 midpoint plus about 1e-618,
+    so it rounds up; a root known to a fixed 256 correct bits rounded it down. An exact
+    gradient of 0 from cancelling irrational terms comes out 0, not -5.4e-79
+    [POOL-GRAD-4, POOL-DTYPE-3]."""
+    x = np.array([1.5e-323, -3.0, 2.2250738585072014e-308]).reshape(1, 1, 3)
+    g = np.array([-0.12326154745654545, 0.05900365320781637]).reshape(1, 1, 2)
+    got = ref.lp_pool_grad(x, g, kernel_size=2, stride=1, p=2)
+    assert got[0, 0, 1] == 0.06425789424872909
+    exact = _mp_lp_grad(x.ravel().tolist(), g.ravel().tolist(), 2, 2)
+    assert got.ravel().tolist() == [dt.round_exact(v, "float64") for v in exact]
+    x = np.array([1.0, 1.0, 7.0]).reshape(1, 1, 3) * 2.0**-1074
+    got = ref.lp_pool_grad(x, np.array([1.0, -5.0]).reshape(1, 1, 2), kernel_size=2, stride=1)
+    assert got[0, 0, 1] == 0.0
+
+
+@pytest.mark.parametrize("p", [2, 3])
+def test_lp_grad_float64_matches_high_precision(p: int) -> None:
+    """Random float64 windows mixing normal, tiny and subnormal values: every element is
+    the 8000-bit gradient rounded once [POOL-GRAD-4]."""
+    rng = np.random.default_rng(2026 + p)
+    scales = np.array([1.0, 2.0**-1000, 2.0**-1070, 1e300])
+    for _ in range(15):
+        x = rng.standard_normal(5) * scales[rng.integers(0, 4, 5)]
+        g = rng.standard_normal(3) * scales[rng.integers(0, 2, 3)]
+        got = ref.lp_pool_grad(x.reshape(1, 1, 5), g.reshape(1, 1, 3), kernel_size=3, stride=1, p=p)
+        exact = _mp_lp_grad(x.tolist(), g.tolist(), 3, p)
+        want = [dt.round_exact(v, "float64") for v in exact]
+        assert [float(v) if v != 0 else 0.0 for v in got.ravel()] == [
+            w if w != 0 else 0.0 for w in want
+        ], (x, g)
+
+
+def test_lp_grad_exact_boundary_rounds_to_even() -> None:
+    """Irrational terms that cancel exactly onto a float64 midpoint never separate from
+    it; past the precision cap the sum is taken to be that midpoint, ties to even
+    [POOL-DTYPE-3]: 1/sqrt(2) - 2/sqrt(8) + (1 + 2**-53) rounds to 1."""
+    for mid, want in ((1 + Fraction(1, 2**53), 1.0), (1 + Fraction(3, 2**53), 1 + 2.0**-51)):
+        acc = roots.LpGradSum()
+        acc.add(Fraction(1), roots.LpWindow(Fraction(2), 2))
+        acc.add(Fraction(-2), roots.LpWindow(Fraction(8), 2))
+        acc.add(mid, roots.LpWindow(Fraction(1), 2))
+        assert acc.rounded("float64") == want

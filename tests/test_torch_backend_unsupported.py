@@ -218,6 +218,31 @@ UNSUPPORTED = [
         id="unpool-size-outside-torch-range",
     ),
     pytest.param(
+        "max_unpool",
+        X2,
+        {
+            "indices": np.zeros((1, 1, 5, 5), np.int64),
+            "kernel_size": (0, 2),
+            "stride": (2, 2),
+            "output_size": (10, 10),
+            "layout": "channels_first",
+        },
+        "POOL-PARAM-1",
+        id="unpool-kernel-zero-unchecked-by-torch",
+    ),
+    pytest.param(
+        "max_unpool",
+        X2,
+        {
+            "indices": np.zeros((1, 1, 5, 5), np.int64),
+            "kernel_size": (2, 2),
+            "stride": (0, 2),
+            "layout": "channels_first",
+        },
+        "POOL-PARAM-2",
+        id="unpool-stride-zero-unchecked-by-torch",
+    ),
+    pytest.param(
         "zero_pad",
         X2,
         {"padding": ((-1, 0), (0, 0)), "layout": "channels_first"},

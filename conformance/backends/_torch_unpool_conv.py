@@ -49,6 +49,14 @@ def max_unpool(
     try:
         k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
         s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
+    except SpecError as exc:
+        # torch uses kernel_size and stride only to bound the output size and never checks
+        # them: kernel_size=0 returns a value, stride=0 without output_size too (torch 2.13).
+        raise Unsupported(
+            f"torch max_unpool does not check kernel_size or stride ({exc}); not judged on "
+            f"torch's behalf"
+        ) from None
+    try:
         if isinstance(padding, str):
             raise SpecError("string padding", "POOL-UNPOOL-1")
         pads = geo.resolve_padding(padding, spatial, k, s, (1,) * rank)

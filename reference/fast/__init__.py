@@ -6,8 +6,8 @@ same order, so the same ``SpecError`` messages and clauses) and the same results
 matching NaN and the sign of every zero as the reference gives it. It computes with
 NumPy and proves, element by element, that each result is the exact value rounded once.
 An element whose proof does not go through is recomputed by the loop reference's own
-per-window code (``ops._divisor``, ``ops._select_max``, ``ops._lp_norm``,
-``ops._lp_grad_window``, ``dtypes.ExactSum``, ``dtypes.round_exact``) on just the windows
+per-window code (``ops._divisor``, ``ops._select_max``, ``roots.lp_norm``,
+``roots.lp_grad_window``, ``dtypes.ExactSum``, ``dtypes.round_exact``) on just the windows
 it needs; a call no proof covers (float64 Lp with ``p >= 2``, ``p > 6``, a divisor past
 ``2**53``, a floating-point environment that flushes subnormals) goes whole to the loop
 reference. ``fallback_counts()`` says how often. The loop reference stays the

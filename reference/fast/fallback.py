@@ -2,7 +2,7 @@
 
 An element whose exactness is not proven is recomputed with the loop reference's own
 per-window code (``ops._in_bounds``, ``ops._divisor``, ``ops._select_max``,
-``ops._lp_norm``, ``ops._lp_grad_window``, ``dtypes.ExactSum``, ``dtypes.round_exact``)
+``roots.lp_norm``, ``roots.lp_grad_window``, ``dtypes.ExactSum``, ``dtypes.round_exact``)
 on just the windows it needs: its own window for a forward op, the windows covering it
 for a gradient (each run once, accumulating into the reference's exact sums). A call no
 proof covers goes whole to the loop reference (``_whole``)."""
@@ -154,24 +154,31 @@ def _forward_elements(
     return elements
 
 
+def _round_sum(acc: dt.ExactSum, dtype: str) -> float:
+    return dt.round_exact(acc.value(), dtype)
+
+
 def _grad_elements(
     W: _Windows,
     x_cf: np.ndarray,
     g_cf: np.ndarray,
     dtype: str,
     window: Callable[[list, list, float, dict], None],
+    *,
+    accumulator: Callable[[], Any] = dt.ExactSum,
+    rounded: Callable[[Any, str], float] = _round_sum,
 ) -> Elements:
     """A gradient's elements: ``window(plane, taps, g, acc)`` (the reference's body for
-    one window, adding into ``acc[flat]``) over every window covering the elements, each
-    once, then the reference's rounding of their sums."""
+    one window, adding into ``acc[flat]``, an ``accumulator()``) over every window
+    covering the elements, each once, then the reference's ``rounded`` of their sums."""
     planes, gplanes = _plane_values(x_cf), _plane_values(g_cf)
 
     def elements(p: int, positions: np.ndarray) -> list:
         plane, gplane = planes(p), gplanes(p)
-        acc: dict[int, dt.ExactSum] = collections.defaultdict(dt.ExactSum)
+        acc: dict[int, Any] = collections.defaultdict(accumulator)
         for o in sorted({o for i in positions for o in W.covering(i)}):
             window(plane, W.taps(o), gplane[W.out_flat(o)], acc)
-        return [dt.round_exact(acc[W.in_flat(i)].value(), dtype) for i in positions]
+        return [rounded(acc[W.in_flat(i)], dtype) for i in positions]
 
     return elements
 

@@ -18,6 +18,7 @@ from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.reference import ops as ref
+from poolconf.reference import roots
 from poolconf.reference.fast.bits import LOW_NONE, TOP_NONE, _span
 from poolconf.reference.fast.common import (
     _assemble,
@@ -151,7 +152,7 @@ def lp_pool(
     }
 
     def value(plane: list, taps: list) -> float:  # the loop body of ops.lp_pool
-        return dt.round_exact(ref._lp_norm([plane[f] for f in ref._in_bounds(taps)], p), dtype)
+        return dt.round_exact(roots.lp_norm([plane[f] for f in ref._in_bounds(taps)], p), dtype)
 
     elements = _forward_elements(_Windows(x_cf.shape[2:], geometry=g), x_cf, value)
     return _lp_forward(
@@ -223,10 +224,19 @@ def lp_pool_grad(
     res, fail = _lp_grad_sums(_planes(x_cf), _planes(grad_cf), _pool_axes(g), p, dtype)
 
     def window(plane: list, taps: list, gv: float, acc: Any) -> None:
-        ref._lp_grad_window(plane, ref._in_bounds(taps), gv, p, acc)
+        roots.lp_grad_window(plane, ref._in_bounds(taps), gv, p, acc)
 
     W = _Windows(x_cf.shape[2:], geometry=g)
-    _refill(op, res, fail, _grad_elements(W, x_cf, grad_cf, dtype, window))
+    elements = _grad_elements(
+        W,
+        x_cf,
+        grad_cf,
+        dtype,
+        window,
+        accumulator=roots.LpGradSum,
+        rounded=roots.LpGradSum.rounded,
+    )
+    _refill(op, res, fail, elements)
     return _assemble(_cast(res, dtype), n, c, layout)
 
 

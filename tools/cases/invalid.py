@@ -104,6 +104,7 @@ def rows() -> list[Bad]:
         bad("weight_rank_mismatch", "conv", "POOL-CONV-3", "weight of rank 4 for a 1D input", draw((1, 2, 5)), weight=draw((2, 2, 2, 2))),
         bad("bias_shape_mismatch", "conv", "POOL-CONV-4", "bias of shape (3,) for C_out 2", draw((1, 2, 5)), weight=draw((2, 2, 2)), bias=draw((3,))),
         bad("stride_zero", "conv", "POOL-PARAM-2", "stride 0", draw((1, 2, 5)), weight=draw((2, 2, 2)), stride=0),
+        bad("kernel_longer_than_padded_input", "conv", "POOL-GEOM-7", "kernel 4 longer than the padded input 3", draw((1, 1, 2)), weight=draw((1, 1, 4)), padding=[[0, 1]]),
         bad("index_past_default_output", "max_unpool", "POOL-UNPOOL-3", "index 6 outside the default output of 6 elements", x3, indices=idx(1, 2, 6), kernel_size=[2]),
         bad("index_negative", "max_unpool", "POOL-UNPOOL-3", "negative index -1", x3, indices=idx(-1, 2, 5), kernel_size=[2]),
         bad("indices_shape_mismatch", "max_unpool", "POOL-UNPOOL-3", "indices shape differs from x", x3, indices=idx(1, 2), kernel_size=[2]),

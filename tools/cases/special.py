@@ -400,6 +400,23 @@ def accumulation_cases() -> list[Case]:
             x=draw((1, 1, 300), "bfloat16", distinct=False),
             params={"output_size": [1]},
         ),
+        special(
+            name="float16_average_64x64_blocked_sum_probe",
+            op="avg_pool",
+            comment="float16 average over a 64x64 window of 1.0029296875 is that value (a "
+            "float16 running sum, whole or per row, loses units; pairwise float16 sums are exact)",
+            focus=["POOL-AVG-1", "POOL-DTYPE-4"],
+            x=literal(np.full((1, 1, 64, 64), 1.0029296875), "float16"),
+            params={"kernel_size": [64, 64]},
+        ),
+        special(
+            name="float16_average_4096_blocked_sum_probe",
+            op="global_avg_pool",
+            comment="float16 global average of 4096 values 1.0029296875 is that value (a "
+            "float16 running sum, whole or in blocks, loses units)",
+            focus=["POOL-DTYPE-4", "POOL-GLOBAL-1"],
+            x=literal(np.full((1, 1, 4096), 1.0029296875), "float16"),
+        ),
     ]
 
 
