@@ -232,11 +232,39 @@ def build_test(case: Case, index: int = 0) -> BuiltTest:
 
 
 def _build_test(case: Case) -> BuiltTest:
+    ttype, params, grad_params, source, inputs = _checked_parts(case)
+    x = inputs["x"]
+    dtype = dt.dtype_name(x.dtype)
+    layout = params.get("layout", "channels_first")
+    group = (dtype, layout if isinstance(layout, str) else json.dumps(layout), max(x.ndim - 2, 0))
+    has_grad = catalog.op(case.op).grad is not None and dt.is_float(dtype) and case.grad
+    test: dict[str, Any] = {"tcId": 0, "name": case.name, "comment": case.comment}
+    if case.result == "invalid":
+        _invalid_test(case, test, inputs, params, grad_params, has_grad, dtype)
+        flags, result = list(dict.fromkeys(case.flags)), "invalid"
+    else:
+        flags, result = _valid_test(case, test, ttype, inputs, params, grad_params, has_grad, dtype)
+    test.update(flags=flags, clauses=list(case.clauses), source=source, result=result)
+    test["params"] = params
+    if grad_params:
+        test["gradParams"] = grad_params
+    test["inputs"] = {k: vf.encode_array(v) for k, v in inputs.items()}
+    for key in ("expected", "tolerance", "errorClause"):
+        if key in test:
+            test[key] = test.pop(key)  # after the inputs, in the files' key order
+    return BuiltTest(case.op, case.family, case.name, group, test)
+
+
+def _checked_parts(
+    case: Case,
+) -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, np.ndarray]]:
+    """The case's test type, params, grad params, source and inputs (``x`` first), each
+    checked against the op's vector format; ``GenerationError`` for the first that is not."""
     op = case.op
     if op not in TEST_TYPES:
         raise GenerationError(f"unknown op {op!r}; known: {sorted(TEST_TYPES)}")
     ttype = TEST_TYPES[op]
-    if op.count("/") or case.family.count("/") or not case.family.isidentifier():
+    if case.family.count("/") or not case.family.isidentifier():
         raise GenerationError(f"family={case.family!r} must be an identifier")
     params = _json_copy(dict(case.params), "params")
     grad_params = _json_copy(dict(case.grad_params), "grad_params")
@@ -260,45 +288,53 @@ def _build_test(case: Case) -> BuiltTest:
     inputs = vf.ordered(inputs, vf.INPUT_NAMES)
     for a in inputs.values():
         vf.encode_array(a)  # SpecError for a dtype outside the spec
-    x = inputs["x"]
-    dtype = dt.dtype_name(x.dtype)
-    layout = params.get("layout", "channels_first")
-    group = (dtype, layout if isinstance(layout, str) else json.dumps(layout), max(x.ndim - 2, 0))
-    has_grad = catalog.op(op).grad is not None and dt.is_float(dtype) and case.grad
     unknown = [f for f in case.flags if f not in flagreg.FLAGS]
     if unknown:
         raise GenerationError(f"flags {unknown} are not in the registry (poolconf.reference.flags)")
+    return ttype, params, grad_params, source, inputs
 
-    test: dict[str, Any] = {"tcId": 0, "name": case.name, "comment": case.comment}
-    if case.result == "invalid":
-        clause = None
-        try:
-            forward(op, inputs, params)
-        except SpecError as e:
-            clause = e.clause
-        if clause is None and has_grad:
-            if "grad_output" not in inputs:
-                shape = forward(op, inputs, params)["output"].shape
-                inputs["grad_output"] = draw_grad_output(case.seed, shape, dtype)
-            clause = raised_clause(op, inputs, params, grad_params)
-        if clause != case.error_clause:
-            got = "no SpecError" if clause is None else f"SpecError [{clause}]"
-            raise GenerationError(
-                f"the reference raises {got}, the case expects [{case.error_clause}]"
-            )
-        test.update(
-            flags=list(dict.fromkeys(case.flags)),
-            clauses=list(case.clauses),
-            source=source,
-            result="invalid",
-            params=params,
-        )
-        if grad_params:
-            test["gradParams"] = grad_params
-        test["inputs"] = {k: vf.encode_array(v) for k, v in inputs.items()}
-        test["errorClause"] = case.error_clause
-        return BuiltTest(op, case.family, case.name, group, test)
 
+def _invalid_test(
+    case: Case,
+    test: dict[str, Any],
+    inputs: dict[str, np.ndarray],
+    params: dict[str, Any],
+    grad_params: dict[str, Any],
+    has_grad: bool,
+    dtype: str,
+) -> None:
+    """Check that the reference raises the case's clause (forward, else the gradient
+    with a drawn ``grad_output`` added to ``inputs``) and record it in ``test``."""
+    op = case.op
+    clause = None
+    try:
+        forward(op, inputs, params)
+    except SpecError as e:
+        clause = e.clause
+    if clause is None and has_grad:
+        if "grad_output" not in inputs:
+            shape = forward(op, inputs, params)["output"].shape
+            inputs["grad_output"] = draw_grad_output(case.seed, shape, dtype)
+        clause = raised_clause(op, inputs, params, grad_params)
+    if clause != case.error_clause:
+        got = "no SpecError" if clause is None else f"SpecError [{clause}]"
+        raise GenerationError(f"the reference raises {got}, the case expects [{case.error_clause}]")
+    test["errorClause"] = case.error_clause
+
+
+def _valid_test(
+    case: Case,
+    test: dict[str, Any],
+    ttype: Any,
+    inputs: dict[str, np.ndarray],
+    params: dict[str, Any],
+    grad_params: dict[str, Any],
+    has_grad: bool,
+    dtype: str,
+) -> tuple[list[str], str]:
+    """Compute the expected outputs and tolerance into ``test`` (drawing ``grad_output``
+    into ``inputs`` where the case has a gradient); returns its flags and result."""
+    op = case.op
     if has_grad and "grad_output" not in inputs:
         shape = forward(op, inputs, params)["output"].shape
         inputs["grad_output"] = draw_grad_output(case.seed, shape, dtype)
@@ -315,19 +351,9 @@ def _build_test(case: Case) -> BuiltTest:
             "result 'acceptable' needs an implementation-defined flag, one of "
             f"{list(flagreg.IMPLEMENTATION_DEFINED)}"
         )
-    test.update(
-        flags=flags,
-        clauses=list(case.clauses),
-        source=source,
-        result="acceptable" if impl_defined else "valid",
-        params=params,
-    )
-    if grad_params:
-        test["gradParams"] = grad_params
-    test["inputs"] = {k: vf.encode_array(v) for k, v in inputs.items()}
     test["expected"] = {k: vf.encode_array(v) for k, v in expected.items()}
     test["tolerance"] = tolerance
-    return BuiltTest(op, case.family, case.name, group, test)
+    return flags, "acceptable" if impl_defined else "valid"
 
 
 # ---------------------------------------------------------------------------
