@@ -115,6 +115,10 @@ def pytest_command(args: argparse.Namespace, ini: str, report: str) -> list[str]
         "--pyargs", "poolconf.conformance",
         "-c", ini, "--rootdir", str(PACKAGE_DIR),
         "-p", "no:cacheprovider",
+        # every check builds its own failure message; pytest's assertion rewriting would
+        # only recompile Hypothesis and the harness on each start (about 4 s, and again
+        # in each worker, wherever the rewritten bytecode cannot be cached)
+        "--assert=plain",
         "--basetemp", str(pathlib.Path(ini).parent / "tmp"),
         "--tb=short",
         "--poolconf-backend", args.backend,
