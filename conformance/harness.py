@@ -234,6 +234,17 @@ def restrictions(
     return kw
 
 
+def defined_only(backend: Backend) -> dict[str, Any]:
+    """``pool_cases`` keywords for a property that checks something other than the
+    implementation-defined choices (hygiene, metamorphic relations, reference-free
+    gradients): no window entirely in padding [POOL-EMPTY-1] and no explicit padding past
+    the backend's declared ``padding_limit`` [POOL-PARAM-7]."""
+    return {
+        "allow_empty_windows": False,
+        "padding_limit": backend.declarations.get("padding_limit", "any"),
+    }
+
+
 # ---------------------------------------------------------------------------
 # running a property
 # ---------------------------------------------------------------------------

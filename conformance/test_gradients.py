@@ -50,7 +50,7 @@ from hypothesis import strategies as st
 
 from poolconf.conformance.assertions import describe_result, fail, format_call, reproducer
 from poolconf.conformance.backend import Backend
-from poolconf.conformance.harness import invoke, restrictions, run_property
+from poolconf.conformance.harness import defined_only, invoke, restrictions, run_property
 from poolconf.conformance.profiles import Profile
 from poolconf.conformance.strategies import PoolCase, pool_cases, reference_forward
 from poolconf.reference import catalog as cat
@@ -199,7 +199,7 @@ def test_adjoint_identity(
     """<op(x), g> = <x, op_grad(x, g)> for ops linear in x (max: at tie-free points)."""
     kw = restrictions(backend, poolconf_profile, op, cat.grad_of(op))
     kw["dtype"] = _float_dtypes(poolconf_profile, "float64", "float32")
-    strategy = pool_cases(op=op, distinct=True, allow_empty_windows=False, **kw)
+    strategy = pool_cases(op=op, distinct=True, **defined_only(backend), **kw)
     run_property(
         request, strategy, lambda c: check_adjoint(backend, c, ADJOINT_OPS[op]), scale=SCALE
     )
@@ -278,7 +278,7 @@ def test_finite_differences(
     kw["dtype"] = _float_dtypes(poolconf_profile, "float64")
     min_mag = 1.0 if op == "lp_pool" else 0.0
     strategy = pool_cases(
-        op=op, distinct=True, allow_empty_windows=False, min_magnitude=min_mag, **kw
+        op=op, distinct=True, **defined_only(backend), min_magnitude=min_mag, **kw
     )
     run_property(
         request, strategy, lambda c: check_finite_differences(backend, c, FD_OPS[op]), scale=SCALE
@@ -342,7 +342,7 @@ def test_max_grad_ties(op: str, backend: Backend, poolconf_profile: Profile, req
             "golden vectors and the property tests"
         )
     kw["dtype"] = _float_dtypes(poolconf_profile, "float64")
-    strategy = pool_cases(op=op, distinct=True, allow_empty_windows=False, **kw)
+    strategy = pool_cases(op=op, distinct=True, **defined_only(backend), **kw)
     run_property(
         request, strategy, lambda c: check_ties_first(backend, c, TIE_OPS[op]), scale=SCALE
     )
@@ -398,7 +398,7 @@ def test_lp_grad_zero_norm(
     if declared != "zero":
         pytest.skip(f"implementation-defined (flag LpZeroNorm, declared {declared})")
     kw["dtype"] = _float_dtypes(poolconf_profile, "float64")
-    strategy = pool_cases(op=op, distinct=True, allow_empty_windows=False, min_magnitude=1.0, **kw)
+    strategy = pool_cases(op=op, distinct=True, **defined_only(backend), min_magnitude=1.0, **kw)
     run_property(
         request, strategy, lambda c: check_lp_zero_norm(backend, c, "POOL-GRAD-8"), scale=SCALE
     )

@@ -39,6 +39,7 @@ from poolconf.conformance.backend import Backend
 from poolconf.conformance.harness import (
     assert_output_specs,
     copies,
+    defined_only,
     invoke,
     restrictions,
     run_property,
@@ -127,7 +128,7 @@ def run(
     """Run ``body`` on drawn calls of ``op``."""
     fwd = cat.op(op).forward or op
     kw = restrictions(backend, profile, op, grad_dtypes=cat.op(op).is_grad)
-    strategy = pool_cases(op=fwd, special=st.booleans(), allow_empty_windows=False, **kw)
+    strategy = pool_cases(op=fwd, special=st.booleans(), **defined_only(backend), **kw)
     run_property(request, strategy, lambda case: body(Call(backend, op, case)), scale=SCALE)
 
 

@@ -51,7 +51,13 @@ from poolconf.conformance.assertions import (
     reproducer,
 )
 from poolconf.conformance.backend import Backend
-from poolconf.conformance.harness import assert_output_specs, invoke, restrictions, run_property
+from poolconf.conformance.harness import (
+    assert_output_specs,
+    defined_only,
+    invoke,
+    restrictions,
+    run_property,
+)
 from poolconf.conformance.profiles import Profile
 from poolconf.conformance.strategies import PoolCase, pool_cases
 from poolconf.reference import catalog as cat
@@ -218,7 +224,7 @@ def test_layouts_agree(
     if not poolconf_profile.is_full:
         pytest.skip(f"channels_last is outside profile {poolconf_profile.name}")
     kw["layout"] = "channels_first"
-    strategy = pool_cases(op=op, distinct=True, allow_empty_windows=False, **kw)
+    strategy = pool_cases(op=op, distinct=True, **defined_only(backend), **kw)
     run_property(
         request,
         strategy,
@@ -269,7 +275,7 @@ def test_permutation_commutes(
     """Permuting the batch (and channels, except for conv) permutes the outputs."""
     kw = restrictions(backend, poolconf_profile, op)
     strategy = permuted(
-        pool_cases(op=op, distinct=True, allow_empty_windows=False, min_batch=2, **kw)
+        pool_cases(op=op, distinct=True, **defined_only(backend), min_batch=2, **kw)
     )
     run_property(
         request,
@@ -325,7 +331,7 @@ def test_power_of_two_scaling(
     if "dtype" not in kw:
         kw["dtype"] = st.sampled_from(dt.FLOAT_DTYPES)
     strategy = scaled(
-        pool_cases(op=op, allow_empty_windows=False, min_magnitude=0.125, max_magnitude=2.0, **kw)
+        pool_cases(op=op, **defined_only(backend), min_magnitude=0.125, max_magnitude=2.0, **kw)
     )
     run_property(
         request,
@@ -400,7 +406,7 @@ def test_mirroring_commutes(
     """Flipping spatial axes with mirrored padding flips the outputs (and mirrors indices)."""
     kw = restrictions(backend, poolconf_profile, op)
     strategy = mirrored(
-        pool_cases(op=op, distinct=True, allow_empty_windows=False, length_rule="mirror", **kw)
+        pool_cases(op=op, distinct=True, **defined_only(backend), length_rule="mirror", **kw)
     )
     run_property(
         request,
@@ -452,7 +458,7 @@ def test_values_outside_windows_ignored(
     """Positions no window covers take no part: NaN there changes no output bit."""
     kw = restrictions(backend, poolconf_profile, op)
     kw.setdefault("max_kernel", 2)
-    strategy = outside_changed(pool_cases(op=op, allow_empty_windows=False, max_stride=4, **kw))
+    strategy = outside_changed(pool_cases(op=op, **defined_only(backend), max_stride=4, **kw))
     run_property(
         request,
         strategy,

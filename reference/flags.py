@@ -28,6 +28,9 @@ from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
 PARTS = ("forward", "grad")
+# explicit padding a backend accepts [POOL-PARAM-7]: any (the reference), each side below
+# kernel_size, each side at most half the effective kernel
+PADDING_LIMITS = ("any", "below_kernel", "half_kernel")
 # Wycheproof's classification of what a flagged test probes
 BUG_TYPES = ("BASIC", "EDGE_CASE", "FUNCTIONALITY", "KNOWN_BUG", "MISSING_STEP", "DEFINED")
 
@@ -41,7 +44,9 @@ class Flag:
     first being the reference's choice, and ``parts`` the parts of a case ("forward",
     "grad") whose result it can change. ``bug_type``, ``effect`` and ``links`` are
     Wycheproof's note fields: what kind of bug the flagged tests probe, what goes
-    wrong when an implementation gets it wrong, and real reports of it."""
+    wrong when an implementation gets it wrong, and real reports of it. ``raise_on``: the
+    declared values under which a flagged case must raise; with ``limit`` the flag marks
+    a case past one limit, and any other declared value leaves it judged as valid."""
 
     name: str
     description: str
@@ -52,6 +57,8 @@ class Flag:
     parts: tuple[str, ...] = PARTS
     effect: str | None = None
     links: tuple[str, ...] = field(default=())
+    raise_on: tuple[str, ...] = ("error",)
+    limit: bool = False
 
 
 _FLAGS = (
@@ -105,6 +112,32 @@ _FLAGS = (
         parts=("grad",),
         effect="NaN or infinite gradients where the reference gives 0.",
         links=("https://github.com/pytorch/pytorch/issues/184037",),
+    ),
+    Flag(
+        "PaddingNotBelowKernel",
+        "Explicit padding of kernel_size or more on some side of a pooling dim (dilation "
+        "aside). The reference accepts any padding; ONNX Runtime rejects it ('Pad should be "
+        "smaller than kernel'), also where every window holds an input element.",
+        "POOL-PARAM-7",
+        "DEFINED",
+        declaration="padding_limit",
+        allowed=PADDING_LIMITS,
+        raise_on=("below_kernel",),
+        limit=True,
+        effect="An error, or windows of padding only, where the reference returns a value.",
+    ),
+    Flag(
+        "PaddingOverHalfKernel",
+        "Explicit padding of more than half the effective kernel, (d*(k-1)+1)//2, on some "
+        "side of a pooling dim. The reference accepts it; PyTorch's pooling rejects it ('pad "
+        "should be at most half of effective kernel size').",
+        "POOL-PARAM-7",
+        "DEFINED",
+        declaration="padding_limit",
+        allowed=PADDING_LIMITS,
+        raise_on=("half_kernel",),
+        limit=True,
+        effect="An error where the reference returns a value.",
     ),
     # descriptive: declared by the cases that exercise them
     Flag(
@@ -239,13 +272,14 @@ def detect(
     * NanIndex: a max window with two or more NaNs, when the call reports;
     * EmptyWindow: a pooling window with no in-bounds tap;
     * LpZeroNorm: an Lp gradient over a window whose values are all zero (or none) or
-      not all finite."""
+      not all finite;
+    * PaddingNotBelowKernel, PaddingOverHalfKernel: see ``padding_flags``."""
     o = catalog.op(op)
     if o.family == "conv" or o.family not in ("window", "adaptive", "global"):
         return ()
     layout = params.get("layout", "channels_first")
     windows = geo.window_lists(op, geo.spatial_shape(x.shape, layout), params)
-    found: set[str] = set()
+    found: set[str] = set(padding_flags(op, geo.spatial_shape(x.shape, layout), params))
     if o.family == "window" and any(not w for w in windows):
         found.add("EmptyWindow")
         if o.reduction == "lp" and grad:
@@ -262,6 +296,32 @@ def detect(
             elif o.reduction == "lp" and grad and (not np.isfinite(v).all() or not v.any()):
                 found.add("LpZeroNorm")
     return tuple(f for f in IMPLEMENTATION_DEFINED if f in found)
+
+
+def padding_flags(op: str, spatial: tuple[int, ...], params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The padding-limit flags of a pooling call on input of ``spatial`` shape with
+    explicit padding [POOL-PARAM-7]:
+    PaddingNotBelowKernel when some side's padding is ``kernel_size`` or more,
+    PaddingOverHalfKernel when it is more than ``(d*(k-1)+1)//2``. Padding strings
+    (computed by the implementation itself) and other ops carry neither."""
+    padding = params.get("padding", 0)
+    if catalog.op(op).family != "window" or isinstance(padding, str):
+        return ()
+    rank = len(spatial)
+    k = geo.per_dim(params["kernel_size"], "kernel_size", rank, 1, "POOL-PARAM-1")
+    d = geo.per_dim(params.get("dilation", 1), "dilation", rank, 1, "POOL-PARAM-3")
+    pads = geo.resolve_padding(padding, spatial, k, k, d)
+    found = []
+    if any(max(pair) >= ki for pair, ki in zip(pads, k)):
+        found.append("PaddingNotBelowKernel")
+    if any(max(pair) > geo.effective_kernel(ki, di) // 2 for pair, ki, di in zip(pads, k, d)):
+        found.append("PaddingOverHalfKernel")
+    return tuple(found)
+
+
+def within_padding_limit(limit: str, flags: Iterable[str]) -> bool:
+    """Whether a call carrying ``flags`` stays within the declared ``padding_limit``."""
+    return not any(limit in FLAGS[f].raise_on for f in flags if FLAGS[f].limit)
 
 
 def _max_window_flags(v: np.ndarray, is_float: bool, reports: bool) -> set[str]:
@@ -308,7 +368,7 @@ def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> J
     if part not in PARTS:
         raise ValueError(f"part={part!r} is not one of {PARTS}")
     relax: dict[str, Any] = {}
-    raises: list[str] = []
+    raises: list[tuple[str, str]] = []
     for name in flags:
         flag = FLAGS.get(name)
         if flag is None or flag.declaration is None or part not in flag.parts:
@@ -317,8 +377,10 @@ def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> J
         if declared == DEFAULT_DECLARATIONS[flag.declaration]:
             continue
         skip = f"implementation-defined (flag {name}, declared {declared})"
-        if declared == "error":
-            raises.append(name)
+        if declared in flag.raise_on:
+            raises.append((name, declared))
+        elif flag.limit:
+            continue  # past another limit than the declared one
         elif name == "Tie" and part == "forward":
             relax.update(free_indices=True, free_zero_sign=True)
         elif name == "Tie" and declared == "all":
@@ -328,6 +390,6 @@ def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> J
         else:
             return Judgement("skip", FLAGS[name].clause, skip)
     if raises:
-        flag = FLAGS[raises[0]]
-        return Judgement("raise", flag.clause, f"flag {flag.name}, declared error")
+        name, declared = raises[0]
+        return Judgement("raise", FLAGS[name].clause, f"flag {name}, declared {declared}")
     return Judgement("compare", **relax)

@@ -457,6 +457,19 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
             {},
         ),
         ({"tie_policy": "other"}, ("NegativeZero",), "forward", "compare", {}),
+        (
+            {"padding_limit": "below_kernel"},
+            ("PaddingNotBelowKernel", "PaddingOverHalfKernel"),
+            "grad",
+            "raise",
+            {
+                "clause": "POOL-PARAM-7",
+                "reason": "flag PaddingNotBelowKernel, declared below_kernel",
+            },
+        ),
+        ({"padding_limit": "below_kernel"}, ("PaddingOverHalfKernel",), "forward", "compare", {}),
+        ({"padding_limit": "half_kernel"}, ("PaddingOverHalfKernel",), "forward", "raise", {}),
+        ({"padding_limit": "half_kernel"}, ("PaddingNotBelowKernel",), "forward", "compare", {}),
     ],
 )
 def test_plan_follows_the_declarations(

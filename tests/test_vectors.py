@@ -194,7 +194,8 @@ def test_generated_files_and_contents(small_dir: pathlib.Path) -> None:
     g = gen.draw_grad_output(1, (1, 1, 2, 2), "float32")
     assert vf.encode_array(g) == tie["inputs"]["grad_output"]
     edge = _tests(json.loads((small_dir / "max_pool_with_indices_edge_test.json").read_text()))[0]
-    assert edge["flags"] == ["EmptyWindow"] and edge["result"] == "acceptable"
+    assert edge["flags"][0] == "EmptyWindow" and edge["result"] == "acceptable"
+    assert "PaddingNotBelowKernel" in edge["flags"]  # a whole window of padding needs pad >= k
     assert edge["expected"]["indices"]["data"][0] == -1
     inv = _tests(json.loads((small_dir / "max_pool_invalid_test.json").read_text()))[0]
     assert inv["errorClause"] == "POOL-PARAM-2" and "expected" not in inv
@@ -311,11 +312,40 @@ def test_flag_detection() -> None:
     assert _flags("max_pool", nans, {"kernel_size": [3]}) == []
     assert _flags("max_pool_with_indices", nans, {"kernel_size": [3]}) == ["NanIndex"]
     assert _flags("adaptive_max_pool", nans, {"output_size": [1]}, grad=True) == ["NanIndex"]
-    assert _flags("avg_pool", same, {"kernel_size": [1], "padding": [[1, 0]]}) == ["EmptyWindow"]
+    assert _flags("avg_pool", same, {"kernel_size": [1], "padding": [[1, 0]]}) == [
+        "EmptyWindow",
+        "PaddingNotBelowKernel",
+        "PaddingOverHalfKernel",
+    ]
     assert _flags("lp_pool", zeros, k2) == []
     assert _flags("lp_pool", zeros, k2, grad=True) == ["LpZeroNorm"]
     inf = np.array([[[np.inf, 1.0]]], dtype=f)
     assert _flags("lp_pool", inf, k2, grad=True) == ["LpZeroNorm"]
+
+
+def test_padding_limit_flags() -> None:
+    """Explicit pooling padding of kernel_size or more, or of more than half the
+    effective kernel, is flagged [POOL-PARAM-7]; strings, conv and zero_pad are not."""
+    x = np.arange(6.0, dtype=np.float32).reshape(1, 1, 6)
+    k3 = {"kernel_size": [3]}
+    assert _flags("avg_pool", x, {**k3, "padding": 1}) == []
+    assert _flags("avg_pool", x, {**k3, "padding": [[0, 2]]}) == ["PaddingOverHalfKernel"]
+    assert _flags("max_pool", x, {**k3, "padding": 3}) == [
+        "EmptyWindow",
+        "PaddingNotBelowKernel",
+        "PaddingOverHalfKernel",
+    ]
+    # dilation widens the effective kernel, not kernel_size: 2 >= k but 2 <= (2*3+1)//2
+    assert _flags("max_pool", x, {"kernel_size": [2], "dilation": [3], "padding": 2}) == [
+        "PaddingNotBelowKernel"
+    ]
+    assert _flags("max_pool", x, {**k3, "padding": "same_upper"}) == []
+    w = np.ones((1, 1, 3), dtype=np.float32)
+    assert gen.detect_flags("conv", {"x": x, "weight": w}, {"padding": 3}) == []
+    assert flagreg.within_padding_limit("half_kernel", ["PaddingNotBelowKernel"])
+    assert not flagreg.within_padding_limit("half_kernel", ["PaddingOverHalfKernel"])
+    assert not flagreg.within_padding_limit("below_kernel", ["PaddingNotBelowKernel"])
+    assert flagreg.within_padding_limit("any", ["PaddingNotBelowKernel", "PaddingOverHalfKernel"])
 
 
 def test_flag_registry() -> None:

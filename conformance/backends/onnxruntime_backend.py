@@ -63,11 +63,13 @@ from poolconf.reference import dtypes as dt
 #   first element unless a later one is greater), so when a NaN is selected it is
 #   the first NaN; windows holding NaN elsewhere lose it (a known failure, POOL-MAX-2);
 # * padding of kernel_shape or more is rejected when the session is created ("Pad
-#   should be smaller than kernel"), which is how windows entirely in padding arise.
+#   should be smaller than kernel"), also where every window holds an input element
+#   [POOL-PARAM-7]; such padding is how windows entirely in padding usually arise.
 DECLARATIONS = {
     "tie_policy": "first",
     "empty_window": "error",
     "nan_index": "first",
+    "padding_limit": "below_kernel",
 }
 XFAIL_FILE = "onnxruntime_xfail.txt"
 

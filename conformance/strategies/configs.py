@@ -32,6 +32,7 @@ from hypothesis.errors import InvalidArgument
 from poolconf import reference as ref
 from poolconf.conformance.strategies._args import Arg, check_bounds, resolve
 from poolconf.reference import catalog as cat
+from poolconf.reference import flags as flagreg
 from poolconf.reference import geometry as geo
 
 PADDING_KINDS = ("symmetric", "asymmetric", "valid", "same_upper", "same_lower")
@@ -116,6 +117,12 @@ class PoolConfig:
             >= a.length + a.pad_end
             for a in g.axes
         )
+
+    def within_padding_limit(self, limit: str) -> bool:
+        """Whether the explicit padding stays within the declared ``padding_limit``
+        [POOL-PARAM-7]."""
+        found = flagreg.padding_flags(self.op, self.spatial, self.params)
+        return flagreg.within_padding_limit(limit, found)
 
     def has_empty_window(self) -> bool:
         """Whether some window has no in-bounds tap [POOL-EMPTY-1] (for conv: only
@@ -435,6 +442,8 @@ def _configs(
     )
     if not opts["allow_empty_windows"] and config.has_empty_window():
         reject()
+    if not config.within_padding_limit(opts["padding_limit"]):
+        reject()
     if opts["length_rule"] == "overhang" and not config.has_ceil_overhang():
         reject()
     note(f"config: {config}")
@@ -451,6 +460,7 @@ def pool_configs(
     ceil_mode: Arg[bool] | None = None,
     divisor_override: Arg[bool] | None = None,
     allow_empty_windows: bool = True,
+    padding_limit: str = "any",
     length_rule: str = "any",
     **bounds: Any,
 ) -> st.SearchStrategy[PoolConfig]:
@@ -460,13 +470,19 @@ def pool_configs(
     layouts, the op's dtypes of POOL-DTYPE-1, every padding kind, both modes.
     ``divisor_override`` says whether avg_pool may draw one. ``max_padding=None`` lets
     padding reach the effective kernel, so some windows lie entirely in padding (flag
-    EmptyWindow) unless ``allow_empty_windows=False``. ``length_rule``: ``any``;
+    EmptyWindow) unless ``allow_empty_windows=False``; ``padding_limit`` (a
+    ``padding_limit`` declaration) keeps explicit pooling padding within that limit
+    [POOL-PARAM-7]. ``length_rule``: ``any``;
     ``mirror`` (floor mode, explicit padding, ``(L + pb + pe - eff) % s == 0`` per dim:
     the geometry commutes with flipping the spatial axes); ``overhang`` (ceil mode with
     a window hanging past the end padding). The remaining keywords are the ``Bounds``:
     ``min_/max_rank``, ``_batch``, ``_channels``, ``_side``, ``max_elements``,
     ``max_kernel``, ``max_stride``, ``max_dilation``, ``max_padding``, ``max_p`` and
     ``channels`` (a value or strategy)."""
+    if padding_limit not in flagreg.PADDING_LIMITS:
+        raise InvalidArgument(
+            f"padding_limit={padding_limit!r} is not one of {flagreg.PADDING_LIMITS}"
+        )
     if length_rule not in LENGTH_RULES:
         raise InvalidArgument(f"length_rule={length_rule!r} is not one of {LENGTH_RULES}")
     if length_rule == "overhang" and isinstance(op, str) and cat.op(op).family != "window":
@@ -476,6 +492,7 @@ def pool_configs(
         "ceil_mode": ceil_mode,
         "divisor_override": divisor_override,
         "allow_empty_windows": allow_empty_windows,
+        "padding_limit": padding_limit,
         "length_rule": length_rule,
     }
     return _configs(

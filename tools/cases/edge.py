@@ -276,6 +276,36 @@ def empty_window_cases() -> list[Case]:
     ]
 
 
+def padding_limit_cases() -> list[Case]:
+    """Explicit padding past a library's limit with every window holding an input element
+    [POOL-PARAM-7]: valid for the reference, an error for a backend declaring the limit."""
+    return [
+        edge(
+            name="padding_equal_to_kernel_dilated",
+            op="max_pool",
+            comment="padding (2,2) equal to kernel_size 2, dilation 3 (effective kernel 4): "
+            "every window holds an input element; ONNX Runtime rejects pads >= kernel_shape",
+            focus=["POOL-PARAM-7", "POOL-GEOM-8"],
+            x=x1([0.5, -1.0, 3.0, 2.0, -0.25]),
+            params={"kernel_size": [2], "stride": [1], "dilation": [3], "padding": [[2, 2]]},
+        ),
+        edge(
+            name="padding_over_half_kernel",
+            op="avg_pool",
+            comment="end padding 2 over half of kernel_size 3: the last window holds x[3] "
+            "(divisor 3 with count_include_pad); PyTorch rejects pad > kernel_size/2",
+            focus=["POOL-PARAM-7", "POOL-AVG-3"],
+            x=x1([1.0, 2.0, 4.0, 8.0]),
+            params={
+                "kernel_size": [3],
+                "stride": [1],
+                "padding": [[0, 2]],
+                "count_include_pad": True,
+            },
+        ),
+    ]
+
+
 def dilation_and_gap_cases() -> list[Case]:
     """Dilation with padding, and strides that leave gaps between windows."""
     dilated = {"kernel_size": [3], "stride": [1], "padding": [[2, 2]], "dilation": [2]}
@@ -605,6 +635,7 @@ def edge_cases() -> list[Case]:
         *ceil_overhang_cases(),
         *kernel_size_cases(),
         *empty_window_cases(),
+        *padding_limit_cases(),
         *dilation_and_gap_cases(),
         *padding_form_cases(),
         *lp_cases(),
