@@ -405,6 +405,7 @@ def pytest_collection_modifyitems(
                 clauses = (clauses,)
             info = {"op": marker.kwargs.get("op"), "clauses": [str(c) for c in clauses]}
             item.user_properties.append(("poolconf", info))
+            item.extra_keyword_matches.update(marker.kwargs.get("flags", ()))  # -k by flag
         entry = match(state.known, item.name, item.nodeid) if state.known else None
         if entry is not None:
             item.add_marker(pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=True))

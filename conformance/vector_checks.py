@@ -236,7 +236,8 @@ def all_vector_test_names(cases: Iterable[VectorCase]) -> set[str]:
 
 def vector_params(directory: str | None, profile: Any, part: str) -> list[Any]:
     """``pytest.param`` per case of ``part`` in ``profile``, id ``<file stem>#<name>``,
-    marked ``poolconf(op=..., clauses=...)``."""
+    marked ``poolconf(op=..., clauses=..., flags=...)``; the plugin makes the flags
+    keywords, so ``-k Subnormal`` selects the vectors that carry that flag."""
     try:
         cases = load_vector_cases(directory)
     except Exception as exc:
@@ -255,7 +256,11 @@ def vector_params(directory: str | None, profile: Any, part: str) -> list[Any]:
         )
         clauses = tuple(dict.fromkeys(c for c in clauses if c))
         params.append(
-            pytest.param(case, id=case.test_id, marks=pytest.mark.poolconf(op=op, clauses=clauses))
+            pytest.param(
+                case,
+                id=case.test_id,
+                marks=pytest.mark.poolconf(op=op, clauses=clauses, flags=tuple(case.flags)),
+            )
         )
     if not params:
         where = directory or "the installed poolconf.vectors"

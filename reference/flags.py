@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -142,7 +143,7 @@ _FLAGS = (
     # descriptive: declared by the cases that exercise them
     Flag(
         "NegativeZero",
-        "The input mixes -0.0 and +0.0.",
+        "A float input holds -0.0.",
         "POOL-MAX-5",
         "EDGE_CASE",
         effect="A max of tied zeros loses the sign of the selected zero.",
@@ -169,7 +170,8 @@ _FLAGS = (
     ),
     Flag(
         "Float16Accumulation",
-        "A float16 sum whose naive float16 accumulation stalls (e.g. at 2048); the spec requires "
+        "A float16 or bfloat16 average whose running sum in that dtype (window order) rounds "
+        "to another value than the exact sum, e.g. stalling at 2048; the spec requires "
         "accumulation in at least float32.",
         "POOL-DTYPE-4",
         "KNOWN_BUG",
@@ -214,7 +216,7 @@ _FLAGS = (
     ),
     Flag(
         "LargeValues",
-        "Values near the dtype's maximum; the exact result is finite.",
+        "A finite float input of at least half its dtype's maximum.",
         "POOL-AVG-1",
         "EDGE_CASE",
         effect="An intermediate sum overflows to infinity.",
@@ -322,6 +324,100 @@ def padding_flags(op: str, spatial: tuple[int, ...], params: Mapping[str, Any]) 
 def within_padding_limit(limit: str, flags: Iterable[str]) -> bool:
     """Whether a call carrying ``flags`` stays within the declared ``padding_limit``."""
     return not any(limit in FLAGS[f].raise_on for f in flags if FLAGS[f].limit)
+
+
+def describe(
+    op: str,
+    inputs: Mapping[str, np.ndarray],
+    params: Mapping[str, Any],
+    outputs: Mapping[str, np.ndarray | None],
+) -> tuple[str, ...]:
+    """The descriptive flags of a valid call of forward op ``op``, from its inputs, its
+    keyword arguments and the reference's ``outputs``, in registry order:
+
+    * NegativeZero, SpecialValues: a float input holds -0.0, or NaN or an infinity;
+    * Subnormal: a float input or output holds a subnormal of its dtype;
+    * LargeValues: a finite float input of at least half its dtype's maximum;
+    * Float16Accumulation: a float16 or bfloat16 average whose running sum in that dtype,
+      window by window in window order, rounds to another value than the exact sum;
+    * CeilModeLastWindow: ceil mode drops a window that would start in the end padding;
+    * CeilModeOverhang: a ceil-mode window reaches past the end padding;
+    * KernelEqualsInput: a window covers the whole input along every dim;
+    * UnevenAdaptive: an adaptive dim whose length is not a multiple of its output."""
+    found: set[str] = set()
+    for name, a in [*inputs.items(), *outputs.items()]:
+        if a is None or name == "indices" or not dt.is_float(dt.dtype_name(a.dtype)):
+            continue
+        found |= _value_flags(a, dt.FLOAT_FORMATS[dt.dtype_name(a.dtype)], name in outputs)
+    o = catalog.op(op)
+    x = inputs["x"]
+    spatial = geo.spatial_shape(x.shape, params.get("layout", "channels_first"))
+    if o.family in ("window", "conv"):
+        kernel = inputs["weight"].shape[2:] if o.family == "conv" else None
+        found |= _window_geometry_flags(geo.call_geometry(op, spatial, params, kernel), params)
+    elif o.family == "adaptive":
+        out = geo.per_dim(params["output_size"], "output_size", len(spatial), 1, "POOL-ADAPT-2")
+        if any(L % n for L, n in zip(spatial, out)):
+            found.add("UnevenAdaptive")
+    if o.reduction == "mean" and dt.dtype_name(x.dtype) in ("float16", "bfloat16"):
+        windows = geo.window_lists(op, spatial, params)
+        if _running_sum_differs(
+            planes(x, params.get("layout", "channels_first")), windows, x.dtype
+        ):
+            found.add("Float16Accumulation")
+    return tuple(f.name for f in _FLAGS if f.declaration is None and f.name in found)
+
+
+def _value_flags(a: np.ndarray, fmt: dt.FloatFormat, is_output: bool) -> set[str]:
+    v = a.astype(np.float64)
+    finite = np.isfinite(v)
+    found = set()
+    smallest_normal = float(fmt.min_subnormal * 2 ** (fmt.precision - 1))
+    if np.any(finite & (v != 0) & (np.abs(v) < smallest_normal)):
+        found.add("Subnormal")
+    if is_output:
+        return found
+    if np.any((v == 0) & np.signbit(v)):
+        found.add("NegativeZero")
+    if not finite.all():
+        found.add("SpecialValues")
+    if np.any(finite & (np.abs(v) >= float(fmt.max_finite) / 2)):
+        found.add("LargeValues")
+    return found
+
+
+def _window_geometry_flags(g: geo.PoolGeometry, params: Mapping[str, Any]) -> set[str]:
+    found = set()
+    ceil = bool(params.get("ceil_mode", False))
+    for a in g.axes:
+        eff = geo.effective_kernel(a.kernel, a.dilation)
+        span = a.length + a.pad_begin + a.pad_end - eff
+        if ceil and a.out < -(-span // a.stride) + 1:
+            found.add("CeilModeLastWindow")
+        last_tap = (a.out - 1) * a.stride - a.pad_begin + eff - 1
+        if ceil and last_tap >= a.length + a.pad_end:
+            found.add("CeilModeOverhang")
+    if all(a.dilation == 1 and a.kernel - a.pad_begin >= a.length for a in g.axes):
+        found.add("KernelEqualsInput")  # the first window holds every input position
+    return found
+
+
+def _running_sum_differs(values: np.ndarray, windows: list[list[int]], dtype: np.dtype) -> bool:
+    """Whether some window's running sum in ``dtype`` rounds to another value than the
+    exact sum rounded once (NaN and infinities aside)."""
+    for plane in values:
+        for w in windows:
+            terms = plane[w]
+            if len(terms) < 2 or not np.isfinite(terms).all():
+                continue
+            acc = np.zeros((), dtype=dtype)
+            with np.errstate(over="ignore"):  # an overflowing running sum differs too
+                for t in terms.astype(dtype):
+                    acc = (acc + t).astype(dtype)
+            exact = sum((Fraction(t) for t in terms.tolist()), Fraction(0))
+            if float(acc) != dt.round_exact(exact, dt.dtype_name(np.dtype(dtype))):
+                return True
+    return False
 
 
 def _max_window_flags(v: np.ndarray, is_float: bool, reports: bool) -> set[str]:

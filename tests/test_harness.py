@@ -21,6 +21,7 @@ import pytest
 
 from poolconf.conformance.profiles import case_in_profile, get_profile, symmetric_padding
 from poolconf.conformance.vector_checks import backend_params, plan
+from poolconf.conformance.vector_format import load_cases
 from poolconf.conformance.xfail import XfailFileError, match, parse_xfail_text, stale_ids
 from poolconf.tools import cli
 
@@ -615,3 +616,18 @@ def test_explain_finds_a_backend_beside_the_user(
     )  # fmt: skip
     assert proc.returncode == 0, output(proc)
     assert "backend 'my_local_backend'" in proc.stdout
+
+
+def test_vectors_are_selected_by_flag(tmp_path: pathlib.Path) -> None:
+    """A vector's flags are pytest keywords: ``-k CeilModeLastWindow`` runs exactly the
+    installed vectors that carry it, forward and gradient parts."""
+    cases = load_cases(None)
+    want = sum(1 + ("grad_output" in c.inputs) for c in cases if "CeilModeLastWindow" in c.flags)
+    assert want > 0
+    proc = _poolconf(
+        "check", "numpy-strided", "--only", "vectors", "-k", "CeilModeLastWindow", "-n", "0",
+        cwd=tmp_path,
+    )  # fmt: skip
+    last = output(proc).strip().splitlines()[-1]
+    assert proc.returncode == 0, output(proc)
+    assert f"{want} tests: {want} passed" in last, last

@@ -361,6 +361,45 @@ def test_flag_registry() -> None:
         else:
             assert not f.allowed
     assert flagreg.IMPLEMENTATION_DEFINED == tuple(flagreg.FLAG_DECLARATION)
+    schema = pathlib.Path(__file__).resolve().parent.parent / "spec" / "schema"
+    common = json.loads((schema / "common.schema.json").read_text(encoding="utf-8"))
+    assert common["$defs"]["flagName"]["enum"] == list(flagreg.FLAGS)
+
+
+def _described(op: str, x: np.ndarray, params: dict, **arrays: np.ndarray) -> list[str]:
+    inputs = {"x": x, **arrays}
+    outputs, _ = gen.evaluate(op, inputs, params, {})
+    return list(flagreg.describe(op, inputs, params, outputs))
+
+
+def test_descriptive_flags() -> None:
+    """Every vector carries the descriptive flags computed from its inputs, parameters
+    and expected outputs (``poolconf vectors verify`` recomputes them)."""
+    f32 = np.float32
+    k2 = {"kernel_size": [2]}
+    plain = np.array([[[1.0, 2.0, 3.0, 4.0]]], dtype=f32)
+    assert _described("max_pool", plain, k2) == []
+    assert _described("max_pool", plain * -0.0, k2) == ["NegativeZero"]
+    assert _described("avg_pool", np.array([[[np.nan, 1.0]]], f32), k2) == [
+        "SpecialValues",
+        "KernelEqualsInput",
+    ]
+    tiny = np.array([[[1e-45, 0.0]]], f32)  # the smallest float32 subnormal
+    assert _described("max_pool", tiny, {"kernel_size": [1]}) == ["Subnormal"]
+    big = np.array([[[3e38, 1.0, 1.0]]], f32)
+    assert _described("max_pool", big, k2) == ["LargeValues"]
+    ones = np.ones((1, 1, 4096), np.float16)
+    assert "Float16Accumulation" in _described("global_avg_pool", ones, {})
+    assert "Float16Accumulation" not in _described("global_avg_pool", ones[..., :2048], {})
+    ceil = {"kernel_size": [2], "stride": [2], "padding": [[1, 1]], "ceil_mode": True}
+    five = np.arange(5.0, dtype=f32).reshape(1, 1, 5)
+    assert _described("max_pool", five, ceil) == ["CeilModeLastWindow"]  # window 3 would start at 6
+    no_pad = {**ceil, "padding": [[0, 0]]}
+    assert _described("max_pool", five, no_pad) == ["CeilModeOverhang"]  # window 2 holds 4 and 5
+    assert _described("adaptive_avg_pool", five, {"output_size": [2]}) == ["UnevenAdaptive"]
+    assert _described("adaptive_avg_pool", five, {"output_size": [5]}) == []
+    w = np.ones((1, 1, 5), f32)
+    assert _described("conv", five, {}, weight=w) == ["KernelEqualsInput"]
 
 
 # ---------------------------------------------------------------------------

@@ -167,13 +167,22 @@ def raised_clause(
     return None
 
 
-def detect_flags(op: str, inputs: Mapping[str, np.ndarray], params: Mapping[str, Any]) -> list[str]:
-    """The implementation-defined flags a valid case carries, in registry order: those of
-    ``poolconf.reference.flags.detect``, where a case reports the selected element when
-    it has indices or a gradient."""
+def detect_flags(
+    op: str,
+    inputs: Mapping[str, np.ndarray],
+    params: Mapping[str, Any],
+    outputs: Mapping[str, np.ndarray | None] | None = None,
+) -> list[str]:
+    """The flags a valid case carries: the implementation-defined ones of
+    ``poolconf.reference.flags.detect`` (a case reports the selected element when it has
+    indices or a gradient), then, given the reference's ``outputs``, the descriptive ones
+    of ``poolconf.reference.flags.describe``; each group in registry order."""
     grad = "grad_output" in inputs
     reports = "indices" in catalog.op(op).outputs or grad
-    return list(flagreg.detect(op, inputs["x"], params, reports=reports, grad=grad))
+    found = list(flagreg.detect(op, inputs["x"], params, reports=reports, grad=grad))
+    if outputs is not None:
+        found += flagreg.describe(op, inputs, params, outputs)
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -344,7 +353,7 @@ def _valid_test(
     for name in expected:
         if name not in ttype.outputs:
             raise GenerationError(f"output {name!r} is not one of {list(ttype.outputs)}")
-    flags = list(dict.fromkeys([*case.flags, *detect_flags(op, inputs, params)]))
+    flags = list(dict.fromkeys([*case.flags, *detect_flags(op, inputs, params, expected)]))
     impl_defined = [f for f in flags if f in flagreg.IMPLEMENTATION_DEFINED]
     if case.result == "acceptable" and not impl_defined:
         raise GenerationError(
