@@ -358,6 +358,8 @@ def test_declarations(backend: Any) -> None:
         "empty_window": "reference",
         "nan_index": "first",
         "lp_zero_grad": "zero",
+        "padding_limit": "any",
+        "subnormals": "preserve",
     }
     assert set(backend.ops) == set(ref.FORWARD_OPS + ref.GRAD_OPS)
 
