@@ -29,6 +29,7 @@ op with one argument the spec forbids (``poolconf.conformance.corruptions``).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -47,6 +48,11 @@ from poolconf.conformance.assertions import (
     zero_sign_free,
 )
 from poolconf.conformance.backend import Backend
+from poolconf.conformance.flush import (
+    compare_allowing_flush,
+    flushed_reference,
+    involves_subnormals,
+)
 from poolconf.conformance.harness import invoke, invoke_invalid, restrictions, run_property
 from poolconf.conformance.profiles import Profile
 from poolconf.conformance.strategies import PoolCase, pool_cases, reference_forward
@@ -121,6 +127,8 @@ def _compare(
     budget = budgets(fwd, tol_inputs, case.params)
     g_in = {"grad_output": case.grad_output} if op != fwd else {}
     scale = scales(fwd, {**tol_inputs, **g_in}, case.params, grad_params)
+    arrays = case.grad_inputs() if op != fwd else dict(case.inputs)
+    call_params = {**case.params, **grad_params}
     for name, e in expected.items():
         g = got[name]
         if e is None:  # conv without bias: no bias gradient
@@ -137,19 +145,34 @@ def _compare(
         if name == "output" and how.free_zero_sign:
             g, e = zero_sign_free(g), zero_sign_free(e)
         cl = cat.op(op).clauses[name] if name == "indices" else clause
-        err = assert_matches(
+
+        def matches(got_: Any, expected_: Any, name: str = name, cl: str = cl) -> float:
+            return assert_matches(
+                got_,
+                expected_,
+                ulps=budget[name].ulps,
+                scale=scale.get(name),
+                what=name,
+                clause=cl,
+                op=op,
+                params={**case.params, **grad_params},
+                arrays=case.inputs,
+                **where,
+            )
+
+        err = compare_allowing_flush(
+            matches,
             g,
             e,
-            ulps=budget[name].ulps,
-            scale=scale.get(name),
-            what=name,
-            clause=cl,
-            op=op,
-            params={**case.params, **grad_params},
-            arrays=case.inputs,
-            **where,
+            flush=how.flush_subnormals,
+            alternative=functools.partial(_flushed_output, op, arrays, call_params, name),
+            involved=functools.partial(involves_subnormals, arrays, e),
         )
         recorder.record(op, dt.dtype_name(e.dtype), "grad_input_all" if grad_params else name, err)
+
+
+def _flushed_output(op: str, arrays: dict[str, Any], params: dict[str, Any], name: str) -> Any:
+    return flushed_reference(op, arrays, params)[name]
 
 
 def check_forward(backend: Backend, case: PoolCase, recorder: Any, clause: str) -> str | None:

@@ -42,6 +42,11 @@ from poolconf.conformance.assertions import (
     zero_sign_free,
 )
 from poolconf.conformance.backend import Backend
+from poolconf.conformance.flush import (
+    compare_allowing_flush,
+    flushed_reference,
+    involves_subnormals,
+)
 from poolconf.conformance.harness import invoke, invoke_invalid
 from poolconf.conformance.profiles import case_in_profile
 from poolconf.conformance.vector_format import VectorCase
@@ -187,18 +192,30 @@ def _judge_output(
     if name == "output" and how.free_zero_sign:
         got, expected = zero_sign_free(got), zero_sign_free(expected)
     ulps, scale = case.tolerance.get(key, (0, None))
-    err = assert_matches(
+    arrays = {a: case.inputs.get(a) for a in cat.op(op).arrays}
+
+    def matches(g: Any, e: Any) -> float:
+        return assert_matches(
+            g,
+            e,
+            ulps=ulps,
+            scale=scale,
+            what=name,
+            call=call,
+            clause=how.clause or cat.op(op).clauses[name],
+            repro=repro,
+            op=op,
+            params=params,
+            arrays=case.inputs,
+        )
+
+    err = compare_allowing_flush(
+        matches,
         got,
         expected,
-        ulps=ulps,
-        scale=scale,
-        what=name,
-        call=call,
-        clause=how.clause or cat.op(op).clauses[name],
-        repro=repro,
-        op=op,
-        params=params,
-        arrays=case.inputs,
+        flush=how.flush_subnormals,
+        alternative=lambda: flushed_reference(op, arrays, params)[name],
+        involved=lambda: involves_subnormals(arrays, expected),
     )
     if record is not None:
         record(op, dt.dtype_name(expected.dtype), key, err)

@@ -631,3 +631,35 @@ def test_vectors_are_selected_by_flag(tmp_path: pathlib.Path) -> None:
     last = output(proc).strip().splitlines()[-1]
     assert proc.returncode == 0, output(proc)
     assert f"{want} tests: {want} passed" in last, last
+
+
+def _check_installed(backend: str, *args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(FIXTURES), env.get("PYTHONPATH", "")])
+    env.pop("POOLCONF_BACKEND", None)
+    return subprocess.run(
+        [sys.executable, "-m", "poolconf", "check", backend, *args],
+        check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("backend", "status", "needle"),
+    [
+        ("flushing", 0, "CONFORMS"),
+        ("flushing_undeclared", 1, "[POOL-DTYPE-5]"),
+        ("flushing_wrong", 1, "also compared with the flushed reference"),
+    ],
+)
+def test_flushing_subnormals_is_judged_by_declaration(
+    backend: str, status: int, needle: str, tmp_path: pathlib.Path
+) -> None:
+    """A backend that flushes subnormals (DAZ and FTZ) passes the installed vectors that
+    carry the flag Subnormal when it declares subnormals="flush", fails them naming
+    POOL-DTYPE-5 when it does not, and a wrong normal value still fails [POOL-DTYPE-5]."""
+    proc = _check_installed(
+        backend, "--only", "vectors", "-k", "Subnormal", "-n", "0", cwd=tmp_path
+    )
+    text = output(proc)
+    assert proc.returncode == status, text
+    assert needle in text, text

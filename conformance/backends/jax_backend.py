@@ -83,6 +83,7 @@ DECLARATIONS = {
     "tie_policy": "first",
     "empty_window": "reference",
     "nan_index": "other",
+    "subnormals": "flush",  # DAZ and FTZ on the CPU [POOL-DTYPE-5]
 }
 XFAIL_FILE = "jax_xfail.txt"
 

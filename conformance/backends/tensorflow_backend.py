@@ -78,6 +78,7 @@ DECLARATIONS = {
     "tie_policy": "first",
     "empty_window": "error",
     "nan_index": "first",
+    "subnormals": "flush",  # DAZ and FTZ on the CPU [POOL-DTYPE-5]
 }
 XFAIL_FILE = "tensorflow_xfail.txt"
 

@@ -267,7 +267,7 @@ def subnormal_cases() -> list[Case]:
                 name=f"{dtype}_subnormals",
                 op="max_pool",
                 comment=f"{dtype} subnormals: max over tiny values of both signs",
-                focus=["POOL-DTYPE-3", "POOL-MAX-1"],
+                focus=["POOL-DTYPE-3", "POOL-DTYPE-5", "POOL-MAX-1"],
                 x=x1([s, -s, 2 * s, 0.0, -3 * s, 5 * s], dtype),
                 params=K2S1,
             ),
@@ -276,7 +276,7 @@ def subnormal_cases() -> list[Case]:
                 op="avg_pool",
                 comment=f"{dtype} subnormals: averages round at the subnormal "
                 "quantum (s/2 -> 0, 3s/2 -> 2s, 5s/2 -> 2s, ties to even)",
-                focus=["POOL-AVG-1", "POOL-DTYPE-3"],
+                focus=["POOL-AVG-1", "POOL-DTYPE-3", "POOL-DTYPE-5"],
                 x=x1([s, 0.0, 3 * s, 0.0, 5 * s, 0.0], dtype),
                 params={"kernel_size": [2], "stride": [2]},
             ),

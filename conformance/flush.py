@@ -1,0 +1,95 @@
+"""Judging a backend that declares ``subnormals="flush"`` [POOL-DTYPE-5].
+
+Such a backend computes as if every subnormal input were a zero of its sign (DAZ) and
+returns a zero of its sign for every subnormal result (FTZ), as XLA and TensorFlow do on
+the CPU. Each output is first compared with the reference's, as for any backend; where
+that fails and the call involves subnormals, it is compared again with the *flushed
+reference*: the reference on the flushed inputs, its results flushed, against the
+backend's result flushed, zeros of either sign alike. The second comparison passes a backend that flushes inputs,
+results or both; nothing else changes what it accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from poolconf.conformance.assertions import CheckFailure, add_note, zero_sign_free
+from poolconf.conformance.strategies.cases import reference_forward
+from poolconf.reference import catalog as cat
+from poolconf.reference import dtypes as dt
+
+
+def _subnormal_mask(a: np.ndarray) -> np.ndarray | None:
+    """Where ``a`` holds a subnormal of its float dtype (None for other arrays)."""
+    if not isinstance(a, np.ndarray):
+        return None
+    try:
+        name = dt.dtype_name(a.dtype)
+    except Exception:
+        return None
+    if not dt.is_float(name):
+        return None
+    fmt = dt.FLOAT_FORMATS[name]
+    smallest_normal = float(fmt.min_subnormal * 2 ** (fmt.precision - 1))
+    v = a.astype(np.float64)
+    return np.isfinite(v) & (v != 0) & (np.abs(v) < smallest_normal)
+
+
+def flushed(a: Any) -> Any:
+    """``a`` with every subnormal replaced by a zero of its sign; other values as given."""
+    mask = _subnormal_mask(a)
+    if mask is None or not mask.any():
+        return a
+    out = a.copy()
+    out[mask] = np.copysign(np.zeros(1, dtype=a.dtype), a[mask])
+    return out
+
+
+def involves_subnormals(*arrays: Any) -> bool:
+    """Whether any of ``arrays`` (or the values of mappings among them) holds a subnormal."""
+    for a in arrays:
+        values = a.values() if isinstance(a, Mapping) else (a,)
+        for v in values:
+            mask = _subnormal_mask(v)
+            if mask is not None and mask.any():
+                return True
+    return False
+
+
+def flushed_reference(
+    op: str, arrays: Mapping[str, np.ndarray | None], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The reference's outputs of ``op`` on the flushed inputs, flushed, by output name."""
+    result = reference_forward(op, {k: flushed(v) for k, v in arrays.items()}, dict(params))
+    values = result if isinstance(result, tuple) else (result,)
+    return {name: flushed(v) for name, v in zip(cat.op(op).outputs, values)}
+
+
+def compare_allowing_flush(
+    compare: Callable[[Any, Any], float],
+    got: Any,
+    expected: Any,
+    *,
+    flush: bool,
+    alternative: Callable[[], Any],
+    involved: Callable[[], bool],
+) -> float:
+    """``compare(got, expected)``; where that fails with ``flush`` (the backend declares
+    ``subnormals="flush"``) on a call with subnormals, ``got`` flushed is compared with
+    ``alternative()`` (the flushed reference), zeros of either sign alike, since flushing
+    makes zeros whose sign and ties the reference's rules do not cover; the first failure
+    is kept when both fail."""
+    __tracebackhide__ = True
+    try:
+        return compare(got, expected)
+    except CheckFailure as first:
+        if not flush or not involved():
+            raise
+        try:
+            return compare(zero_sign_free(flushed(got)), zero_sign_free(alternative()))
+        except CheckFailure:
+            add_note(first, "also compared with the flushed reference (declared subnormals=flush)")
+            raise first from None
