@@ -22,25 +22,9 @@ from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 
 
-def _subnormal_mask(a: np.ndarray) -> np.ndarray | None:
-    """Where ``a`` holds a subnormal of its float dtype (None for other arrays)."""
-    if not isinstance(a, np.ndarray):
-        return None
-    try:
-        name = dt.dtype_name(a.dtype)
-    except Exception:
-        return None
-    if not dt.is_float(name):
-        return None
-    fmt = dt.FLOAT_FORMATS[name]
-    smallest_normal = float(fmt.min_subnormal * 2 ** (fmt.precision - 1))
-    v = a.astype(np.float64)
-    return np.isfinite(v) & (v != 0) & (np.abs(v) < smallest_normal)
-
-
 def flushed(a: Any) -> Any:
     """``a`` with every subnormal replaced by a zero of its sign; other values as given."""
-    mask = _subnormal_mask(a)
+    mask = dt.subnormal_mask(a)
     if mask is None or not mask.any():
         return a
     out = a.copy()
@@ -53,7 +37,7 @@ def involves_subnormals(*arrays: Any) -> bool:
     for a in arrays:
         values = a.values() if isinstance(a, Mapping) else (a,)
         for v in values:
-            mask = _subnormal_mask(v)
+            mask = dt.subnormal_mask(v)
             if mask is not None and mask.any():
                 return True
     return False

@@ -78,6 +78,23 @@ def is_float(name: str) -> bool:
     return name in FLOAT_FORMATS
 
 
+def subnormal_mask(a: object) -> np.ndarray | None:
+    """Where the array ``a`` holds a subnormal of its float dtype (nonzero, finite, below
+    the smallest normal); None for anything but an array of a spec float dtype."""
+    if not isinstance(a, np.ndarray):
+        return None
+    try:
+        name = dtype_name(a.dtype)
+    except SpecError:
+        return None
+    if not is_float(name):
+        return None
+    fmt = FLOAT_FORMATS[name]
+    smallest_normal = float(Fraction(2) ** fmt.emin)
+    v = a.astype(np.float64)
+    return np.isfinite(v) & (v != 0) & (np.abs(v) < smallest_normal)
+
+
 def to_exact(value: float) -> Exact:
     """The exact value of a float (Fraction, or inf/-inf/nan) or an int (Fraction)."""
     if isinstance(value, int):

@@ -377,8 +377,8 @@ def _value_flags(a: np.ndarray, fmt: dt.FloatFormat, is_output: bool) -> set[str
     v = a.astype(np.float64)
     finite = np.isfinite(v)
     found = set()
-    smallest_normal = float(fmt.min_subnormal * 2 ** (fmt.precision - 1))
-    if np.any(finite & (v != 0) & (np.abs(v) < smallest_normal)):
+    mask = dt.subnormal_mask(a)
+    if mask is not None and mask.any():
         found.add("Subnormal")
     if is_output:
         return found

@@ -12,13 +12,8 @@ DECLARATIONS = {"subnormals": "flush"}
 
 
 def _flush(a):
-    if not isinstance(a, np.ndarray) or not dt.is_float(dt.dtype_name(a.dtype)):
-        return a
-    fmt = dt.FLOAT_FORMATS[dt.dtype_name(a.dtype)]
-    smallest_normal = float(fmt.min_subnormal * 2 ** (fmt.precision - 1))
-    v = a.astype(np.float64)
-    tiny = np.isfinite(v) & (v != 0) & (np.abs(v) < smallest_normal)
-    return np.where(tiny, np.copysign(np.zeros_like(a), a), a)
+    tiny = dt.subnormal_mask(a)
+    return a if tiny is None else np.where(tiny, np.copysign(np.zeros_like(a), a), a)
 
 
 def _flushing(fn):
