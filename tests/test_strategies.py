@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 from poolconf import reference as ref
 from poolconf.conformance import strategies as S
@@ -147,6 +148,27 @@ def test_mirror_symmetric_draws_mirror(case: S.PoolCase) -> None:
 def test_no_empty_windows_and_distinct_values(case: S.PoolCase) -> None:
     assert not case.config.has_empty_window()
     assert len(np.unique(case.x)) == case.x.size
+
+
+@FAST
+@given(
+    st.sampled_from(("below_kernel", "half_kernel")).flatmap(
+        lambda limit: st.tuples(
+            st.just(limit),
+            S.pool_configs(op=st.sampled_from(cat.forward_ops("window")), padding_limit=limit),
+        )
+    )
+)
+def test_draws_stay_within_the_padding_limit(drawn: tuple[str, S.PoolConfig]) -> None:
+    """pool_configs(padding_limit=...) never draws explicit padding past it [POOL-PARAM-7]."""
+    limit, config = drawn
+    found = flagreg.padding_flags(config.op, config.spatial, config.params)
+    assert flagreg.within_padding_limit(limit, found), (limit, found, config)
+
+
+def test_padding_limit_must_be_known() -> None:
+    with pytest.raises(InvalidArgument, match=r"padding_limit='pad < k'"):
+        S.pool_configs(padding_limit="pad < k")
 
 
 @FAST

@@ -121,6 +121,8 @@ class PoolConfig:
     def within_padding_limit(self, limit: str) -> bool:
         """Whether the explicit padding stays within the declared ``padding_limit``
         [POOL-PARAM-7]."""
+        if limit == "any":
+            return True
         found = flagreg.padding_flags(self.op, self.spatial, self.params)
         return flagreg.within_padding_limit(limit, found)
 
