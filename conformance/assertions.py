@@ -9,6 +9,7 @@ after the one-line message.
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Mapping
 from typing import Any, NoReturn
@@ -87,10 +88,21 @@ def _literal(v: Any) -> str:
     return repr(v)
 
 
+LITERAL_ELEMENTS = 4096  # larger arrays are written as their bytes (quick to build)
+
+
 def array_literal(a: np.ndarray) -> str:
-    """Python source that rebuilds ``a`` exactly (floats through their float64 repr)."""
+    """Python source that rebuilds ``a`` exactly (floats through their float64 repr;
+    past ``LITERAL_ELEMENTS`` elements, the array's bytes in base64)."""
     name = dt.dtype_name(a.dtype)
     shape = tuple(a.shape)
+    if a.size > LITERAL_ELEMENTS:
+        data = base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+        dtype = "ml_dtypes.bfloat16" if name == "bfloat16" else f"np.{name}"
+        return (
+            f"np.frombuffer(__import__('base64').b64decode('{data}'), dtype={dtype})"
+            f".reshape({shape}).copy()"
+        )
     if dt.is_float(name):
         body = ", ".join(_literal(v) for v in a.astype(np.float64).ravel().tolist())
         dtype = "ml_dtypes.bfloat16" if name == "bfloat16" else f"np.{name}"

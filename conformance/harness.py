@@ -40,7 +40,8 @@ Arrays = Mapping[str, "np.ndarray | None"]
 
 
 def copies(arrays: Arrays) -> list[np.ndarray | None]:
-    return [None if a is None else a.copy() for a in arrays.values()]
+    """Copies in the arrays' own memory order (a transposed input stays transposed)."""
+    return [None if a is None else a.copy(order="K") for a in arrays.values()]
 
 
 def name_outputs(op: str, result: Any, *, call: str, clause: str) -> dict[str, Any]:
@@ -259,14 +260,18 @@ class Tally:
     checked: int = 0
     unsupported: Counter[str] = field(default_factory=Counter)
     not_judged: Counter[str] = field(default_factory=Counter)
+    draws: list[str] = field(default_factory=list)
 
     def as_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "budget": self.budget,
             "checked": self.checked,
             "unsupported": dict(self.unsupported),
             "not_judged": dict(self.not_judged),
         }
+        if self.draws:
+            record["draws"] = list(self.draws)
+        return record
 
     def declined(self) -> int:
         return sum(self.unsupported.values()) + sum(self.not_judged.values())
@@ -299,6 +304,7 @@ def run_property(
     body: Callable[[T], str | None],
     *,
     scale: float = 1.0,
+    describe: Callable[[T], str] | None = None,
 ) -> Tally:
     """Check ``body`` on examples of ``strategy`` until ``budget`` of them were checked, or
     ``DECLINED_PER_EXAMPLE`` times the budget were declined.
@@ -310,7 +316,9 @@ def run_property(
     so Hypothesis shrinks it and prints the falsifying example. Examples are seeded per
     test id, so a gate never flakes and every property draws its own examples. The
     counts go to the summary; a property that checked fewer than ``minimum_checked`` skips
-    as not established, with its reasons."""
+    as not established, with its reasons. With ``describe`` the record also lists each
+    checked example's description (``draws``: the scale tier's shapes), in draw order;
+    Hypothesis' shrinking attempts after a failure are not listed."""
     tally = Tally(property_examples(request.config, scale))
 
     @settings(
@@ -337,6 +345,8 @@ def run_property(
             tally.not_judged[reason] += 1
             reject()
         tally.checked += 1
+        if describe is not None and tally.checked <= tally.budget:
+            tally.draws.append(describe(example))
 
     try:
         seed(zlib.crc32(request.node.name.encode()))(prop)()

@@ -7,7 +7,8 @@ travel from the workers to the controller):
 * ``("poolconf", {"op": ..., "clauses": [...]})`` from the ``poolconf`` marker;
 * ``("poolconf_ulp", [[op, dtype, output_name, ulp_error], ...])`` from ``ulp_recorder``;
 * ``("poolconf_examples", {"budget", "checked", "unsupported", "not_judged"})`` from a
-  property run (``harness.run_property``).
+  property run (``harness.run_property``), with ``"draws"`` (the checked shapes) from
+  the scale tier.
 
 A test's outcome is one of passed, failed, skipped, xfailed, xpassed; a test that
 ended its xdist worker (a crash, or the watchdog ending a hang or a runaway) counts as

@@ -21,6 +21,12 @@ and the judgement from ``flags.judge`` against the backend's declarations:
 * an Lp window with a zero norm or a non-finite value (LpZeroNorm):
   ``lp_zero_grad="other"`` -> the gradient is not compared [POOL-GRAD-8].
 
+The scale tier (``test_scale_*``) draws the same comparisons at sizes where real
+kernels change code path: channel counts around the chunk widths of channel loops (17,
+33, 64), sides past a 64-wide spatial tile, batches up to 8, inputs stored in the
+other layout's memory order (``strategies.scale_configs``); a few examples per op,
+whose shapes the summary JSON lists (``draws``). ``-k "not scale"`` leaves it out.
+
 Draws a backend reports ``Unsupported`` for, or whose judgement is left open, are
 counted, not checked; each property draws until it has checked its budget. The largest
 ULP error of every comparison goes to ``ulp_recorder``. The last property calls every
@@ -55,14 +61,30 @@ from poolconf.conformance.flush import (
 )
 from poolconf.conformance.harness import invoke, invoke_invalid, restrictions, run_property
 from poolconf.conformance.profiles import Profile
-from poolconf.conformance.strategies import PoolCase, pool_cases, reference_forward
+from poolconf.conformance.strategies import (
+    PoolCase,
+    pool_cases,
+    reference_forward,
+    scale_configs,
+)
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
+from poolconf.reference import fast
 from poolconf.reference import flags as flagreg
 from poolconf.reference.tolerance import budgets, scales
 
 SCALE = 1.5  # examples of the forward and gradient properties, relative to --examples
 SPECIAL_SCALE = 1.0  # special values, the ceil-mode overhang and invalid input
+TIER_SCALE = 0.2  # the scale tier: a few large draws per op (4 at the default 20)
+# the ops of the scale tier: the windowed and whole-plane pooling kernels that change
+# code path with channel count and spatial size (lp_pool and adaptive_max_pool are left
+# out to keep the tier within ~15 s of a default check: their flag detection is slow)
+SCALE_OPS = tuple(
+    op
+    for op in ("max_pool", "avg_pool", "adaptive_avg_pool", "global_max_pool", "global_avg_pool")
+    if op in cat.FORWARD_OPS
+)
+SCALE_GRAD_OPS = tuple(op for op in ("max_pool", "avg_pool") if op in cat.WITH_GRAD)
 
 # op -> the clauses its property covers, beyond the op's own (reference.catalog)
 # fmt: off
@@ -126,7 +148,7 @@ def _compare(
     tol_inputs = {k: v for k, v in case.inputs.items() if k in ("x", "weight", "bias")}
     budget = budgets(fwd, tol_inputs, case.params)
     g_in = {"grad_output": case.grad_output} if op != fwd else {}
-    scale = scales(fwd, {**tol_inputs, **g_in}, case.params, grad_params)
+    scale = scales(fwd, {**tol_inputs, **g_in}, case.params, grad_params, impl=fast)
     arrays = case.grad_inputs() if op != fwd else dict(case.inputs)
     call_params = {**case.params, **grad_params}
     for name, e in expected.items():
@@ -308,6 +330,60 @@ def test_ceil_overhang_windows(
         pool_cases(op=op, length_rule="overhang", **kw),
         lambda case: check(backend, case, ulp_recorder, clause),
         scale=SPECIAL_SCALE,
+    )
+
+
+# ---------------------------------------------------------------------------
+# the scale tier: larger draws, the same comparisons
+# ---------------------------------------------------------------------------
+
+
+def describe_shape(case: PoolCase) -> str:
+    """A drawn call's shape in one line: op, layout, dtype and x's shape."""
+    c = case.config
+    order = "" if case.x.flags.c_contiguous else ", permuted memory"
+    return f"{c.op} {c.layout} {c.dtype} x{list(case.x.shape)}{order}"
+
+
+def _scale_cases(op: str, kw: dict[str, Any], **extra: Any) -> Any:
+    cfg = {k: v for k, v in kw.items() if k not in ("dtype", "rank")}
+    config = scale_configs(op=op, rank=kw.get("rank"), dtype=kw.get("dtype"), **cfg)
+    return pool_cases(config=config, permuted=st.booleans(), dense=True, **extra)
+
+
+@pytest.mark.parametrize("op", [_param(op, op, clauses=_covers(op)) for op in SCALE_OPS])
+def test_scale_forward_matches_reference(
+    op: str, backend: Backend, poolconf_profile: Profile, ulp_recorder: Any, request: Any
+) -> None:
+    """The forward op equals the reference within budget at scale: channel tails past a
+    chunk of 16, sides past a 64-wide tile, batches up to 8, permuted memory order."""
+    kw = restrictions(backend, poolconf_profile, op)
+    clause = cat.op(op).clause
+    run_property(
+        request,
+        _scale_cases(op, kw),
+        lambda case: check_forward(backend, case, ulp_recorder, clause),
+        scale=TIER_SCALE,
+        describe=describe_shape,
+    )
+
+
+@pytest.mark.parametrize(
+    "op",
+    [_param(cat.grad_of(op), op, clauses=_covers(cat.grad_of(op))) for op in SCALE_GRAD_OPS],
+)
+def test_scale_grad_matches_reference(
+    op: str, backend: Backend, poolconf_profile: Profile, ulp_recorder: Any, request: Any
+) -> None:
+    """The input gradient equals the reference within budget at scale."""
+    kw = restrictions(backend, poolconf_profile, cat.grad_of(op))
+    clause = cat.op(cat.grad_of(op)).clause
+    run_property(
+        request,
+        _scale_cases(op, kw),
+        lambda case: check_grad(backend, case, ulp_recorder, clause),
+        scale=TIER_SCALE,
+        describe=describe_shape,
     )
 
 

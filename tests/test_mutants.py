@@ -3,7 +3,10 @@
 For each mutant the real command runs in a subprocess, ``poolconf check
 mutants.m_x:Name --only vectors``: the golden vectors alone must make it fail
 (deterministic: no Hypothesis is involved), and at least one failing case must name
-a clause the mutant's bug violates (so it was killed for the right reason). Gradient
+a clause the mutant's bug violates (so it was killed for the right reason), except
+for the mutants named in ``VECTORS_MAY_MISS``: size-threshold bugs that only inputs
+larger than the golden vectors hold reach, which the property tests' scale tier must
+kill instead (and which must really survive the vectors: a stale entry fails). Gradient
 mutants must also be killed by ``--only gradients`` alone (the reference-free
 gradient checks). The property tests alone (``--only properties -x``, the default
 budget) must kill every mutant except those named in ``PROPERTY_SURVIVORS``, which
@@ -36,6 +39,12 @@ SOURCE = re.compile(r"https?://\S+|seed \d{3}|\bseeds?\b", re.IGNORECASE)
 WORKERS = 2
 # mutants the property tests may miss in the default budget: name -> why (at most 10%)
 PROPERTY_SURVIVORS: dict[str, str] = {}
+# mutants the golden vectors may miss: name -> why; the property tests must kill them
+SIZE_THRESHOLD = "size-threshold bug: needs inputs larger than the golden vectors hold"
+VECTORS_MAY_MISS: dict[str, str] = {
+    "ChannelTailChunkOffset": f"{SIZE_THRESHOLD} (channels_last with C > 16, C % 16 != 0)",
+    "TileEdgeTapsDropped": f"{SIZE_THRESHOLD} (a window across column 64 of a longer axis)",
+}
 
 
 def _runs() -> list[tuple[str, str]]:
@@ -63,12 +72,18 @@ class _Verdicts(dict):  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="session")
-def verdicts() -> dict[tuple[str, str], Verdict]:
-    """The ``poolconf check`` runs: in a single pytest process all of them up front, two
-    subprocesses at a time; under pytest-xdist each worker runs what its tests need."""
+def verdicts(request: pytest.FixtureRequest) -> dict[tuple[str, str], Verdict]:
+    """The ``poolconf check`` runs: in a single pytest process those of the selected
+    tests' mutants up front, two subprocesses at a time (``-k NAME`` runs one mutant's);
+    under pytest-xdist each worker runs what its tests need."""
     cache = _Verdicts()
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        runs = _runs()
+        selected = {
+            item.callspec.params["entry"].spec
+            for item in request.session.items
+            if "entry" in getattr(getattr(item, "callspec", None), "params", {})
+        }
+        runs = [r for r in _runs() if r[0] in selected]
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             for run, verdict in zip(runs, pool.map(_check, runs)):
                 cache[run] = verdict
@@ -113,6 +128,16 @@ def test_vectors_kill_mutant(
     v = verdicts[(entry.spec, "vectors")]
     record_property("vectors", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
+    why = VECTORS_MAY_MISS.get(entry.name)
+    if why is not None:
+        assert entry.name not in PROPERTY_SURVIVORS, (
+            f"{entry.spec}: in VECTORS_MAY_MISS, so the property tests must kill it"
+        )
+        assert not v.killed, (
+            f"{entry.spec}: the golden vectors now kill it ({_describe(v)}); remove it from "
+            "VECTORS_MAY_MISS"
+        )
+        pytest.xfail(f"survives the golden vectors: {why}")
     assert v.killed, f"{entry.spec} survives the golden vectors: {_describe(v)}"
     hit = v.clauses_hit()
     assert hit & set(entry.cls.CLAUSES), (
@@ -135,6 +160,13 @@ def test_gradient_checks_kill_gradient_mutant(
     record_property("gradients", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     assert v.killed, f"{entry.spec} survives the gradient checks: {_describe(v)}"
+
+
+def test_vectors_may_miss_is_small() -> None:
+    """Only a few mutants, each of them named, may escape the golden vectors."""
+    unknown = set(VECTORS_MAY_MISS) - {e.name for e in ENTRIES}
+    assert not unknown, f"VECTORS_MAY_MISS names no mutant: {sorted(unknown)}"
+    assert len(VECTORS_MAY_MISS) <= 0.1 * len(ENTRIES)
 
 
 def test_property_survivors_are_few() -> None:

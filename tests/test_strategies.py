@@ -227,3 +227,55 @@ def test_reference_passes_the_property_modules(tmp_path: Any) -> None:
     counts = re.search(r"(\d+) passed, (\d+) failed, (\d+) skipped", proc.stdout)
     assert counts is not None, tail
     assert int(counts[1]) >= 150 and int(counts[2]) == 0 and int(counts[3]) == 0, tail
+
+
+# ---------------------------------------------------------------------------
+# the scale tier
+# ---------------------------------------------------------------------------
+
+
+def test_scale_configs_reach_channel_tails_and_wide_sides() -> None:
+    """The scale tier draws what it promises: channel tails past a chunk (C = 17),
+    sides past a 64-wide tile, batches above 2, both layouts, every rank, at most
+    ``SCALE_MAX_ELEMENTS`` elements, valid geometry, and only its quick dtypes."""
+    from poolconf.conformance.strategies import configs as C
+
+    drawn = _draws(S.scale_configs(op=st.sampled_from(("max_pool", "avg_pool"))), 120)
+    for cfg in drawn:
+        assert math.prod(cfg.x_shape) <= C.SCALE_MAX_ELEMENTS, cfg
+        assert cfg.channels in C.SCALE_CHANNELS and 1 <= cfg.batch <= C.SCALE_MAX_BATCH
+        assert max(cfg.spatial) <= C.SCALE_MAX_SIDE and cfg.dtype in C.SCALE_DTYPES
+        assert all(v >= 1 for v in cfg.output_shape())
+    assert any(c.channels == 17 and c.layout == "channels_last" for c in drawn)
+    assert any(c.spatial[-1] > C.SCALE_TILE for c in drawn)
+    assert any(c.rank == 2 and min(c.spatial) > C.SCALE_TILE for c in drawn)
+    assert any(c.batch > 2 for c in drawn)
+    assert {c.rank for c in drawn} == {1, 2, 3}
+    assert {c.layout for c in drawn} == set(cat.LAYOUTS)
+
+
+def test_scale_cases_permute_memory_order() -> None:
+    """``permuted`` stores x in the other layout's memory order with the same values."""
+    cases = _draws(S.pool_cases(config=S.scale_configs(op="max_pool", rank=2), permuted=True), 5)
+    for case in cases:
+        x = case.x
+        if case.config.channels > 1 and math.prod(case.config.spatial) > 1:
+            assert not x.flags.c_contiguous, case.config
+        assert x.copy(order="K").strides == x.strides  # the harness's copies keep it
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int32"])
+def test_large_array_literal_rebuilds_exactly(dtype: str) -> None:
+    """A reproducer's array past ``LITERAL_ELEMENTS`` elements (its bytes in base64) and
+    a transposed one rebuild bit for bit."""
+    import ml_dtypes
+
+    from poolconf.conformance.assertions import LITERAL_ELEMENTS, array_literal
+    from poolconf.conformance.strategies.values import seeded_dense
+
+    a = seeded_dense(7, (2, 3, 40, 40), dtype)
+    assert a.size > LITERAL_ELEMENTS
+    for arr in (a, np.moveaxis(a, 1, -1)):
+        back = eval(array_literal(arr), {"np": np, "ml_dtypes": ml_dtypes})
+        assert back.dtype == arr.dtype and back.shape == arr.shape
+        assert np.ascontiguousarray(back).tobytes() == np.ascontiguousarray(arr).tobytes()

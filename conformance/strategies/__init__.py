@@ -5,7 +5,8 @@
 * ``arrays``, ``special_values``, ``seeded_values`` (``values``) draw and build values;
 * ``pool_cases`` (``cases``) adds the arrays and a seeded ``grad_output``.
 
-Inputs stay small by default (at most ``max_elements`` elements of ``x``) so the
+``scale_configs`` draws the scale tier's larger calls (channel tails, sides past a
+tile, up to ``SCALE_MAX_ELEMENTS`` elements). Inputs stay small by default (at most ``max_elements`` elements of ``x``) so the
 loop-based reference stays fast and shrinking gives a small counterexample.
 """
 
@@ -17,6 +18,7 @@ from poolconf.conformance.strategies.configs import (
     mirrored_configs,
     overhang_configs,
     pool_configs,
+    scale_configs,
 )
 from poolconf.conformance.strategies.values import arrays, seeded_values, special_values
 
@@ -31,6 +33,7 @@ __all__ = [
     "pool_cases",
     "pool_configs",
     "reference_forward",
+    "scale_configs",
     "seeded_values",
     "special_values",
 ]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from poolconf import reference as ref
 from poolconf.conformance.strategies._args import Arg, resolve
 from poolconf.conformance.strategies.configs import PoolConfig, pool_configs
-from poolconf.conformance.strategies.values import arrays, seeded_values
+from poolconf.conformance.strategies.values import arrays, seeded_dense, seeded_values
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import fast
@@ -89,6 +89,15 @@ def reference_forward(op: str, inputs: dict[str, np.ndarray | None], params: dic
     return fn(*(inputs.get(a) for a in cat.op(op).arrays), **params)
 
 
+def permuted_memory(x: np.ndarray | None, layout: str) -> np.ndarray | None:
+    """``x`` with the same values, stored in the other layout's memory order."""
+    if x is None or x.ndim < 3:
+        return x
+    if layout == "channels_last":  # stored as (N, C, *spatial)
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, -1, 1)), 1, -1)
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+
+
 @st.composite
 def pool_cases(
     draw: Callable[..., Any],
@@ -96,12 +105,18 @@ def pool_cases(
     config: Arg[PoolConfig] | None = None,
     special: Arg[bool] = False,
     distinct: Arg[bool] = False,
+    permuted: Arg[bool] = False,
+    dense: bool = False,
     min_magnitude: float = 0.0,
     max_magnitude: float = 100.0,
     **config_kwargs: Any,
 ) -> PoolCase:
     """A ``PoolConfig`` (drawn with ``config_kwargs`` unless ``config`` is given) with
-    its arrays and a seeded ``grad_output`` (``arrays`` describes the value options)."""
+    its arrays and a seeded ``grad_output`` (``arrays`` describes the value options).
+    With ``dense`` ``x`` is ``seeded_dense`` (ordinary values only: the scale tier,
+    whose inputs are too large to draw element by element). With ``permuted`` ``x`` holds its values in the other layout's memory order (a
+    channels_first array stored channels-last and the reverse, as a transposed copy is:
+    not contiguous), which the harness's copies keep."""
     cfg = draw(resolve(config, pool_configs(**config_kwargs)), label="config")
     is_special = draw(resolve(special), label="special")
     is_distinct = draw(resolve(distinct), label="distinct")
@@ -131,12 +146,17 @@ def pool_cases(
             pooled = draw(values(shape=pooled.shape), label="x")
         inputs: dict[str, np.ndarray | None] = {"x": pooled, "indices": idx}
     else:
-        inputs = {"x": draw(values(shape=cfg.x_shape), label="x")}
+        if dense:
+            inputs = {"x": seeded_dense(seed + 3, cfg.x_shape, cfg.dtype, scale=max_magnitude)}
+        else:
+            inputs = {"x": draw(values(shape=cfg.x_shape), label="x")}
         if cfg.op == "conv":
             assert cfg.weight_shape is not None
             inputs["weight"] = seeded_values(seed + 1, cfg.weight_shape, cfg.dtype)
             bias = seeded_values(seed + 2, (cfg.weight_shape[0],), cfg.dtype)
             inputs["bias"] = bias if cfg.has_bias else None
+    if cfg.op != "max_unpool" and draw(resolve(permuted), label="x in permuted memory order"):
+        inputs["x"] = permuted_memory(inputs["x"], cfg.layout)
     grad_output = None
     if cat.op(cfg.op).grad and dt.is_float(cfg.dtype):
         grad_output = seeded_values(seed, cfg.output_shape(), cfg.dtype)

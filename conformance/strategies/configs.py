@@ -502,6 +502,67 @@ def pool_configs(
     )
 
 
+# ---------------------------------------------------------------------------
+# the scale tier: shapes past the toy sizes, where kernels change code path
+# ---------------------------------------------------------------------------
+
+# channel counts around the chunk widths of vectorised channel loops (8, 16, 32): one
+# chunk, a chunk and a tail (17, 33), tails alone (3) and several whole chunks
+SCALE_CHANNELS = (17, 1, 3, 8, 16, 33, 17, 24, 32, 64)
+SCALE_RANKS = (2, 2, 2, 1, 3)  # mainly 2-D, as the kernels users gate are
+SCALE_MAX_BATCH = 8
+SCALE_MAX_SIDE = 128
+SCALE_TILE = 64  # sides past it cross a spatial tile of a tiled kernel
+SCALE_MAX_ELEMENTS = 2**17  # elements of x per draw: keeps the oracle and flag detection quick
+SCALE_DTYPES = ("float32", "float16", "bfloat16")  # the fast oracle's quick dtypes
+
+
+@st.composite
+def scale_configs(
+    draw: Draw,
+    *,
+    op: Arg[str] | None = None,
+    rank: Arg[int] | None = None,
+    layout: Arg[str] | None = None,
+    dtype: Arg[str] | None = None,
+    **kw: Any,
+) -> PoolConfig:
+    """A valid call at scale: batch up to ``SCALE_MAX_BATCH``, channels from
+    ``SCALE_CHANNELS``, spatial sides up to ``SCALE_MAX_SIDE`` and at most
+    ``SCALE_MAX_ELEMENTS`` elements of ``x``. Half the draws are *wide*: every side past
+    ``SCALE_TILE`` where the element budget lets it (it does for rank 1 and 2), so a
+    window crosses a tile boundary; the others leave the sides free. ``dtype`` defaults to
+    ``SCALE_DTYPES`` (those of the op); the other keywords go to ``pool_configs``."""
+    op_ = draw(resolve(op, st.sampled_from(cat.FORWARD_OPS)), label="op")
+    rank_ = draw(resolve(rank, st.sampled_from(SCALE_RANKS)), label="rank")
+    if dtype is None:
+        fast = [d for d in SCALE_DTYPES if d in cat.op(op_).dtypes] or list(cat.op(op_).dtypes)
+        dtype = st.sampled_from(fast)
+    channels = draw(st.sampled_from(SCALE_CHANNELS), label="scale C")
+    batch = draw(st.integers(1, SCALE_MAX_BATCH), label="scale N")
+    budget = SCALE_MAX_ELEMENTS // (channels * batch)
+    # the first choices are the telling ones (Hypothesis starts with them): wide, channels_last
+    wide = (SCALE_TILE + 1) ** rank_ <= budget and not draw(st.booleans(), label="not wide")
+    min_side = SCALE_TILE + 1 if wide else 1
+    max_side = SCALE_MAX_SIDE
+    if wide:
+        max_side = min(SCALE_MAX_SIDE, budget // min_side ** (rank_ - 1))
+    if layout is None:
+        layout = st.sampled_from(tuple(reversed(cat.LAYOUTS)))
+    bounds = {
+        "min_batch": batch,
+        "max_batch": batch,
+        "min_channels": channels,
+        "max_channels": channels,
+        "min_side": min_side,
+        "max_side": max_side,
+        "max_elements": SCALE_MAX_ELEMENTS,
+        **kw,
+    }
+    config = pool_configs(op=op_, rank=rank_, layout=layout, dtype=dtype, **bounds)
+    return draw(config, label="scale config")
+
+
 def mirrored_configs(**kw: Any) -> st.SearchStrategy[PoolConfig]:
     """Configs whose windows map onto windows when the spatial axes are flipped."""
     return pool_configs(length_rule="mirror", **kw)

@@ -155,3 +155,17 @@ def seeded_values(
     rng = np.random.default_rng(seed)
     q = int(scale * 4)
     return (rng.integers(-q, q + 1, size=shape) / 4.0).astype(dt.numpy_dtype(dtype))
+
+
+def seeded_dense(
+    seed: int, shape: tuple[int, ...], dtype: str, *, scale: float = 100.0
+) -> np.ndarray:
+    """Seeded values spread uniformly over ``[-scale, scale]`` and rounded to ``dtype``:
+    every element its own value (nearly tie-free), for inputs too large to draw element
+    by element (the scale tier)."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-scale, scale, size=shape)
+    if dt.is_float(dtype):
+        return values.astype(np.float32).astype(dt.numpy_dtype(dtype))
+    info = np.iinfo(dt.numpy_dtype(dtype))
+    return np.clip(np.round(values), info.min, info.max).astype(dt.numpy_dtype(dtype))
