@@ -251,6 +251,14 @@ class PoolGeometry:
                 taps.append(WindowTap(flat, inb, ext))
             yield out_index, taps
 
+    def has_empty_window(self) -> bool:
+        """Whether some window has no in-bounds tap [POOL-EMPTY-1]. A window's taps are
+        the product of its per-axis taps, so it is empty exactly when one of its axes'
+        windows is: checked per axis, without enumerating the windows."""
+        if any(a.out == 0 for a in self.axes):
+            return False
+        return any(not any(t.in_bounds for t in a.taps(o)) for a in self.axes for o in range(a.out))
+
 
 def pool_geometry(
     spatial_shape: Sequence[int],

@@ -210,10 +210,6 @@ def _padded_count_matches(plan: _Plan, spatial: tuple[int, ...], ceil_mode: bool
     return True
 
 
-def _has_empty_window(geom: geo.PoolGeometry) -> bool:
-    return any(not any(t.in_bounds for t in taps) for _, taps in geom.windows())
-
-
 def _padding_unsupported(op: str, plan: _Plan, why: str, clause: str) -> Unsupported:
     return Unsupported(
         f"torch {op} takes symmetric padding of at most kernel_size//2 per dim; got "

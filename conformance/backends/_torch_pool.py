@@ -16,7 +16,6 @@ from poolconf.conformance.backends._torch_common import (
     _check_grad_dtype,
     _dtype_name,
     _explicit_pad,
-    _has_empty_window,
     _lift,
     _numpy,
     _padded_count_matches,
@@ -80,7 +79,7 @@ def _native_max_plan(op: str, x: np.ndarray, kw: dict[str, Any]) -> _Plan:
             "padding with -inf would let a padded element win a tie or an index",
             "POOL-PARAM-4",
         )
-    if plan.geom is not None and _has_empty_window(plan.geom):
+    if plan.geom is not None and plan.geom.has_empty_window():
         raise Unsupported(
             f"torch {op}: a window lies entirely in padding; torch reports an index of a "
             f"padding position for it instead of -1 [POOL-EMPTY-1, POOL-IDX-1]"
@@ -117,7 +116,7 @@ def max_pool(
     _, t = _tensor(x, layout)
     if plan.explicit is not None:
         assert plan.geom is not None
-        if _has_empty_window(plan.geom):
+        if plan.geom.has_empty_window():
             raise _padding_unsupported(
                 "max_pool",
                 plan,

@@ -129,7 +129,8 @@ class PoolConfig:
     def has_empty_window(self) -> bool:
         """Whether some window has no in-bounds tap [POOL-EMPTY-1] (for conv: only
         bias and padding, which is well defined but makes no useful gradient test)."""
-        return self.windowed and any(not w for w in self.windows())
+        geometry = self.geometry()
+        return geometry is not None and geometry.has_empty_window()
 
 
 # ---------------------------------------------------------------------------

@@ -110,7 +110,7 @@ class Mutant:
 
 
 def spatial_shape(x: np.ndarray, layout: str) -> tuple[int, ...]:
-    return tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
+    return geo.spatial_shape(x.shape, layout)
 
 
 def to_first(a: np.ndarray, layout: str) -> np.ndarray:
@@ -124,14 +124,7 @@ def from_first(a: np.ndarray, layout: str) -> np.ndarray:
 
 def geometry(x: np.ndarray, kw: dict[str, Any]) -> geo.PoolGeometry:
     """The (correct) window geometry of a windowed call with keywords ``kw``."""
-    return geo.pool_geometry(
-        spatial_shape(x, kw.get("layout", "channels_first")),
-        kw["kernel_size"],
-        kw.get("stride"),
-        kw.get("padding", 0),
-        kw.get("dilation", 1),
-        kw.get("ceil_mode", False),
-    )
+    return geo.call_geometry("max_pool", spatial_shape(x, kw.get("layout", "channels_first")), kw)
 
 
 def windows(x: np.ndarray, kw: dict[str, Any]) -> list[tuple[tuple[int, ...], list[int]]]:

@@ -129,21 +129,14 @@ def padding_form(padding: Any) -> str:
 
 def spatial_of(x: np.ndarray, layout: str) -> tuple[int, ...]:
     """Spatial shape of ``x`` in ``layout``."""
-    return tuple(x.shape[1:-1]) if layout == "channels_last" else tuple(x.shape[2:])
+    return geo.spatial_shape(x.shape, layout)
 
 
 def has_empty_window(x: np.ndarray, params: Mapping[str, Any]) -> bool:
-    """Whether a windowed op's geometry has a window with no in-bounds tap
+    """Whether a pooling op's geometry has a window with no in-bounds tap
     (geometry only; raises SpecError for invalid geometry)."""
-    g = geo.pool_geometry(
-        spatial_of(x, params.get("layout", "channels_first")),
-        params["kernel_size"],
-        params.get("stride"),
-        params.get("padding", 0),
-        params.get("dilation", 1),
-        params.get("ceil_mode", False),
-    )
-    return any(not any(t.in_bounds for t in taps) for _, taps in g.windows())
+    spatial = spatial_of(x, params.get("layout", "channels_first"))
+    return geo.call_geometry("max_pool", spatial, params).has_empty_window()
 
 
 def _checked(c: Case) -> Case:
