@@ -58,22 +58,26 @@ def compare_allowing_flush(
     expected: Any,
     *,
     flush: bool,
-    alternative: Callable[[], Any],
-    involved: Callable[[], bool],
+    op: str,
+    arrays: Mapping[str, np.ndarray | None],
+    params: Mapping[str, Any],
+    name: str,
 ) -> float:
-    """``compare(got, expected)``; where that fails with ``flush`` (the backend declares
-    ``subnormals="flush"``) on a call with subnormals, ``got`` flushed is compared with
-    ``alternative()`` (the flushed reference), zeros of either sign alike, since flushing
-    makes zeros whose sign and ties the reference's rules do not cover; the first failure
-    is kept when both fail."""
+    """``compare(got, expected)`` for output ``name`` of ``op`` called on ``arrays`` with
+    ``params``; where that fails with ``flush`` (the backend declares
+    ``subnormals="flush"``) on a call with subnormals (in ``arrays`` or ``expected``),
+    ``got`` flushed is compared with the flushed reference's output, zeros of either sign
+    alike, since flushing makes zeros whose sign and ties the reference's rules do not
+    cover; the first failure is kept when both fail."""
     __tracebackhide__ = True
     try:
         return compare(got, expected)
     except CheckFailure as first:
-        if not flush or not involved():
+        if not flush or not involves_subnormals(arrays, expected):
             raise
+        alternative = flushed_reference(op, arrays, params)[name]
         try:
-            return compare(zero_sign_free(flushed(got)), zero_sign_free(alternative()))
+            return compare(zero_sign_free(flushed(got)), zero_sign_free(alternative))
         except CheckFailure:
             add_note(first, "also compared with the flushed reference (declared subnormals=flush)")
             raise first from None

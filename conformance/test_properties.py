@@ -35,7 +35,6 @@ op with one argument the spec forbids (``poolconf.conformance.corruptions``).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
@@ -54,11 +53,7 @@ from poolconf.conformance.assertions import (
     zero_sign_free,
 )
 from poolconf.conformance.backend import Backend
-from poolconf.conformance.flush import (
-    compare_allowing_flush,
-    flushed_reference,
-    involves_subnormals,
-)
+from poolconf.conformance.flush import compare_allowing_flush
 from poolconf.conformance.harness import invoke, invoke_invalid, restrictions, run_property
 from poolconf.conformance.profiles import Profile
 from poolconf.conformance.strategies import (
@@ -177,7 +172,7 @@ def _compare(
                 what=name,
                 clause=cl,
                 op=op,
-                params={**case.params, **grad_params},
+                params=call_params,
                 arrays=case.inputs,
                 **where,
             )
@@ -187,14 +182,12 @@ def _compare(
             g,
             e,
             flush=how.flush_subnormals,
-            alternative=functools.partial(_flushed_output, op, arrays, call_params, name),
-            involved=functools.partial(involves_subnormals, arrays, e),
+            op=op,
+            arrays=arrays,
+            params=call_params,
+            name=name,
         )
         recorder.record(op, dt.dtype_name(e.dtype), "grad_input_all" if grad_params else name, err)
-
-
-def _flushed_output(op: str, arrays: dict[str, Any], params: dict[str, Any], name: str) -> Any:
-    return flushed_reference(op, arrays, params)[name]
 
 
 def check_forward(backend: Backend, case: PoolCase, recorder: Any, clause: str) -> str | None:
