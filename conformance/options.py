@@ -134,6 +134,12 @@ OPTIONS: tuple[Option, ...] = (
         kind="flag",
     ),
     Option(
+        "no-shrink",
+        "report a property's first failing example as drawn, without shrinking it to a "
+        "minimal one: the same verdict, sooner (for CI gates that rerun failures locally)",
+        kind="flag",
+    ),
+    Option(
         "xfail-file",
         "known failures: one test id per line, '# reason' after it",
         metavar="FILE",

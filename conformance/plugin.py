@@ -201,8 +201,11 @@ def _known_failures(config: pytest.Config, backend: Backend | None) -> dict[str,
 
 
 def _load_hypothesis_profile(config: pytest.Config, examples: int) -> None:
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
 
+    phases = tuple(Phase)
+    if _value(config, "no-shrink"):
+        phases = tuple(p for p in phases if p not in (Phase.shrink, Phase.explain))
     settings.register_profile(
         HYPOTHESIS_PROFILE,
         derandomize=True,
@@ -211,6 +214,7 @@ def _load_hypothesis_profile(config: pytest.Config, examples: int) -> None:
         max_examples=examples,
         suppress_health_check=[HealthCheck.too_slow],
         print_blob=False,
+        phases=phases,
     )
     if not getattr(config.option, "hypothesis_profile", None):
         settings.load_profile(HYPOTHESIS_PROFILE)
