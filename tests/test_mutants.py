@@ -8,10 +8,13 @@ for the mutants named in ``VECTORS_MAY_MISS``: size-threshold bugs that only inp
 larger than the golden vectors hold reach, which the property tests' scale tier must
 kill instead (and which must really survive the vectors: a stale entry fails). Gradient
 mutants must also be killed by ``--only gradients`` alone (the reference-free
-gradient checks). The property tests alone (``--only properties -x``, the default
+gradient checks). The property tests alone (``--only properties -x --no-shrink``, the default
 budget) must kill every mutant except those named in ``PROPERTY_SURVIVORS``, which
 may hold at most 10% of the zoo and must really survive (a stale entry
-fails). The runs go two at a time; the killing test, clause and time are attached to
+fails). A gradient mutant's vectors and gradient checks run in one command
+(``--only vectors,gradients``), each part judged by its own tests' failures. The runs go
+two at a time (run this module in its own pytest process, as scripts/test.sh does, so
+that both run all the time; under pytest-xdist each worker runs what its tests need); the killing test, clause and time are attached to
 each test as user properties and printed with ``-rA``/``-s``.
 
 Mutants are discovered (every ``Mutant`` subclass of ``tests/mutants/m_*.py``), so a
@@ -48,18 +51,29 @@ VECTORS_MAY_MISS: dict[str, str] = {
 
 
 def _runs() -> list[tuple[str, str]]:
-    runs = []
-    for e in ENTRIES:
-        runs.append((e.spec, "vectors"))
-        runs.append((e.spec, "properties"))
-        if e.cls.KIND == "gradient":
-            runs.append((e.spec, "gradients"))
-    return runs
+    """One run per mutant and part; a gradient mutant's vectors and gradient checks run
+    together (one start of the command instead of two; each part is judged by its own
+    tests' failures: ``Verdict.of_part``)."""
+    return [run for e in ENTRIES for run in _runs_of(e)]
+
+
+def _runs_of(entry: mutants.Entry) -> list[tuple[str, str]]:
+    first = "vectors,gradients" if entry.cls.KIND == "gradient" else "vectors"
+    return [(entry.spec, first), (entry.spec, "properties")]
+
+
+def verdict_of(
+    verdicts: dict[tuple[str, str], Verdict], entry: mutants.Entry, part: str
+) -> Verdict:
+    """The verdict of one part for ``entry``, from the run that checked it."""
+    run = next(r for r in _runs_of(entry) if part in r[1].split(","))
+    return verdicts[run].of_part(part) if "," in run[1] else verdicts[run]
 
 
 def _check(run: tuple[str, str]) -> Verdict:
-    # the properties stop at their first failure (-x): the verdict, not every failure
-    extra = ("--pytest-arg=-x",) if run[1] == "properties" else ()
+    # no shrinking (--no-shrink; it took most of the property and gradient time), and the
+    # properties stop at their first failure (-x): the verdict, not every failure
+    extra = ("--no-shrink", "--pytest-arg=-x") if run[1] == "properties" else ("--no-shrink",)
     return run_check(run[0], run[1], timeout=300, extra=extra)
 
 
@@ -125,7 +139,7 @@ def test_vectors_kill_mutant(
 ) -> None:
     """The golden vectors alone make ``poolconf check`` fail on the mutant, for one of
     the clauses its bug violates."""
-    v = verdicts[(entry.spec, "vectors")]
+    v = verdict_of(verdicts, entry, "vectors")
     record_property("vectors", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     why = VECTORS_MAY_MISS.get(entry.name)
@@ -156,7 +170,7 @@ def test_gradient_checks_kill_gradient_mutant(
 ) -> None:
     """The gradient checks alone (adjoint identity, finite differences; no reference
     gradients, no vectors) kill every gradient mutant."""
-    v = verdicts[(entry.spec, "gradients")]
+    v = verdict_of(verdicts, entry, "gradients")
     record_property("gradients", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     assert v.killed, f"{entry.spec} survives the gradient checks: {_describe(v)}"
@@ -184,7 +198,7 @@ def test_property_tests_kill_mutant(
     entry: mutants.Entry, verdicts: dict[tuple[str, str], Verdict], record_property: object
 ) -> None:
     """The property tests alone (Hypothesis, default budget, derandomised) kill the mutant."""
-    v = verdicts[(entry.spec, "properties")]
+    v = verdict_of(verdicts, entry, "properties")
     record_property("properties", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     why = PROPERTY_SURVIVORS.get(entry.name)
