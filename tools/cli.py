@@ -1,4 +1,4 @@
-"""The ``poolconf`` command: ``vectors generate|verify``, ``check``, ``explain``.
+"""The ``poolconf`` command: ``vectors generate|verify``, ``check``, ``explain``, ``matrix``.
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only dispatches.
@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "vectors": ("poolconf.tools.vectors_cli", "generate or verify the golden vectors"),
     "check": ("poolconf.tools.check_cli", "check a backend against the spec"),
     "explain": ("poolconf.tools.explain_cli", "print a vector case or failing test and rerun it"),
+    "matrix": ("poolconf.tools.matrix_cli", "check several libraries and publish the matrix"),
 }
 
 
