@@ -6,7 +6,8 @@ mutants.m_x:Name --only vectors``: the golden vectors alone must make it fail
 a clause the mutant's bug violates (so it was killed for the right reason), except
 for the mutants named in ``VECTORS_MAY_MISS``: size-threshold bugs that only inputs
 larger than the golden vectors hold reach, which the property tests' scale tier must
-kill instead (and which must really survive the vectors: a stale entry fails). Gradient
+kill instead (and which must really survive the vectors, a stale entry failing, and every
+property but the scale tier's: the tier is what kills them). Gradient
 mutants must also be killed by ``--only gradients`` alone (the reference-free
 gradient checks). The property tests alone (``--only properties -x --no-shrink``, the default
 budget) must kill every mutant except those named in ``PROPERTY_SURVIVORS``, which
@@ -57,20 +58,30 @@ def _runs() -> list[tuple[str, str]]:
     return [run for e in ENTRIES for run in _runs_of(e)]
 
 
+UNSCALED = "properties without the scale tier"
+
+
 def _runs_of(entry: mutants.Entry) -> list[tuple[str, str]]:
     first = "vectors,gradients" if entry.cls.KIND == "gradient" else "vectors"
-    return [(entry.spec, first), (entry.spec, "properties")]
+    runs = [(entry.spec, first), (entry.spec, "properties")]
+    if entry.name in VECTORS_MAY_MISS:
+        runs.append((entry.spec, UNSCALED))
+    return runs
 
 
 def verdict_of(
     verdicts: dict[tuple[str, str], Verdict], entry: mutants.Entry, part: str
 ) -> Verdict:
     """The verdict of one part for ``entry``, from the run that checked it."""
-    run = next(r for r in _runs_of(entry) if part in r[1].split(","))
+    run = next(r for r in _runs_of(entry) if part == r[1] or part in r[1].split(","))
     return verdicts[run].of_part(part) if "," in run[1] else verdicts[run]
 
 
 def _check(run: tuple[str, str]) -> Verdict:
+    if run[1] == UNSCALED:  # every property but the scale tier's, to the end
+        return run_check(
+            run[0], "properties", timeout=300, extra=("--no-shrink", "-k", "not scale")
+        )
     # no shrinking (--no-shrink; it took most of the property and gradient time), and the
     # properties stop at their first failure (-x): the verdict, not every failure
     extra = ("--no-shrink", "--pytest-arg=-x") if run[1] == "properties" else ("--no-shrink",)
@@ -181,6 +192,19 @@ def test_vectors_may_miss_is_small() -> None:
     unknown = set(VECTORS_MAY_MISS) - {e.name for e in ENTRIES}
     assert not unknown, f"VECTORS_MAY_MISS names no mutant: {sorted(unknown)}"
     assert len(VECTORS_MAY_MISS) <= 0.1 * len(ENTRIES)
+
+
+@pytest.mark.parametrize("name", sorted(VECTORS_MAY_MISS))
+def test_size_threshold_mutant_needs_the_scale_tier(
+    name: str, verdicts: dict[tuple[str, str], Verdict], record_property: object
+) -> None:
+    """A size-threshold mutant survives every property but the scale tier's (``-k "not
+    scale"``): the tier is what kills it (``test_property_tests_kill_mutant``)."""
+    entry = next(e for e in ENTRIES if e.name == name)
+    v = verdict_of(verdicts, entry, UNSCALED)
+    record_property("unscaled", _describe(v))  # type: ignore[operator]
+    assert not v.broken, f"{entry.spec}: {_describe(v)}"
+    assert not v.killed, f"{entry.spec}: killed without the scale tier: {_describe(v)}"
 
 
 def test_property_survivors_are_few() -> None:
