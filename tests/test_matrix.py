@@ -22,6 +22,18 @@ from poolconf.tools import matrix_cli
 TESTS = pathlib.Path(__file__).resolve().parent
 MUTANT = "mutants.m_max:NanDropped"
 GOOD = "numpy-strided"
+KNOWN = "known_nan"  # the same mutant, shipping a known-failure file that lists its failure
+FAILING = "test_vector[max_pool_special_test#nan_among_negatives_padded_2d]"
+KNOWN_MODULE = """
+from mutants.m_max import NanDropped
+
+_impl = NanDropped()
+XFAIL_FILE = "known_nan_xfail.txt"
+
+
+def __getattr__(name):
+    return getattr(_impl, name)
+"""
 
 
 def _poolconf(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
@@ -35,7 +47,11 @@ def _poolconf(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     root = tmp_path_factory.mktemp("matrix")
-    args = [GOOD, MUTANT, "--profile", "core", "--only", "vectors", "-n", "0"]
+    (root / f"{KNOWN}.py").write_text(KNOWN_MODULE, encoding="utf-8")
+    (root / f"{KNOWN}_xfail.txt").write_text(
+        f"{FAILING}   # spec cannot express: drops NaN on purpose, POOL-MAX-2\n", encoding="utf-8"
+    )
+    args = [GOOD, MUTANT, KNOWN, "--profile", "core", "--only", "vectors", "-n", "0"]
     proc = _poolconf("matrix", *args, "--out", "out", "--reports", "reports", cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return root
@@ -52,8 +68,10 @@ def _without_run_lines(text: str) -> list[str]:
 def test_grid_shows_what_the_reports_say(matrix: pathlib.Path) -> None:
     md = (matrix / "out" / matrix_cli.MD_NAME).read_text(encoding="utf-8")
     rows = [line for line in md.splitlines() if line.startswith("| max_pool | POOL-MAX-2 |")]
-    assert rows == ["| max_pool | POOL-MAX-2 | pass | FAIL |"], rows
+    assert rows == ["| max_pool | POOL-MAX-2 | pass | FAIL | choice |"], rows
     assert f"| {GOOD} |" in md and "CONFORMS" in md and "DOES NOT CONFORM" in md
+    # the known failure is listed with its reason as the file gives it
+    assert "| known_nan | choice | `test_vectors.py::" + FAILING + "` | spec cannot express:" in md
 
 
 def test_html_is_self_contained(matrix: pathlib.Path) -> None:
@@ -65,11 +83,10 @@ def test_html_is_self_contained(matrix: pathlib.Path) -> None:
 
 def test_reproducers_rerun_the_divergence(matrix: pathlib.Path) -> None:
     reports = matrix / "reports"
-    results = [matrix_cli.load_result(reports, b) for b in (GOOD, MUTANT)]
+    results = [matrix_cli.load_result(reports, b) for b in (GOOD, MUTANT, KNOWN)]
     found = matrix_cli.divergences(results)
-    assert found and {d.backend for d in found} == {MUTANT}
-    assert {d.kind for d in found} == {"fail"}
-    command = shlex.split(found[0].reproducer)
+    assert {(d.backend, d.kind) for d in found} == {(MUTANT, "fail"), (KNOWN, "choice")}
+    command = shlex.split(next(d for d in found if d.backend == MUTANT).reproducer)
     assert command[:2] == ["poolconf", "explain"], command
     proc = _poolconf(*command[1:], cwd=matrix)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the case fails again
@@ -84,7 +101,7 @@ def _files(folder: pathlib.Path) -> dict[str, str]:
 
 def test_rendering_from_kept_reports_is_byte_identical(matrix: pathlib.Path) -> None:
     first = _files(matrix / "out")
-    args = [GOOD, MUTANT, "--profile", "core", "--only", "vectors", "-n", "0"]
+    args = [GOOD, MUTANT, KNOWN, "--profile", "core", "--only", "vectors", "-n", "0"]
     proc = _poolconf(
         "matrix", *args, "--out", "again", "--reports", "reports", "--render-only", cwd=matrix
     )
@@ -95,7 +112,7 @@ def test_rendering_from_kept_reports_is_byte_identical(matrix: pathlib.Path) -> 
 def test_regenerating_reproduces_all_but_the_run_lines(matrix: pathlib.Path) -> None:
     """The command run again from scratch: only the machine and timings lines may differ."""
     first = _files(matrix / "out")
-    args = [GOOD, MUTANT, "--profile", "core", "--only", "vectors", "-n", "0"]
+    args = [GOOD, MUTANT, KNOWN, "--profile", "core", "--only", "vectors", "-n", "0"]
     proc = _poolconf("matrix", *args, "--out", "out", "--reports", "reports2", cwd=matrix)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name, text in _files(matrix / "out").items():

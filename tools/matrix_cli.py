@@ -178,8 +178,20 @@ def load_result(folder: pathlib.Path, backend: str) -> Result:
 # ---------------------------------------------------------------------------
 
 
-def _reasons(report: Mapping[str, Any]) -> dict[str, str]:
-    return {x["id"]: x.get("reason") or "" for x in report.get("xfailed", [])}
+KNOWN_PREFIX = "known failure: "
+EXCEPTION_PREFIX = re.compile(r"^[\w.]*(?:Error|Failure|Exception): ")
+
+
+def known_reason(entry: Mapping[str, Any]) -> str:
+    """A known failure's reason as its known-failure file gives it."""
+    reason = str(entry.get("reason") or "")
+    return reason[len(KNOWN_PREFIX) :] if reason.startswith(KNOWN_PREFIX) else reason
+
+
+def failure_line(entry: Mapping[str, Any]) -> str:
+    """A failure's first message line, without the exception's name."""
+    lines = str(entry.get("message") or "").strip().splitlines()
+    return EXCEPTION_PREFIX.sub("", lines[0]) if lines else ""
 
 
 def _is_choice(reason: str) -> bool:
@@ -213,7 +225,7 @@ def attributed(result: Result) -> dict[tuple[str, str], set[str]]:
     for f in result.report.get("failures", []):
         out.setdefault((f.get("op") or "", f.get("clause") or ""), set()).add("fail")
     for x in result.report.get("xfailed", []):
-        for part in (x.get("reason") or "").split(";"):
+        for part in known_reason(x).split(";"):
             kind = "choice" if _is_choice(part) else "known"
             for clause in CLAUSE.findall(part):
                 out.setdefault((ops.get(x["id"], ""), clause), set()).add(kind)
@@ -323,13 +335,21 @@ def divergences(results: Sequence[Result]) -> list[Divergence]:
     out = []
     for r in results:
         for x in r.report.get("xfailed", []):
-            kind = "choice" if _is_choice(x.get("reason") or "") else "known"
-            out.append(Divergence(r.backend, _short(x["id"]), kind, x.get("reason") or "",
-                                  reproducer(r.backend, x["id"])))  # fmt: skip
+            reason = known_reason(x)
+            kind = "choice" if _is_choice(reason) else "known"
+            out.append(
+                Divergence(r.backend, _short(x["id"]), kind, reason, reproducer(r.backend, x["id"]))
+            )
         for f in r.report.get("failures", []):
-            message = (f.get("message") or "").strip().splitlines()[:1]
-            out.append(Divergence(r.backend, _short(f["id"]), "fail", message[0] if message else "",
-                                  reproducer(r.backend, f["id"])))  # fmt: skip
+            out.append(
+                Divergence(
+                    r.backend,
+                    _short(f["id"]),
+                    "fail",
+                    failure_line(f),
+                    reproducer(r.backend, f["id"]),
+                )
+            )
     return sorted(out, key=lambda d: (d.backend, d.kind, d.test))
 
 
