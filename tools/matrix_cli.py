@@ -301,7 +301,7 @@ def ulp_rows(results: Sequence[Result]) -> list[tuple[str, str, str, list[str]]]
             cells = []
             for r in results:
                 e = r.report.get("max_ulp_error", {}).get(op, {}).get(dtype, {}).get(name)
-                cells.append("" if e is None else _ulp(e))
+                cells.append("-" if e is None else _ulp(e))
             rows.append((op, dtype, name, cells))
     return rows
 
@@ -467,7 +467,8 @@ def render_markdown(results: Sequence[Result], command: str) -> str:
         "",
         "## Largest ULP error",
         "",
-        "Over every comparison the check made (vectors and properties), per op, dtype and output.",
+        "Over every comparison the check made (vectors and properties), per op, dtype and",
+        "output; - where it made none.",
         "",
         *_md_table(["op", "dtype", "output", *names], [[*k, *c] for *k, c in ulp_rows(results)]),
         "",
