@@ -21,6 +21,7 @@ regenerating on the same installs reproduces the files byte for byte;
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import importlib.metadata
 import json
@@ -108,6 +109,16 @@ class Result:
     versions: dict[str, str] = field(default_factory=dict)
     seconds: float | None = None
     command: str = ""
+
+    @functools.cached_property
+    def trouble(self) -> dict[tuple[str, str], set[str]]:
+        """``attributed(self)``, computed once for all the cells of this backend."""
+        return attributed(self)
+
+    @functools.cached_property
+    def declared(self) -> dict[str, str]:
+        """``declared_clauses`` of this backend's declarations, computed once."""
+        return declared_clauses(self.declarations)
 
 
 def check_command(backend: str, args: argparse.Namespace, report: pathlib.Path) -> list[str]:
@@ -269,8 +280,8 @@ def _clause_cell(result: Result, op: str, clause: str) -> str:
     counts = result.report.get("op_clauses", {}).get(op, {}).get(clause)
     if counts is None:
         return ""
-    trouble = attributed(result).get((op, clause), set())
-    declared = clause in declared_clauses(result.declarations)
+    trouble = result.trouble.get((op, clause), set())
+    declared = clause in result.declared
     return status_of(counts, trouble, declared=declared)
 
 
