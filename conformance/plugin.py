@@ -411,7 +411,7 @@ def pytest_collection_modifyitems(
             item.user_properties.append(("poolconf", info))
             item.extra_keyword_matches.update(marker.kwargs.get("flags", ()))  # -k by flag
         entry = match(state.known, item.name, item.nodeid) if state.known else None
-        if entry is not None:
+        if entry is not None and entry.applies(state.profile.name):
             item.add_marker(pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=True))
     if state.known:
         universe = {item.name for item in items}
@@ -577,6 +577,7 @@ class _Reporter:
                 item.nodeid: entry.reason
                 for item in session.items
                 if (entry := match(state.known, item.name, item.nodeid)) is not None
+                and entry.applies(state.profile.name)
             }
             return
         self._finish(session)
@@ -593,7 +594,10 @@ class _Reporter:
             collector.notes.append(
                 "note: no worker finished normally, so stale known-failure ids were not checked"
             )
-        known = {**{k: e.reason for k, e in state.known.items()}, **state.known_from_workers}
+        known = {
+            **{k: e.reason for k, e in state.known.items() if e.applies(state.profile.name)},
+            **state.known_from_workers,
+        }
         collector.resolve_known(known)
         dsession = self.config.pluginmanager.getplugin("dsession")
         collector.stopped = collector.stopped or str(getattr(dsession, "_summary_report", "") or "")

@@ -6,13 +6,22 @@
     test_vector[lp_pool_edge_test#p1_sums_absolute_values]   # negative inputs; POOL-LP-1
     test_lp_pool_matches_reference        # the same, property test
 
-A line holds a test id, optionally followed by ``# comment``; lines that are
-blank or start with ``#`` are ignored. An id is a test's name as pytest prints
+A line holds a test id, optionally followed by a profile qualifier and by
+``# comment``; lines that are blank or start with ``#`` are ignored. An id is a test's name as pytest prints
 it (``test_vector[max_pool_edge_test#ceil_last_window_dropped]``: a vector case's id is
 its file stem and its stable name), or its full node id, or a node
 id suffix (``test_vectors.py::test_vector[...]``). Listed tests run as strict
 xfail: a listed test that passes fails the run (XPASS(strict)). Ids that match
 no test of the suite are *stale*; they are reported and make the run fail.
+
+A property test draws its examples from the profile it runs under, so whether it reaches
+a divergence depends on the profile. A qualifier ``@core``, ``@full`` or ``@core,full``
+after the id says under which profiles the failure was observed: the entry is a strict
+known failure there, and under any other profile the test runs as any unlisted test (a
+pass is fine, a failure fails the run). Without a qualifier the entry holds in every
+profile::
+
+    test_properties.py::test_forward_matches_reference[avg_pool]  @full   # SAME with dilation
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from poolconf.conformance.profiles import PROFILE_NAMES
 
 
 class XfailFileError(ValueError):
@@ -31,6 +42,11 @@ class KnownFailure:
     test_id: str
     reason: str
     line: int
+    profiles: frozenset[str] | None = None  # None: every profile
+
+    def applies(self, profile: str) -> bool:
+        """Whether the entry is a known failure in a run of ``profile``."""
+        return self.profiles is None or profile in self.profiles
 
 
 def parse_xfail_text(text: str, source: str = "<xfail>") -> dict[str, KnownFailure]:
@@ -38,20 +54,36 @@ def parse_xfail_text(text: str, source: str = "<xfail>") -> dict[str, KnownFailu
     known: dict[str, KnownFailure] = {}
     for lineno, raw in enumerate(text.splitlines(), start=1):
         body, _, comment = _split(raw)
-        body = body.strip()
-        if not body:
+        words = body.split()
+        if not words:
             continue
-        if any(c.isspace() for c in body):
+        test_id, qualifier = words[0], words[1:]
+        if len(qualifier) > 1 or (qualifier and not qualifier[0].startswith("@")):
             raise XfailFileError(
-                f"{source}:{lineno}: {body!r} is not one test id (write the comment after '# ')"
+                f"{source}:{lineno}: {body.strip()!r} is not one test id and an optional "
+                f"'@profile' qualifier (write the comment after '# ')"
             )
-        if body in known:
+        if test_id in known:
             raise XfailFileError(
-                f"{source}:{lineno}: {body!r} is listed twice (first on line {known[body].line})"
+                f"{source}:{lineno}: {test_id!r} is listed twice "
+                f"(first on line {known[test_id].line})"
             )
+        profiles = _profiles(qualifier[0], f"{source}:{lineno}") if qualifier else None
         reason = comment.strip() or "listed in the known-failure file"
-        known[body] = KnownFailure(body, reason, lineno)
+        known[test_id] = KnownFailure(test_id, reason, lineno, profiles)
     return known
+
+
+def _profiles(qualifier: str, where: str) -> frozenset[str]:
+    """The profiles named by ``@name[,name...]``."""
+    names = qualifier[1:].split(",")
+    unknown = [n for n in names if n not in PROFILE_NAMES]
+    if unknown or not names:
+        raise XfailFileError(
+            f"{where}: profile qualifier {qualifier!r} names {', '.join(map(repr, unknown))}, "
+            f"not a profile (one or more of {', '.join(PROFILE_NAMES)}, comma-separated)"
+        )
+    return frozenset(names)
 
 
 def _split(raw: str) -> tuple[str, str, str]:

@@ -235,6 +235,34 @@ def test_xfail_ids_of_other_profiles_are_not_stale(
     assert proc.returncode == 0, output(proc)
 
 
+def test_xfail_profile_qualifier_limits_an_entry_to_its_profiles(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    known = tmp_path / "known.txt"
+    failing = "test_vector[max_pool_harness_test#negative_input_padded]"
+    report = tmp_path / "r.json"
+    args = ["--only", "vectors", "-n", "0", "-k", "negative_input_padded or no_padding"]
+    args += ["--profile", "full", "--xfail-file", str(known), "--report-json", str(report)]
+    known.write_text(f"{failing}  @core,full   # pads with zero, POOL-MAX-1\n")
+    proc = check(vectors, "broken_pad_zero_max", *args)
+    assert proc.returncode == 0, output(proc)
+    assert json.loads(report.read_text())["totals"]["xfailed"] == 1
+    # listed for the core profile only: under full the failure is an ordinary failure
+    known.write_text(f"{failing}  @core   # pads with zero, POOL-MAX-1\n")
+    proc = check(vectors, "broken_pad_zero_max", *args)
+    assert proc.returncode == 1, output(proc)
+    data = json.loads(report.read_text())
+    assert data["totals"]["failed"] == 1 and data["stale_xfail_ids"] == []
+    # and a passing test listed for another profile is no XPASS
+    known.write_text(
+        f"{failing}  @full   # pads with zero, POOL-MAX-1\n"
+        "test_vector[max_pool_harness_test#no_padding]  @core   # passes\n"
+    )
+    proc = check(vectors, "broken_pad_zero_max", *args)
+    assert proc.returncode == 0, output(proc)
+    assert json.loads(report.read_text())["totals"]["passed"] >= 1
+
+
 def test_junit_xml_is_readable(vectors: pathlib.Path, tmp_path: pathlib.Path) -> None:
     junit = tmp_path / "j.xml"
     proc = check(
@@ -398,6 +426,14 @@ def test_xfail_file_parsing() -> None:
         parse_xfail_text("a\na\n")
     with pytest.raises(XfailFileError, match="not one test id"):
         parse_xfail_text("a b\n")
+    with pytest.raises(XfailFileError, match="not one test id"):
+        parse_xfail_text("a @core @full\n")
+    with pytest.raises(XfailFileError, match="'@fast' names 'fast', not a profile"):
+        parse_xfail_text("a @fast  # reason\n")
+    qualified = parse_xfail_text("a @full  # reason\nb @core,full\nc\n")
+    assert qualified["a"].profiles == {"full"} and qualified["a"].reason == "reason"
+    assert [qualified[k].applies("core") for k in "abc"] == [False, True, True]
+    assert all(qualified[k].applies("full") for k in "abc")
 
 
 def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object) -> SimpleNamespace:
