@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, reject, seed, settings
+from hypothesis import HealthCheck, Phase, given, reject, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
@@ -318,10 +318,16 @@ def run_property(
     counts go to the summary; a property that checked fewer than ``minimum_checked`` skips
     as not established, with its reasons. With ``describe`` the record also lists each
     checked example's description (``draws``: the scale tier's shapes), in draw order;
-    Hypothesis' shrinking attempts after a failure are not listed."""
+    Hypothesis' shrinking attempts after a failure are not listed. A test expected to fail
+    (a known failure: an ``xfail`` marker) does not shrink: its verdict needs one failing
+    example, and shrinking one through a slow backend can take minutes."""
     tally = Tally(property_examples(request.config, scale))
+    phases = settings.default.phases
+    if request.node.get_closest_marker("xfail") is not None:
+        phases = tuple(p for p in phases if p not in (Phase.shrink, Phase.explain))
 
     @settings(
+        phases=phases,
         max_examples=tally.budget,
         deadline=None,
         database=None,

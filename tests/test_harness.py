@@ -263,6 +263,32 @@ def test_xfail_profile_qualifier_limits_an_entry_to_its_profiles(
     assert json.loads(report.read_text())["totals"]["passed"] >= 1
 
 
+def test_a_known_failing_property_does_not_shrink(
+    vectors: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """A listed property stops at its first failing example, as ``--no-shrink`` does; an
+    unlisted one shrinks (it checks more examples than it would without shrinking)."""
+    test = "test_properties.py::test_forward_matches_reference[max_pool]"
+    known = tmp_path / "known.txt"
+    known.write_text(f"{test}   # pads with zero, POOL-MAX-1\n")
+    report = tmp_path / "r.json"
+
+    def checked(*extra: str) -> int:
+        args = ["--only", "properties", "-n", "0", "-k", "test_forward_matches_reference"]
+        args += ["--report-json", str(report), *extra]
+        check(vectors, "broken_pad_zero_max", *args)
+        data = json.loads(report.read_text())
+        assert data["totals"]["failed"] + data["totals"]["xfailed"] >= 1, data["totals"]
+        return int(data["examples"][test]["checked"])
+
+    listed, unshrunk, shrunk = (
+        checked("--xfail-file", str(known)),
+        checked("--no-shrink"),
+        checked(),
+    )
+    assert listed == unshrunk < shrunk, (listed, unshrunk, shrunk)
+
+
 def test_junit_xml_is_readable(vectors: pathlib.Path, tmp_path: pathlib.Path) -> None:
     junit = tmp_path / "j.xml"
     proc = check(

@@ -169,7 +169,7 @@ CASES = [
         "requires max_pool_grad, avg_pool_grad, not established", 60,
     ),
     Hostile(
-        "wrong_shape", ("--only", "vectors,metamorphic,hygiene", "-k", "avg_pool"),
+        "wrong_shape", ("--only", "vectors,metamorphic,hygiene", "-k", "avg_pool", "--no-shrink"),
         vd.DOES_NOT_CONFORM, DNC, "output.shape=", 120,
     ),
 ]  # fmt: skip
@@ -265,7 +265,7 @@ def test_a_check_of_a_backend_that_hangs_in_one_op_finishes(tmp_path: pathlib.Pa
     report = tmp_path / "report.json"
     cmd = [
         sys.executable, "-m", "poolconf", "check", "hang_python", "--profile", "core",
-        "--timeout", "45", "--report-json", str(report),
+        "--timeout", "45", "--no-shrink", "--report-json", str(report),
     ]  # fmt: skip
     start = time.monotonic()
     proc = subprocess.run(
