@@ -21,7 +21,7 @@ import pytest
 
 from poolconf.conformance.profiles import case_in_profile, get_profile, symmetric_padding
 from poolconf.conformance.vector_checks import backend_params, plan
-from poolconf.conformance.vector_format import load_cases
+from poolconf.conformance.vector_format import VectorCase, load_cases
 from poolconf.conformance.xfail import XfailFileError, match, parse_xfail_text, stale_ids
 from poolconf.tools import cli
 
@@ -689,6 +689,26 @@ def test_vectors_are_selected_by_flag(tmp_path: pathlib.Path) -> None:
     proc = _poolconf(
         "check", "numpy-strided", "--only", "vectors", "-k", "CeilModeLastWindow", "-n", "0",
         cwd=tmp_path,
+    )  # fmt: skip
+    last = output(proc).strip().splitlines()[-1]
+    assert proc.returncode == 0, output(proc)
+    assert f"{want} tests: {want} passed" in last, last
+
+
+def test_tests_are_selected_by_clause(tmp_path: pathlib.Path) -> None:
+    """Clause ids are pytest keywords too: ``-k POOL-UNPOOL-2`` runs the vector parts
+    whose case names the clause (an invalid case also by its error clause) and nothing
+    else of the vectors."""
+    clause = "POOL-UNPOOL-2"
+
+    def names(c: VectorCase) -> set[str]:
+        return {*c.clauses, *([c.error_clause] if c.result == "invalid" else [])}
+
+    cases = load_cases(None)
+    want = sum(1 + ("grad_output" in c.inputs) for c in cases if clause in names(c))
+    assert want > 0
+    proc = _poolconf(
+        "check", "numpy-strided", "--only", "vectors", "-k", clause, "-n", "0", cwd=tmp_path
     )  # fmt: skip
     last = output(proc).strip().splitlines()[-1]
     assert proc.returncode == 0, output(proc)
