@@ -103,6 +103,19 @@ _FLAGS = (
         effect="The index, and the element receiving the gradient, of a NaN maximum differ.",
     ),
     Flag(
+        "ZeroSignTie",
+        "A max window's maximum is zero, held by both -0.0 and +0.0. The reference returns the "
+        "sign of the first tied zero in window order (POOL-MAX-5); IEEE 754 maximum, as in "
+        "XLA and StableHLO, returns +0.0 in either order.",
+        "POOL-MAX-5",
+        "DEFINED",
+        declaration="zero_tie",
+        allowed=("first", "positive"),
+        parts=("forward",),
+        effect="A max of tied zeros returned as +0.0 where the first tied zero is -0.0.",
+        links=("https://github.com/openxla/stablehlo/blob/main/docs/spec.md#stablehlomaximum",),
+    ),
+    Flag(
         "LpZeroNorm",
         "An Lp gradient over a window whose norm is zero or whose values are not all finite: the "
         "derivative is undefined there; the reference's value is one choice.",
@@ -276,6 +289,7 @@ def detect(
     * Tie: a max window whose maximum occurs more than once (-0.0 == +0.0), when the
       call reports the selected element or the tied maxima differ in sign;
     * NanIndex: a max window with two or more NaNs, when the call reports;
+    * ZeroSignTie: a max window whose maximum is zero, held by both -0.0 and +0.0;
     * EmptyWindow: a pooling window with no in-bounds tap;
     * LpZeroNorm: an Lp gradient over a window whose values are all zero (or none) or
       not all finite;
@@ -432,7 +446,8 @@ def _max_window_flags(v: np.ndarray, is_float: bool, reports: bool) -> set[str]:
     if tied.sum() < 2:
         return set()
     signs = np.signbit(v[tied]) if is_float else np.zeros(1, bool)
-    return {"Tie"} if reports or (signs.any() and not signs.all()) else set()
+    both = bool(signs.any() and not signs.all())  # tied zeros of both signs
+    return ({"Tie"} if reports or both else set()) | ({"ZeroSignTie"} if both else set())
 
 
 # ---------------------------------------------------------------------------
@@ -493,6 +508,8 @@ def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> J
             relax["tie_routing"] = "all"
         elif name == "NanIndex" and part == "forward":
             relax["free_indices"] = True
+        elif name == "ZeroSignTie":  # "positive": the zero's sign (and index) left open
+            relax.update(free_indices=True, free_zero_sign=True)
         elif name == "Subnormal":
             continue  # judged by the comparison (flush_subnormals above)
         else:

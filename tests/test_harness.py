@@ -503,6 +503,14 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
         ),
         ({"nan_index": "other"}, ("NanIndex",), "forward", "compare", {"free_indices": True}),
         ({"nan_index": "other"}, ("NanIndex",), "grad", "skip", {}),
+        (
+            {"zero_tie": "positive"},
+            ("Tie", "ZeroSignTie"),
+            "forward",
+            "compare",
+            {"free_indices": True, "free_zero_sign": True},
+        ),
+        ({"zero_tie": "positive"}, ("Tie", "ZeroSignTie"), "grad", "compare", {}),
         ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "forward", "compare", {}),
         ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "grad", "skip", {}),
         (

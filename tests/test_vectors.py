@@ -307,8 +307,12 @@ def test_flag_detection() -> None:
     assert _flags("max_pool", same, k2) == []  # value only, no index or gradient
     assert _flags("max_pool", same, k2, grad=True) == ["Tie"]
     assert _flags("max_pool_with_indices", same, k2) == ["Tie"]
-    assert _flags("max_pool", zeros, k2) == ["Tie"]  # sign of the zero depends on the choice
-    assert _flags("global_max_pool", zeros, {}) == ["Tie"]
+    # the sign of the zero depends on the choice
+    assert _flags("max_pool", zeros, k2) == ["Tie", "ZeroSignTie"]
+    assert _flags("global_max_pool", zeros, {}) == ["Tie", "ZeroSignTie"]
+    assert _flags("max_pool", -zeros, k2) == ["Tie", "ZeroSignTie"]
+    assert _flags("max_pool", np.array([[[-0.0, -0.0]]], dtype=f), k2) == []
+    assert _flags("max_pool", np.array([[[-0.0, 0.0, 1.0]]], dtype=f), {"kernel_size": [3]}) == []
     assert _flags("max_pool", nans, {"kernel_size": [3]}) == []
     assert _flags("max_pool_with_indices", nans, {"kernel_size": [3]}) == ["NanIndex"]
     assert _flags("adaptive_max_pool", nans, {"output_size": [1]}, grad=True) == ["NanIndex"]

@@ -83,6 +83,7 @@ DECLARATIONS = {
     "tie_policy": "first",
     "empty_window": "reference",
     "nan_index": "other",
+    "zero_tie": "positive",  # XLA's max is IEEE 754 maximum: +0.0 > -0.0 [POOL-MAX-5]
     "subnormals": "flush",  # DAZ and FTZ on the CPU [POOL-DTYPE-5]
 }
 XFAIL_FILE = "jax_xfail.txt"
