@@ -322,7 +322,7 @@ def run_property(
     (a known failure: an ``xfail`` marker) does not shrink: its verdict needs one failing
     example, and shrinking one through a slow backend can take minutes."""
     tally = Tally(property_examples(request.config, scale))
-    phases = settings.default.phases
+    phases = settings().phases  # the loaded profile's
     if request.node.get_closest_marker("xfail") is not None:
         phases = tuple(p for p in phases if p not in (Phase.shrink, Phase.explain))
 

@@ -411,7 +411,7 @@ def pytest_collection_modifyitems(
             item.user_properties.append(("poolconf", info))
             # -k by vector flag or by clause id (-k "POOL-MAX-2 or CeilModeLastWindow")
             item.extra_keyword_matches.update(marker.kwargs.get("flags", ()))
-            item.extra_keyword_matches.update(info["clauses"])
+            item.extra_keyword_matches.update(str(c) for c in clauses)
         entry = match(state.known, item.name, item.nodeid) if state.known else None
         if entry is not None and entry.applies(state.profile.name):
             item.add_marker(pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=True))
