@@ -117,6 +117,12 @@ class State:
     def active(self) -> bool:
         return self.backend_spec is not None
 
+    def known_failure(self, name: str, nodeid: str) -> KnownFailure | None:
+        """The entry that makes a test a known failure in this run's profile, if any (every
+        entry counts for stale ids, whatever its profiles)."""
+        entry = match(self.known, name, nodeid) if self.known else None
+        return entry if entry is not None and entry.applies(self.profile.name) else None
+
     @property
     def is_worker(self) -> bool:
         return self.role == "worker"
@@ -412,8 +418,8 @@ def pytest_collection_modifyitems(
             # -k by vector flag or by clause id (-k "POOL-MAX-2 or CeilModeLastWindow")
             item.extra_keyword_matches.update(marker.kwargs.get("flags", ()))
             item.extra_keyword_matches.update(str(c) for c in clauses)
-        entry = match(state.known, item.name, item.nodeid) if state.known else None
-        if entry is not None and entry.applies(state.profile.name):
+        entry = state.known_failure(item.name, item.nodeid)
+        if entry is not None:
             item.add_marker(pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=True))
     if state.known:
         universe = {item.name for item in items}
@@ -578,8 +584,7 @@ class _Reporter:
             out["poolconf_known"] = {
                 item.nodeid: entry.reason
                 for item in session.items
-                if (entry := match(state.known, item.name, item.nodeid)) is not None
-                and entry.applies(state.profile.name)
+                if (entry := state.known_failure(item.name, item.nodeid)) is not None
             }
             return
         self._finish(session)

@@ -7,8 +7,9 @@
     test_lp_pool_matches_reference        # the same, property test
 
 A line holds a test id, optionally followed by a profile qualifier and by
-``# comment``; lines that are blank or start with ``#`` are ignored. An id is a test's name as pytest prints
-it (``test_vector[max_pool_edge_test#ceil_last_window_dropped]``: a vector case's id is
+``# comment``; lines that are blank or start with ``#`` are ignored. An id is a test's
+name as pytest prints it
+(``test_vector[max_pool_edge_test#ceil_last_window_dropped]``: a vector case's id is
 its file stem and its stable name), or its full node id, or a node
 id suffix (``test_vectors.py::test_vector[...]``). Listed tests run as strict
 xfail: a listed test that passes fails the run (XPASS(strict)). Ids that match
@@ -78,7 +79,7 @@ def _profiles(qualifier: str, where: str) -> frozenset[str]:
     """The profiles named by ``@name[,name...]``."""
     names = qualifier[1:].split(",")
     unknown = [n for n in names if n not in PROFILE_NAMES]
-    if unknown or not names:
+    if unknown:
         raise XfailFileError(
             f"{where}: profile qualifier {qualifier!r} names {', '.join(map(repr, unknown))}, "
             f"not a profile (one or more of {', '.join(PROFILE_NAMES)}, comma-separated)"
