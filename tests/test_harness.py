@@ -468,81 +468,82 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
     )
 
 
-@pytest.mark.parametrize(
-    ("declared", "flags", "part", "mode", "extra"),
-    [
-        ({}, ("Tie",), "forward", "compare", {}),
-        ({"tie_policy": "all"}, ("Tie",), "grad", "compare", {"tie_routing": "all"}),
-        (
-            {"tie_policy": "all"},
-            ("Tie",),
-            "forward",
-            "compare",
-            {"tie_routing": "first", "free_indices": True, "free_zero_sign": True},
-        ),
-        (
-            {"tie_policy": "other"},
-            ("Tie",),
-            "forward",
-            "compare",
-            {"free_indices": True, "free_zero_sign": True},
-        ),
-        (
-            {"tie_policy": "other"},
-            ("Tie",),
-            "grad",
-            "skip",
-            {"reason": "implementation-defined (flag Tie, declared other)"},
-        ),
-        (
-            {"empty_window": "error"},
-            ("EmptyWindow",),
-            "forward",
-            "raise",
-            {"clause": "POOL-EMPTY-1"},
-        ),
-        ({"nan_index": "other"}, ("NanIndex",), "forward", "compare", {"free_indices": True}),
-        ({"nan_index": "other"}, ("NanIndex",), "grad", "skip", {}),
-        (
-            {"zero_tie": "positive"},
-            ("Tie", "ZeroSignTie"),
-            "forward",
-            "compare",
-            {"free_indices": True, "free_zero_sign": True},
-        ),
-        ({"zero_tie": "positive"}, ("Tie", "ZeroSignTie"), "grad", "compare", {}),
-        ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "forward", "compare", {}),
-        ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "grad", "skip", {}),
-        (
-            {"empty_window": "error", "tie_policy": "other"},
-            ("EmptyWindow", "Tie"),
-            "forward",
-            "raise",
-            {"clause": "POOL-EMPTY-1"},
-        ),
-        (
-            {"empty_window": "error", "tie_policy": "other"},
-            ("EmptyWindow", "Tie"),
-            "grad",
-            "skip",
-            {},
-        ),
-        ({"tie_policy": "other"}, ("NegativeZero",), "forward", "compare", {}),
-        (
-            {"padding_limit": "below_kernel"},
-            ("PaddingNotBelowKernel", "PaddingOverHalfKernel"),
-            "grad",
-            "raise",
-            {
-                "clause": "POOL-PARAM-7",
-                "reason": "flag PaddingNotBelowKernel, declared below_kernel",
-            },
-        ),
-        ({"padding_limit": "below_kernel"}, ("PaddingOverHalfKernel",), "forward", "compare", {}),
-        ({"padding_limit": "half_kernel"}, ("PaddingOverHalfKernel",), "forward", "raise", {}),
-        ({"padding_limit": "half_kernel"}, ("PaddingNotBelowKernel",), "forward", "compare", {}),
-    ],
-)
+# (declarations, flags of a case, part) -> the judgement's mode and the fields it must have
+PLANS = [
+    ({}, ("Tie",), "forward", "compare", {}),
+    ({"tie_policy": "all"}, ("Tie",), "grad", "compare", {"tie_routing": "all"}),
+    (
+        {"tie_policy": "all"},
+        ("Tie",),
+        "forward",
+        "compare",
+        {"tie_routing": "first", "free_indices": True, "free_zero_sign": True},
+    ),
+    (
+        {"tie_policy": "other"},
+        ("Tie",),
+        "forward",
+        "compare",
+        {"free_indices": True, "free_zero_sign": True},
+    ),
+    (
+        {"tie_policy": "other"},
+        ("Tie",),
+        "grad",
+        "skip",
+        {"reason": "implementation-defined (flag Tie, declared other)"},
+    ),
+    (
+        {"empty_window": "error"},
+        ("EmptyWindow",),
+        "forward",
+        "raise",
+        {"clause": "POOL-EMPTY-1"},
+    ),
+    ({"nan_index": "other"}, ("NanIndex",), "forward", "compare", {"free_indices": True}),
+    ({"nan_index": "other"}, ("NanIndex",), "grad", "skip", {}),
+    (
+        {"zero_tie": "positive"},
+        ("Tie", "ZeroSignTie"),
+        "forward",
+        "compare",
+        {"free_indices": True, "free_zero_sign": True},
+    ),
+    ({"zero_tie": "positive"}, ("Tie", "ZeroSignTie"), "grad", "compare", {}),
+    ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "forward", "compare", {}),
+    ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "grad", "skip", {}),
+    (
+        {"empty_window": "error", "tie_policy": "other"},
+        ("EmptyWindow", "Tie"),
+        "forward",
+        "raise",
+        {"clause": "POOL-EMPTY-1"},
+    ),
+    (
+        {"empty_window": "error", "tie_policy": "other"},
+        ("EmptyWindow", "Tie"),
+        "grad",
+        "skip",
+        {},
+    ),
+    ({"tie_policy": "other"}, ("NegativeZero",), "forward", "compare", {}),
+    (
+        {"padding_limit": "below_kernel"},
+        ("PaddingNotBelowKernel", "PaddingOverHalfKernel"),
+        "grad",
+        "raise",
+        {
+            "clause": "POOL-PARAM-7",
+            "reason": "flag PaddingNotBelowKernel, declared below_kernel",
+        },
+    ),
+    ({"padding_limit": "below_kernel"}, ("PaddingOverHalfKernel",), "forward", "compare", {}),
+    ({"padding_limit": "half_kernel"}, ("PaddingOverHalfKernel",), "forward", "raise", {}),
+    ({"padding_limit": "half_kernel"}, ("PaddingNotBelowKernel",), "forward", "compare", {}),
+]
+
+
+@pytest.mark.parametrize(("declared", "flags", "part", "mode", "extra"), PLANS)
 def test_plan_follows_the_declarations(
     declared: dict, flags: tuple, part: str, mode: str, extra: dict
 ) -> None:

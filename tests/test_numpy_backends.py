@@ -357,6 +357,7 @@ def test_declarations(backend: Any) -> None:
         "tie_policy": "first",
         "empty_window": "reference",
         "nan_index": "first",
+        "zero_tie": "first",
         "lp_zero_grad": "zero",
         "padding_limit": "any",
         "subnormals": "preserve",
