@@ -80,6 +80,7 @@ from poolconf.conformance.vector_checks import (
 from poolconf.conformance.verdict import decide
 from poolconf.conformance.watchdog import RunDir, Watchdog, backstop_event, describe_event
 from poolconf.conformance.xfail import (
+    KNOWN_FAILURE_PREFIX,
     KnownFailure,
     XfailFileError,
     load_xfail_file,
@@ -420,7 +421,8 @@ def pytest_collection_modifyitems(
             item.extra_keyword_matches.update(str(c) for c in clauses)
         entry = state.known_failure(item.name, item.nodeid)
         if entry is not None:
-            item.add_marker(pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=True))
+            reason = KNOWN_FAILURE_PREFIX + entry.reason
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
     if state.known:
         universe = {item.name for item in items}
         with contextlib.suppress(Exception):  # a loading failure fails test_vector[load-error]

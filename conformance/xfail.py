@@ -33,6 +33,9 @@ from dataclasses import dataclass
 
 from poolconf.conformance.profiles import PROFILE_NAMES
 
+# how a listed test's xfail reason begins (the entry's reason follows); reports keep it
+KNOWN_FAILURE_PREFIX = "known failure: "
+
 
 class XfailFileError(ValueError):
     """The known-failure file cannot be read or has a malformed line."""

@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from poolconf.conformance.xfail import KNOWN_FAILURE_PREFIX
 from poolconf.reference import catalog as cat
 from poolconf.reference import flags as flagreg
 
@@ -189,14 +190,13 @@ def load_result(folder: pathlib.Path, backend: str) -> Result:
 # ---------------------------------------------------------------------------
 
 
-KNOWN_PREFIX = "known failure: "
 EXCEPTION_PREFIX = re.compile(r"^[\w.]*(?:Error|Failure|Exception): ")
 
 
 def known_reason(entry: Mapping[str, Any]) -> str:
     """A known failure's reason as its known-failure file gives it."""
     reason = str(entry.get("reason") or "")
-    return reason[len(KNOWN_PREFIX) :] if reason.startswith(KNOWN_PREFIX) else reason
+    return reason.removeprefix(KNOWN_FAILURE_PREFIX)
 
 
 def failure_line(entry: Mapping[str, Any]) -> str:
