@@ -5,7 +5,9 @@ A wrong shape cites the clause that defines the output's shape (the floor- or ce
 length, same or valid padding, adaptive ``output_size``, the unpooling size, the layout
 when the dims are only permuted); a wrong dtype cites POOL-DTYPE-2 (POOL-IDX-4 for
 indices); a NaN or infinity where the exact result has a number (or the reverse, on
-special inputs) cites the op's special-value clause; a zero of the wrong sign cites
+special inputs) cites the op's special-value clause, unless the element's window has
+intermediates past the input dtype's range, where it cites the accumulator range
+(POOL-DTYPE-6); a zero of the wrong sign cites
 POOL-MAX-5 for ops that select and POOL-DTYPE-3 otherwise; a wrong average at a window
 that reaches into padding or past it cites the divisor clause in force (POOL-AVG-2, -3
 or -4), a wrong value at a ceil-mode window past the end padding of another op
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from poolconf.reference import catalog as cat
+from poolconf.reference import flags as flagreg
 from poolconf.reference import geometry as geo
 from poolconf.reference.tolerance import Comparison, Mismatch
 
@@ -30,6 +33,7 @@ INDEX_DTYPE_CLAUSE = "POOL-IDX-4"
 SELECT_ZERO_CLAUSE = "POOL-MAX-5"
 ROUNDING_CLAUSE = "POOL-DTYPE-3"
 CEIL_CLAUSE = "POOL-GEOM-3"
+ACCUMULATOR_CLAUSE = "POOL-DTYPE-6"
 FAMILY_SHAPE_CLAUSES = {
     "adaptive": "POOL-ADAPT-2",
     "global": "POOL-GLOBAL-1",
@@ -108,6 +112,20 @@ def _window_clause(
     return None
 
 
+def _exposed(
+    op: str, params: Mapping[str, Any], arrays: Mapping[str, Any], mismatch: Mismatch
+) -> bool:
+    """Whether the element of ``mismatch`` has intermediates past the input dtype's range
+    (``flags.overflow_mask`` for the narrowest declarable accumulator)."""
+    if not isinstance(arrays.get("x"), np.ndarray):
+        return False
+    try:
+        mask = flagreg.overflow_mask(op, arrays, params, "dtype")
+    except (ValueError, TypeError, KeyError):  # params the reference would reject
+        return False
+    return mask is not None and mask.shape != () and bool(mask[tuple(mismatch.index)])
+
+
 def value_clause(
     op: str,
     name: str,
@@ -120,6 +138,8 @@ def value_clause(
     o = cat.op(op)
     got, want = _number(mismatch.got), _number(mismatch.expected)
     if _special_status(got) != _special_status(want):
+        if want is not None and math.isfinite(want) and _exposed(op, params, arrays, mismatch):
+            return ACCUMULATOR_CLAUSE
         return o.nan_clause
     if got == 0 and want == 0 and got is not None and want is not None:
         if math.copysign(1, got) != math.copysign(1, want):

@@ -53,7 +53,7 @@ from poolconf.conformance.assertions import (
     zero_sign_free,
 )
 from poolconf.conformance.backend import Backend
-from poolconf.conformance.flush import compare_allowing_flush
+from poolconf.conformance.declared import compare_as_declared
 from poolconf.conformance.harness import invoke, invoke_invalid, restrictions, run_property
 from poolconf.conformance.profiles import Profile
 from poolconf.conformance.strategies import (
@@ -122,7 +122,15 @@ def _judgement(backend: Backend, case: PoolCase, part: str) -> flagreg.Judgement
     backend's declarations, as the golden vectors judge their acceptable cases."""
     grad = part == "grad"
     reports = grad or "indices" in cat.op(case.op).outputs
-    found = flagreg.detect(case.op, case.x, case.params, reports=reports, grad=grad)
+    found = flagreg.detect(
+        case.op,
+        case.x,
+        case.params,
+        reports=reports,
+        grad=grad,
+        weight=case.inputs.get("weight"),
+        bias=case.inputs.get("bias"),
+    )
     return flagreg.judge(found, backend.declarations, part)
 
 
@@ -177,11 +185,12 @@ def _compare(
                 **where,
             )
 
-        err = compare_allowing_flush(
+        err = compare_as_declared(
             matches,
             g,
             e,
             flush=how.flush_subnormals,
+            accumulator=how.accumulator,
             op=op,
             arrays=arrays,
             params=call_params,

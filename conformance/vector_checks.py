@@ -42,7 +42,7 @@ from poolconf.conformance.assertions import (
     zero_sign_free,
 )
 from poolconf.conformance.backend import Backend
-from poolconf.conformance.flush import compare_allowing_flush
+from poolconf.conformance.declared import compare_as_declared
 from poolconf.conformance.harness import invoke, invoke_invalid
 from poolconf.conformance.profiles import case_in_profile
 from poolconf.conformance.vector_format import VectorCase
@@ -205,11 +205,12 @@ def _judge_output(
             arrays=case.inputs,
         )
 
-    err = compare_allowing_flush(
+    err = compare_as_declared(
         matches,
         got,
         expected,
         flush=how.flush_subnormals,
+        accumulator=how.accumulator,
         op=op,
         arrays=arrays,
         params=params,

@@ -17,6 +17,7 @@ its detection in ``detect`` and its rule in ``judge``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from poolconf.reference import catalog
+from poolconf.reference import catalog, fast
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -32,6 +33,9 @@ PARTS = ("forward", "grad")
 # explicit padding a backend accepts [POOL-PARAM-7]: any (the reference), each side below
 # kernel_size, each side at most half the effective kernel
 PADDING_LIMITS = ("any", "below_kernel", "half_kernel")
+# the range of a backend's intermediate sums, products and Lp powers [POOL-DTYPE-6]: unbounded
+# (the reference), float32 or wider (float64 for float64 data), the input dtype
+ACCUMULATORS = ("exact", "float32", "dtype")
 # Wycheproof's classification of what a flagged test probes
 BUG_TYPES = ("BASIC", "EDGE_CASE", "FUNCTIONALITY", "KNOWN_BUG", "MISSING_STEP", "DEFINED")
 
@@ -164,6 +168,20 @@ _FLAGS = (
         effect="Subnormal inputs read as zero and subnormal results returned as zero.",
         links=("https://github.com/jax-ml/jax/issues/16200",),
     ),
+    Flag(
+        "AccumulatorOverflow",
+        "A window of an average, Lp or convolution whose intermediate magnitude (the sum of "
+        "|x|, of |x|**p, of |x*w| plus |bias|) exceeds the input dtype's largest finite value "
+        "although the exact result may be finite. The reference never overflows an "
+        "intermediate; a backend that declares a bounded accumulator may return an infinity "
+        "or NaN for the outputs whose intermediate exceeds its accumulator's range.",
+        "POOL-DTYPE-6",
+        "DEFINED",
+        declaration="accumulator",
+        allowed=ACCUMULATORS,
+        parts=("forward",),
+        effect="An infinity or NaN where the exact average, norm or dot product is finite.",
+    ),
     # descriptive: computed from each case by ``describe``
     Flag(
         "NegativeZero",
@@ -280,11 +298,18 @@ def planes(x: np.ndarray, layout: str) -> np.ndarray:
 
 
 def detect(
-    op: str, x: np.ndarray, params: Mapping[str, Any], *, reports: bool, grad: bool
+    op: str,
+    x: np.ndarray,
+    params: Mapping[str, Any],
+    *,
+    reports: bool,
+    grad: bool,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
 ) -> tuple[str, ...]:
-    """The implementation-defined flags of a call of forward op ``op`` on ``x``, in
-    registry order. ``reports``: the call reports which element was selected (indices
-    or a gradient); ``grad``: the gradient is computed.
+    """The implementation-defined flags of a call of forward op ``op`` on ``x`` (and, for
+    conv, ``weight`` and ``bias``), in registry order. ``reports``: the call reports which
+    element was selected (indices or a gradient); ``grad``: the gradient is computed.
 
     * Tie: a max window whose maximum occurs more than once (-0.0 == +0.0), when the
       call reports the selected element or the tied maxima differ in sign;
@@ -293,13 +318,20 @@ def detect(
     * EmptyWindow: a pooling window with no in-bounds tap;
     * LpZeroNorm: an Lp gradient over a window whose values are all zero (or none) or
       not all finite;
-    * PaddingNotBelowKernel, PaddingOverHalfKernel: see ``padding_flags``."""
+    * PaddingNotBelowKernel, PaddingOverHalfKernel: see ``padding_flags``;
+    * AccumulatorOverflow: an average, Lp or conv output whose intermediates may exceed
+      the input dtype's range (``overflow_mask`` for ``accumulator="dtype"``, the
+      narrowest range a backend can declare)."""
     o = catalog.op(op)
+    sums = {"x": x, "weight": weight, "bias": bias}
+    overflow = overflow_mask(op, sums, params, "dtype") is not None
     if o.family == "conv" or o.family not in ("window", "adaptive", "global"):
-        return ()
+        return ("AccumulatorOverflow",) if overflow else ()
     layout = params.get("layout", "channels_first")
     windows = geo.window_lists(op, geo.spatial_shape(x.shape, layout), params)
     found: set[str] = set(padding_flags(op, geo.spatial_shape(x.shape, layout), params))
+    if overflow:
+        found.add("AccumulatorOverflow")
     if o.family == "window" and any(not w for w in windows):
         found.add("EmptyWindow")
         if o.reduction == "lp" and grad:
@@ -316,6 +348,144 @@ def detect(
             elif o.reduction == "lp" and grad and (not np.isfinite(v).all() or not v.any()):
                 found.add("LpZeroNorm")
     return tuple(f for f in IMPLEMENTATION_DEFINED if f in found)
+
+
+def accumulator_range(declared: str, dtype: str) -> float:
+    """The largest finite intermediate an accumulator declared ``declared`` holds for data
+    of ``dtype`` [POOL-DTYPE-6]: unbounded for ``exact``, the wider of float32 and
+    ``dtype`` for ``float32``, ``dtype``'s own for ``dtype``."""
+    if declared not in ACCUMULATORS:
+        raise ValueError(f"accumulator={declared!r} is not one of {ACCUMULATORS} [POOL-DTYPE-6]")
+    if declared == "exact":
+        return math.inf
+    own = float(dt.FLOAT_FORMATS[dtype].max_finite)
+    return max(own, float(np.finfo(np.float32).max)) if declared == "float32" else own
+
+
+def _range_precision(declared: str, dtype: str) -> int:
+    own = dt.FLOAT_FORMATS[dtype].precision
+    return max(own, 24) if declared == "float32" else own
+
+
+def _finite_abs(a: np.ndarray) -> np.ndarray:
+    """``|a|`` in float64 with NaN and infinities as 0: a window holding one has no finite
+    exact result, so no overflow of its intermediates can matter."""
+    v = np.abs(a.astype(np.float64))
+    return np.where(np.isfinite(v), v, 0.0)
+
+
+def _finite_top(a: np.ndarray) -> float:
+    """The largest finite ``|a|`` (0 for none), without a float64 copy where ``a`` holds
+    no NaN or infinity."""
+    if not a.size:
+        return 0.0
+    top = float(np.max(np.abs(a)))
+    if math.isfinite(top):
+        return top
+    return float(_finite_abs(a).max())
+
+
+def intermediate_bounds(
+    op: str, inputs: Mapping[str, np.ndarray | None], params: Mapping[str, Any]
+) -> np.ndarray | None:
+    """Per output element of forward op ``op`` (its shape and layout), the magnitude that
+    bounds every intermediate of the exact computation [POOL-DTYPE-6]: the sum of ``|x|``
+    over an average's window, of ``|x|**p`` over an Lp window, of ``|x*w|`` plus ``|bias|``
+    for a convolution output; NaN and infinite inputs count as 0. Computed in float64
+    (overflowing to inf past its range). None for ops without sums and non-float data."""
+    o = catalog.op(op)
+    x, w, b = inputs["x"], inputs.get("weight"), inputs.get("bias")
+    if o.is_grad or o.reduction not in ("mean", "lp", "dot") or x is None:
+        return None
+    if not dt.is_float(dt.dtype_name(x.dtype)):
+        return None
+    layout = params.get("layout", "channels_first")
+    with np.errstate(over="ignore", invalid="ignore"):
+        if o.reduction == "dot":
+            if w is None:
+                return None
+            wa, ba = _finite_abs(w), None if b is None else _finite_abs(b)
+            return np.asarray(fast.conv(_finite_abs(x), wa, ba, **params), dtype=np.float64)
+        a = _finite_abs(x)
+        cf = np.moveaxis(a, -1, 1) if layout == "channels_last" else a
+        terms = cf.reshape(cf.shape[0] * cf.shape[1], -1)
+        if o.reduction == "lp":
+            terms = terms ** float(params.get("p", 2))
+        spatial = geo.spatial_shape(x.shape, layout)
+        if o.family == "global":
+            sums, out = terms.sum(axis=1, keepdims=True), (1,) * len(spatial)
+        else:
+            windows = geo.window_lists(op, spatial, params)
+            sums = np.stack([terms[:, w].sum(axis=1) for w in windows], axis=1)
+            out = _out_spatial(op, spatial, params)
+    result = sums.reshape(cf.shape[0], cf.shape[1], *out)
+    return np.moveaxis(result, 1, -1) if layout == "channels_last" else result
+
+
+def _out_spatial(op: str, spatial: tuple[int, ...], params: Mapping[str, Any]) -> tuple[int, ...]:
+    if catalog.op(op).family == "adaptive":
+        return geo.per_dim(params["output_size"], "output_size", len(spatial), 1, "POOL-ADAPT-2")
+    return tuple(a.out for a in geo.call_geometry(op, spatial, params).axes)
+
+
+def _most_terms(op: str, spatial: tuple[int, ...], params: Mapping[str, Any]) -> int:
+    """An upper bound on the in-bounds taps of any window of a pooling call."""
+    family = catalog.op(op).family
+    if family == "window":
+        k = geo.per_dim(params["kernel_size"], "kernel_size", len(spatial), 1, "POOL-PARAM-1")
+        return math.prod(k)
+    if family == "adaptive":
+        out = geo.per_dim(params["output_size"], "output_size", len(spatial), 1, "POOL-ADAPT-2")
+        return math.prod(-(-L // n) + 1 for L, n in zip(spatial, out))
+    return math.prod(spatial)
+
+
+def overflow_mask(
+    op: str,
+    inputs: Mapping[str, np.ndarray | None],
+    params: Mapping[str, Any],
+    declared: str,
+) -> np.ndarray | None:
+    """The output elements of forward op ``op`` whose intermediates may overflow an
+    accumulator declared ``declared`` [POOL-DTYPE-6]: the bound of ``intermediate_bounds``,
+    grown by the relative error of a recursive sum of its terms in the accumulator
+    (``(1 + u)**n <= 1 + 2*n*u`` with ``u`` its unit roundoff, ``n`` the terms) and of its
+    own float64 computation, exceeds the accumulator's largest finite value. None when
+    no element may (or the op has no sums)."""
+    x, w, b = inputs["x"], inputs.get("weight"), inputs.get("bias")
+    if declared == "exact" or x is None or not dt.is_float(dt.dtype_name(x.dtype)):
+        return None
+    o = catalog.op(op)
+    if (
+        o.is_grad
+        or o.reduction not in ("mean", "lp", "dot")
+        or (o.reduction == "dot" and w is None)
+    ):
+        return None
+    dtype = dt.dtype_name(x.dtype)
+    limit = accumulator_range(declared, dtype)
+    layout = params.get("layout", "channels_first")
+    spatial = geo.spatial_shape(x.shape, layout)
+    top = _finite_top(x)
+    if o.reduction == "dot":
+        assert w is not None  # checked above
+        n = math.prod(w.shape[1:]) + 1
+        with np.errstate(over="ignore"):
+            quick = top * _finite_top(w) * n + (0.0 if b is None else _finite_top(b))
+    else:
+        n = _most_terms(op, spatial, params)
+        p = float(params.get("p", 2)) if o.reduction == "lp" else 1.0
+        with np.errstate(over="ignore"):
+            quick = float(np.power(top, p)) * n
+    grow = 1 + 2 * n * (2.0 ** -_range_precision(declared, dtype) + 2.0**-53)
+    if quick * grow <= limit:  # no window can reach the limit
+        return None
+    bounds = intermediate_bounds(op, inputs, params)
+    if bounds is None:
+        return None
+    with np.errstate(over="ignore"):
+        mask = bounds * grow > limit
+    return mask if mask.any() else None
 
 
 def padding_flags(op: str, spatial: tuple[int, ...], params: Mapping[str, Any]) -> tuple[str, ...]:
@@ -466,7 +636,9 @@ class Judgement:
     ``free_indices`` an index may name any of its window's tied maxima (any of its
     NaNs), and ``free_zero_sign`` lets a max of tied zeros take either sign; with
     ``flush_subnormals`` an output that differs from the reference's on a call with
-    subnormals may match the flushed reference instead (``conformance.flush``);
+    subnormals may match the flushed reference instead (``conformance.declared``); with
+    ``accumulator`` other than ``exact``, an output element whose intermediates may exceed
+    that accumulator's range (``overflow_mask``) may be an infinity or NaN;
     ``ignore`` names outputs that are not compared."""
 
     mode: str
@@ -476,6 +648,7 @@ class Judgement:
     free_indices: bool = False
     free_zero_sign: bool = False
     flush_subnormals: bool = False
+    accumulator: str = "exact"
     ignore: frozenset[str] = frozenset()
 
 
@@ -512,6 +685,8 @@ def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> J
             relax.update(free_indices=True, free_zero_sign=True)
         elif name == "Subnormal":
             continue  # judged by the comparison (flush_subnormals above)
+        elif name == "AccumulatorOverflow":  # outputs past the declared range may overflow
+            relax["accumulator"] = declared
         else:
             return Judgement("skip", FLAGS[name].clause, skip)
     if raises:

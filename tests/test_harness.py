@@ -510,6 +510,27 @@ PLANS = [
         {"free_indices": True, "free_zero_sign": True},
     ),
     ({"zero_tie": "positive"}, ("Tie", "ZeroSignTie"), "grad", "compare", {}),
+    (
+        {"accumulator": "dtype"},
+        ("AccumulatorOverflow", "LargeValues"),
+        "forward",
+        "compare",
+        {"accumulator": "dtype"},
+    ),
+    (
+        {"accumulator": "float32"},
+        ("AccumulatorOverflow",),
+        "grad",
+        "compare",
+        {"accumulator": "exact"},
+    ),
+    (
+        {"accumulator": "exact"},
+        ("AccumulatorOverflow",),
+        "forward",
+        "compare",
+        {"accumulator": "exact"},
+    ),
     ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "forward", "compare", {}),
     ({"lp_zero_grad": "other"}, ("LpZeroNorm",), "grad", "skip", {}),
     (
@@ -750,6 +771,29 @@ def test_flushing_subnormals_is_judged_by_declaration(
     POOL-DTYPE-5 when it does not, and a wrong normal value still fails [POOL-DTYPE-5]."""
     proc = _check_installed(
         backend, "--only", "vectors", "-k", "Subnormal", "-n", "0", cwd=tmp_path
+    )
+    text = output(proc)
+    assert proc.returncode == status, text
+    assert needle in text, text
+
+
+@pytest.mark.parametrize(
+    ("backend", "status", "needle"),
+    [
+        ("accumulating", 0, "10 passed, 0 failed"),
+        ("accumulating_undeclared", 1, "[POOL-DTYPE-6]"),
+        ("accumulating_narrow", 1, "float16_near_max"),
+    ],
+)
+def test_accumulator_overflow_is_judged_by_declaration(
+    backend: str, status: int, needle: str, tmp_path: pathlib.Path
+) -> None:
+    """A backend whose window sums and Lp powers are float32 (float64 for float64 data)
+    passes the vectors flagged AccumulatorOverflow when it declares accumulator="float32",
+    fails them citing POOL-DTYPE-6 when it does not, and one that declares float32 but
+    sums float16 in float16 fails where a float32 accumulator would not overflow."""
+    proc = _check_installed(
+        backend, "--only", "vectors", "-k", "AccumulatorOverflow", "-n", "0", cwd=tmp_path
     )
     text = output(proc)
     assert proc.returncode == status, text

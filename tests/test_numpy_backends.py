@@ -361,6 +361,7 @@ def test_declarations(backend: Any) -> None:
         "lp_zero_grad": "zero",
         "padding_limit": "any",
         "subnormals": "preserve",
+        "accumulator": "exact",
     }
     assert set(backend.ops) == set(ref.FORWARD_OPS + ref.GRAD_OPS)
 

@@ -327,6 +327,36 @@ def test_flag_detection() -> None:
     assert _flags("lp_pool", inf, k2, grad=True) == ["LpZeroNorm"]
 
 
+def test_accumulator_overflow_flag_and_mask() -> None:
+    """AccumulatorOverflow marks a window whose intermediates exceed the input dtype's
+    range although its exact result may be finite; the mask names exactly the exposed
+    outputs for the declared range [POOL-DTYPE-6]."""
+    big = float(np.finfo(np.float32).max)
+    x = np.array([[[big, big, 0.0, 1.0, np.inf]]], dtype=np.float32)
+    k2 = {"kernel_size": [2], "stride": [1]}
+    assert _flags("avg_pool", x, k2) == ["AccumulatorOverflow"]
+    mask = flagreg.overflow_mask("avg_pool", {"x": x}, k2, "float32")
+    # [M, M] overflows, [M, 0] reaches M (exposed within the rounding bound), [1, inf] has
+    # no finite result to protect
+    assert mask is not None and mask.tolist() == [[[True, True, False, False]]]
+    assert flagreg.overflow_mask("avg_pool", {"x": x.astype(np.float64)}, k2, "float32") is None
+    assert flagreg.overflow_mask("avg_pool", {"x": x}, k2, "exact") is None
+    half = np.array([[[60000.0, 60000.0, 1.0]]], dtype=np.float16)
+    assert _flags("avg_pool", half, k2) == ["AccumulatorOverflow"]
+    assert flagreg.overflow_mask("avg_pool", {"x": half}, k2, "float32") is None
+    mask = flagreg.overflow_mask("avg_pool", {"x": half}, k2, "dtype")
+    assert mask is not None and mask.tolist() == [[[True, False]]]
+    # Lp: the powers; conv: the products [M, M] . [1.5, -1], exact 0.5 M
+    lp = flagreg.overflow_mask("lp_pool", {"x": np.float32([[[2e19, 1.0]]])}, k2, "float32")
+    assert lp is not None and lp.tolist() == [[[True]]]
+    w = np.array([[[1.5, -1.0]]], dtype=np.float32)
+    conv = {"x": x[..., :2], "weight": w, "bias": None}
+    assert flagreg.overflow_mask("conv", conv, {}, "float32") is not None
+    assert gen.detect_flags("conv", conv, {}) == ["AccumulatorOverflow"]
+    assert _flags("avg_pool", np.float32([[[1e38, 1e38]]]), k2) == []
+    assert _flags("max_pool", x, k2) == []
+
+
 def test_padding_limit_flags() -> None:
     """Explicit pooling padding of kernel_size or more, or of more than half the
     effective kernel, is flagged [POOL-PARAM-7]; strings, conv and zero_pad are not."""

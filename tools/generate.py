@@ -179,7 +179,17 @@ def detect_flags(
     of ``poolconf.reference.flags.describe``; each group in registry order."""
     grad = "grad_output" in inputs
     reports = "indices" in catalog.op(op).outputs or grad
-    found = list(flagreg.detect(op, inputs["x"], params, reports=reports, grad=grad))
+    found = list(
+        flagreg.detect(
+            op,
+            inputs["x"],
+            params,
+            reports=reports,
+            grad=grad,
+            weight=inputs.get("weight"),
+            bias=inputs.get("bias"),
+        )
+    )
     if outputs is not None:
         found += flagreg.describe(op, inputs, params, outputs)
     return found

@@ -344,6 +344,16 @@ def large_value_cases() -> list[Case]:
             params={"kernel_size": [2]},
         ),
         special(
+            name="float32_products_overflow",
+            op="conv",
+            comment="float32 conv of (max, max) with weights (1.5, -1): max/2, although the "
+            "product max*1.5 overflows",
+            focus=["POOL-CONV-1", "POOL-DTYPE-3", "POOL-DTYPE-6"],
+            x=x1([fmax("float32"), fmax("float32")], "float32"),
+            weight=x1([1.5, -1.0], "float32"),
+            params={},
+        ),
+        special(
             name="float16_squares_overflow",
             op="global_lp_pool",
             comment="float16 global Lp p=2 of sixteen values 256: 1024, although 256**2 "
