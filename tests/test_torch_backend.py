@@ -418,7 +418,15 @@ def test_declarations_are_what_torch_does() -> None:
         "empty_window": "reference",
         "nan_index": "other",
         "lp_zero_grad": "other",
+        "accumulator": "float32",
     }
+    # window sums in float32 (float64 for float64 data): the float32 average of (max, max)
+    # overflows, float16's and float64's do not
+    m = float(np.finfo(np.float32).max)
+    av = {"kernel_size": (2,), "stride": (2,), "padding": ((0, 0),), "layout": "channels_first"}
+    assert np.isposinf(tb.avg_pool(np.array([[[m, m]]], np.float32), **av)).all()
+    assert tb.avg_pool(np.array([[[m, m]]], np.float64), **av)[0, 0, 0] == m
+    assert tb.avg_pool(np.array([[[6e4, 6e4]]], np.float16), **av)[0, 0, 0] == np.float16(6e4)
     kw = {
         "stride": (1,),
         "padding": ((0, 0),),

@@ -85,6 +85,8 @@ DECLARATIONS = {
     "nan_index": "other",
     "zero_tie": "positive",  # XLA's max is IEEE 754 maximum: +0.0 > -0.0 [POOL-MAX-5]
     "subnormals": "flush",  # DAZ and FTZ on the CPU [POOL-DTYPE-5]
+    # window sums, and vector_norm's |x|**p, rounded to the input dtype [POOL-DTYPE-6]
+    "accumulator": "dtype",
 }
 XFAIL_FILE = "jax_xfail.txt"
 

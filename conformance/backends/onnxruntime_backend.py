@@ -70,6 +70,7 @@ DECLARATIONS = {
     "empty_window": "error",
     "nan_index": "first",
     "padding_limit": "below_kernel",
+    "accumulator": "float32",  # window sums and LpPool's |x|**p in float32 [POOL-DTYPE-6]
 }
 XFAIL_FILE = "onnxruntime_xfail.txt"
 

@@ -79,6 +79,8 @@ DECLARATIONS = {
     "empty_window": "error",
     "nan_index": "first",
     "subnormals": "flush",  # DAZ and FTZ on the CPU [POOL-DTYPE-5]
+    # window sums and tf.norm's |x|**p rounded to the input dtype [POOL-DTYPE-6]
+    "accumulator": "dtype",
 }
 XFAIL_FILE = "tensorflow_xfail.txt"
 

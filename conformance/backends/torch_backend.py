@@ -70,6 +70,7 @@ DECLARATIONS = {
     "empty_window": "reference",
     "nan_index": "other",
     "lp_zero_grad": "other",
+    "accumulator": "float32",  # sums, products, Lp powers: float32 or float64 [POOL-DTYPE-6]
 }
 # torch behaviours the adapter must not hide, applied by `poolconf check torch`
 XFAIL_FILE = "torch_xfail.txt"
