@@ -117,3 +117,13 @@ def test_regenerating_reproduces_all_but_the_run_lines(matrix: pathlib.Path) -> 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name, text in _files(matrix / "out").items():
         assert _without_run_lines(text) == _without_run_lines(first[name]), name
+
+
+def test_a_declaration_marks_only_the_parts_its_flag_concerns() -> None:
+    """A declared choice colours a clause's cell "declared" only for the parts (forward
+    ops, gradient ops) its flag concerns: the accumulator range is a forward matter."""
+    declared = matrix_cli.declared_clauses({"accumulator": "float32", "tie_policy": "all"})
+    assert declared[("POOL-DTYPE-6", "forward")] == "accumulator=float32"
+    assert ("POOL-DTYPE-6", "grad") not in declared
+    assert declared[("POOL-MAX-4", "grad")] == "tie_policy=all"
+    assert matrix_cli.declared_clauses({"accumulator": "exact"}) == {}

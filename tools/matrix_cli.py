@@ -117,7 +117,7 @@ class Result:
         return attributed(self)
 
     @functools.cached_property
-    def declared(self) -> dict[str, str]:
+    def declared(self) -> dict[tuple[str, str], str]:
         """``declared_clauses`` of this backend's declarations, computed once."""
         return declared_clauses(self.declarations)
 
@@ -209,9 +209,10 @@ def _is_choice(reason: str) -> bool:
     return reason.lstrip().startswith(SPEC_GAP)
 
 
-def declared_clauses(declarations: Mapping[str, str]) -> dict[str, str]:
-    """Clause -> ``key=value`` for each declaration that differs from the reference's."""
-    out: dict[str, str] = {}
+def declared_clauses(declarations: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """(clause, part) -> ``key=value`` for each declaration that differs from the
+    reference's, for each part ("forward", "grad") its flag concerns."""
+    out: dict[tuple[str, str], str] = {}
     for flag in flagreg.FLAGS.values():
         key = flag.declaration
         if (
@@ -219,7 +220,8 @@ def declared_clauses(declarations: Mapping[str, str]) -> dict[str, str]:
             and declarations.get(key, flagreg.DEFAULT_DECLARATIONS[key])
             != (flagreg.DEFAULT_DECLARATIONS[key])
         ):
-            out[flag.clause] = f"{key}={declarations[key]}"
+            for part in flag.parts:
+                out[(flag.clause, part)] = f"{key}={declarations[key]}"
     return out
 
 
@@ -281,7 +283,8 @@ def _clause_cell(result: Result, op: str, clause: str) -> str:
     if counts is None:
         return ""
     trouble = result.trouble.get((op, clause), set())
-    declared = clause in result.declared
+    part = "grad" if op in cat.ALL_OPS and cat.op(op).is_grad else "forward"
+    declared = (clause, part) in result.declared
     return status_of(counts, trouble, declared=declared)
 
 
