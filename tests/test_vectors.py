@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from poolconf.conformance import vector_format as vf
+from poolconf.reference import dtypes as dt
 from poolconf.reference import flags as flagreg
 from poolconf.reference.dtypes import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, numpy_dtype
 from poolconf.tools import generate as gen
@@ -667,3 +668,36 @@ def test_committed_vectors_size() -> None:
 @pytest.mark.slow
 def test_committed_vectors_match_the_declarations() -> None:
     assert gen.check() == [], "run 'poolconf vectors generate'"
+
+
+VALUE_INPUTS = ("x", "weight", "bias")  # the inputs whose dtype is the case's dtype
+
+
+def _setup(c: vf.VectorCase) -> str:
+    shapes = {k: list(v.shape) for k, v in c.inputs.items() if k != "grad_output"}
+    return json.dumps([c.op, c.family, c.params, shapes], sort_keys=True)
+
+
+def test_every_geometry_case_exists_in_float32() -> None:
+    """A float32-only backend meets every geometry: each geometry, padding or edge case
+    drawn in another dtype has a case in float32 with the same op, family, parameters
+    and shapes (an edge case its twin ``<name>_as_float32``; the int8/int16 edge cases
+    are about their dtypes)."""
+    cases = [
+        c
+        for c in vf.load_cases(None)
+        if c.family in ("geometry", "padding", "edge") and c.result != "invalid"
+    ]
+    in_float32 = {
+        _setup(c)
+        for c in cases
+        if all(c.inputs[k].dtype == np.float32 for k in VALUE_INPUTS if k in c.inputs)
+    }
+    lonely = [
+        c.test_id
+        for c in cases
+        if _setup(c) not in in_float32
+        and (c.family != "edge" or dt.is_float(dt.dtype_name(c.inputs["x"].dtype)))
+    ]
+    assert not lonely, f"geometry cases with no float32 case of the same setup: {lonely}"
+    assert len([c for c in cases if c.name.endswith("_as_float32")]) >= 90

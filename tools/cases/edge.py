@@ -8,13 +8,39 @@ padding corners. Unpooling edges are in ``poolconf.tools.cases.unpool``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from typing import Any
 
+from poolconf.reference import dtypes as dt
 from poolconf.tools.cases.case import Case, case
-from poolconf.tools.cases.inputs import draw, random_values, x1
+from poolconf.tools.cases.inputs import Draw, draw, random_values, x1
 
 edge = functools.partial(case, family="edge")
+
+
+def with_float32_twin(**kw: Any) -> list[Case]:
+    """The edge case ``kw`` and, when it draws its inputs in another float dtype, its
+    twin drawn in float32 (``<name>_as_float32``): a geometry edge is about windows, not
+    rounding, and a backend without float64 must still meet every one of them."""
+    cases = [edge(**kw)]
+    draws = {k: v for k, v in kw.items() if isinstance(v, Draw)}
+    if any(d.dtype != "float32" and dt.is_float(d.dtype) for d in draws.values()):
+        twin = {k: dataclasses.replace(d, dtype="float32") for k, d in draws.items()}
+        cases.append(
+            edge(
+                **{
+                    **kw,
+                    **twin,
+                    "name": f"{kw['name']}_as_float32",
+                    "comment": f"{kw['comment']} (float32 twin)",
+                }
+            )
+        )
+    return cases
+
+
 X5 = random_values("x5", (1, 1, 5), "float32")  # shared by several cases
 X6 = random_values("x6", (1, 1, 6), "float32")
 
@@ -31,7 +57,7 @@ def ceil_last_window_cases() -> list[Case]:
             x=X5,
             params={"kernel_size": [2], "stride": [2], "padding": [[1, 1]], "ceil_mode": True},
         ),
-        edge(
+        *with_float32_twin(
             name="ceil_last_window_dropped_2d",
             op="avg_pool",
             comment="ceil mode 2D: 5x5, k=2, s=2, pad 1 gives 3x3, not 4x4: the window starting "
@@ -519,7 +545,7 @@ def adaptive_cases() -> list[Case]:
             x=x3,
             params={"output_size": [5]},
         ),
-        edge(
+        *with_float32_twin(
             name="uneven_2d",
             op="adaptive_max_pool",
             comment="adaptive 2D (5,7) -> (3,4), uneven overlaps in both dims",
@@ -558,7 +584,7 @@ def conv_cases() -> list[Case]:
             weight=draw((4, 1, 3, 3), "float32", distinct=False),
             params={"padding": 1, "groups": 4},
         ),
-        edge(
+        *with_float32_twin(
             name="pointwise_bias_channels_last",
             op="conv",
             comment="conv 1x1 kernel, C_in 3 -> C_out 2, with bias, channels_last",

@@ -10,6 +10,9 @@
 * ``geometry`` / ``dtype`` / ``padding`` of the other ops (adaptive, global, unpool,
   zero_pad, conv): the full product rank x layout x supported dtype, their own
   parameters rotating.
+* In every matrix whose setups rotate along the dtypes (``geometry`` and ``padding``),
+  a setup that fell only on other dtypes than float32 has a float32 twin, named
+  ``<name>_as_float32`` after its first case: a float32-only backend meets every setup.
 
 ``rotate`` is the one combinator: the full product of ``full`` in order (the last
 axis fastest), and for the ``i``-th combination each ``Cycle`` picks
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +178,30 @@ PADDING_SPELLINGS: dict[str, dict[int, list[Any]]] = {
 }
 
 
+TWIN = "_as_float32"  # the name suffix of a combination's float32 twin
+
+
+def with_float32_twins(
+    rows: Iterable[dict[str, Any]], name_of: Callable[[Mapping[str, Any]], str]
+) -> Iterator[tuple[dict[str, Any], str]]:
+    """Each row with its case name, ``name_of(row)``; after a row in another dtype than
+    float32 whose setup (every axis but the dtype) no float32 row has, the same row in
+    float32, named ``name_of(row) + TWIN``. A matrix rotates its setups along the dtypes,
+    so without the twins a float32-only backend would meet only the setups that happened
+    to fall on float32."""
+    rows = list(rows)
+
+    def setup(row: Mapping[str, Any]) -> str:
+        return json.dumps({k: v for k, v in row.items() if k != "dtype"}, sort_keys=True)
+
+    covered = {setup(r) for r in rows if r["dtype"] == "float32"}
+    for row in rows:
+        yield row, name_of(row)
+        if setup(row) not in covered:
+            covered.add(setup(row))
+            yield {**row, "dtype": "float32"}, name_of(row) + TWIN
+
+
 def window_cycles(offset: int = 0) -> dict[str, Cycle]:
     """The axes that rotate along a windowed matrix (``offset`` shifts them all)."""
     return {
@@ -247,15 +274,18 @@ def _windowed_case(family: str, op: str, row: Mapping[str, Any], name: str) -> C
 def geometry_matrix() -> list[Case]:
     """Full product rank x layout x padding kind for every windowed op; the other axes
     (stride, dilation, ceil, count_include_pad, divisor_override, p, float dtype)
-    rotate along it."""
+    rotate along it; a combination drawn in another dtype has a float32 twin."""
     cases = []
     for oi, op in enumerate(WINDOWED_OPS):
         full = {"rank": RANKS, "layout": LAYOUTS, "padding": PADDING_KINDS}
         cycles = {**window_cycles(), "dtype": Cycle(FLOATS, every=3, offset=3 * oi)}
-        for row in rotate(full, cycles):
-            name = f"rank{row['rank']}_{row['layout']}_{row['padding']}"
+        for row, name in with_float32_twins(rotate(full, cycles), _geometry_name):
             cases.append(_windowed_case("geometry", op, row, name))
     return cases
+
+
+def _geometry_name(row: Mapping[str, Any]) -> str:
+    return f"rank{row['rank']}_{row['layout']}_{row['padding']}"
 
 
 def dtype_sweep() -> list[Case]:
@@ -304,14 +334,15 @@ def adaptive_matrix() -> list[Case]:
     (uneven overlapping windows), equal, larger, mixed and the plain-int form."""
     cases = []
     for op in ("adaptive_max_pool", "adaptive_avg_pool"):
-        for row in rotate(_rank_layout_dtype(op), {"size": Cycle(range(5))}):
+        rows = rotate(_rank_layout_dtype(op), {"size": Cycle(range(5))})
+        for row, name in with_float32_twins(rows, _name):
             rank, layout, dtype = row["rank"], row["layout"], row["dtype"]
             shape, sizes = ADAPTIVE_SETUP[rank]
             out = sizes[row["size"]]
             rel = _size_relation(out if isinstance(out, list) else [out] * rank, shape[2:])
             cases.append(
                 case(
-                    name=_name(row),
+                    name=name,
                     op=op,
                     family="geometry",
                     comment=f"geometry: {rank}D {op} {dtype} {layout}, input "
@@ -403,10 +434,10 @@ def unpool_matrix() -> list[Case]:
     """Max unpooling: rank x layout x dtype, with the kernel/stride/padding/output_size
     setup rotating."""
     cases = []
-    for row in rotate(_rank_layout_dtype("max_unpool", ALL_DTYPES), {"setup": Cycle(range(4))}):
+    rows = rotate(_rank_layout_dtype("max_unpool", ALL_DTYPES), {"setup": Cycle(range(4))})
+    for row, name in with_float32_twins(rows, _name):
         rank, layout, dtype = row["rank"], row["layout"], row["dtype"]
         spec = UNPOOL_SETUP[rank][row["setup"]]
-        name = _name(row)
         rng = np.random.default_rng(seed_of(f"{vector_id('max_unpool', 'geometry', name)}/indices"))
         stride = spec[2] if spec[2] is not None else "default"
         out = f"output_size {_desc(spec[4])}" if spec[4] else "default output size"
@@ -439,13 +470,14 @@ def zero_pad_matrix() -> list[Case]:
     """Zero padding: rank x layout x dtype; padding forms rotate (pairs, int, per-dim
     ints; symmetric, asymmetric, zero)."""
     cases = []
-    for row in rotate(_rank_layout_dtype("zero_pad", ALL_DTYPES), {"pads": Cycle(range(6))}):
+    rows = rotate(_rank_layout_dtype("zero_pad", ALL_DTYPES), {"pads": Cycle(range(6))})
+    for row, name in with_float32_twins(rows, _name):
         rank, layout, dtype = row["rank"], row["layout"], row["dtype"]
         shape, pads = ZERO_PAD_SETUP[rank]
         padding = pads[row["pads"]]
         cases.append(
             case(
-                name=_name(row),
+                name=name,
                 op="zero_pad",
                 family="padding",
                 comment=f"padding: {rank}D zero_pad {dtype} {layout}, input {list(shape[2:])}, "
@@ -491,7 +523,9 @@ def conv_matrix() -> list[Case]:
     """Convolution: rank x layout x float dtype; groups, bias, stride, dilation and the
     padding form rotate."""
     cases = []
-    for row in rotate(_rank_layout_dtype("conv", FLOATS), CONV_CYCLES):
+    for row, name in with_float32_twins(
+        rotate(_rank_layout_dtype("conv", FLOATS), CONV_CYCLES), _name
+    ):
         rank, layout, dtype, groups = row["rank"], row["layout"], row["dtype"], row["groups"]
         shape, kernel = CONV_SETUP[rank]
         stride = [1, 2, 1, [1] * (rank - 1) + [2]][row["stride"]]
@@ -499,7 +533,7 @@ def conv_matrix() -> list[Case]:
         w_shape = [row["c_out"], 2 // groups, *kernel]
         cases.append(
             case(
-                name=_name(row),
+                name=name,
                 op="conv",
                 family="geometry",
                 comment=f"geometry: {rank}D conv {dtype} {layout}, x {list(shape)}, weight "
