@@ -756,45 +756,27 @@ def _check_installed(backend: str, *args: str, cwd: pathlib.Path) -> subprocess.
 
 
 @pytest.mark.parametrize(
-    ("backend", "status", "needle"),
+    ("backend", "flag", "status", "needle"),
     [
-        ("flushing", 0, "CONFORMS"),
-        ("flushing_undeclared", 1, "[POOL-DTYPE-5]"),
-        ("flushing_wrong", 1, "also compared with the flushed reference"),
+        ("flushing", "Subnormal", 0, "CONFORMS"),
+        ("flushing_undeclared", "Subnormal", 1, "[POOL-DTYPE-5]"),
+        ("flushing_wrong", "Subnormal", 1, "also compared with the flushed reference"),
+        ("accumulating", "AccumulatorOverflow", 0, "10 passed, 0 failed"),
+        ("accumulating_undeclared", "AccumulatorOverflow", 1, "[POOL-DTYPE-6]"),
+        ("accumulating_narrow", "AccumulatorOverflow", 1, "float16_near_max"),
     ],
 )
-def test_flushing_subnormals_is_judged_by_declaration(
-    backend: str, status: int, needle: str, tmp_path: pathlib.Path
+def test_a_declared_choice_is_judged_by_declaration(
+    backend: str, flag: str, status: int, needle: str, tmp_path: pathlib.Path
 ) -> None:
-    """A backend that flushes subnormals (DAZ and FTZ) passes the installed vectors that
-    carry the flag Subnormal when it declares subnormals="flush", fails them naming
-    POOL-DTYPE-5 when it does not, and a wrong normal value still fails [POOL-DTYPE-5]."""
-    proc = _check_installed(
-        backend, "--only", "vectors", "-k", "Subnormal", "-n", "0", cwd=tmp_path
-    )
-    text = output(proc)
-    assert proc.returncode == status, text
-    assert needle in text, text
-
-
-@pytest.mark.parametrize(
-    ("backend", "status", "needle"),
-    [
-        ("accumulating", 0, "10 passed, 0 failed"),
-        ("accumulating_undeclared", 1, "[POOL-DTYPE-6]"),
-        ("accumulating_narrow", 1, "float16_near_max"),
-    ],
-)
-def test_accumulator_overflow_is_judged_by_declaration(
-    backend: str, status: int, needle: str, tmp_path: pathlib.Path
-) -> None:
-    """A backend whose window sums and Lp powers are float32 (float64 for float64 data)
-    passes the vectors flagged AccumulatorOverflow when it declares accumulator="float32",
-    fails them citing POOL-DTYPE-6 when it does not, and one that declares float32 but
-    sums float16 in float16 fails where a float32 accumulator would not overflow."""
-    proc = _check_installed(
-        backend, "--only", "vectors", "-k", "AccumulatorOverflow", "-n", "0", cwd=tmp_path
-    )
+    """On the installed vectors carrying ``flag``: a backend that flushes subnormals (DAZ
+    and FTZ) passes when it declares subnormals="flush", fails naming POOL-DTYPE-5 when it
+    does not, and a wrong normal value still fails [POOL-DTYPE-5]; a backend whose window
+    sums and Lp powers are float32 (float64 for float64 data) passes when it declares
+    accumulator="float32", fails citing POOL-DTYPE-6 when it does not, and one that
+    declares float32 but sums float16 in float16 fails where a float32 accumulator would
+    not overflow [POOL-DTYPE-6]."""
+    proc = _check_installed(backend, "--only", "vectors", "-k", flag, "-n", "0", cwd=tmp_path)
     text = output(proc)
     assert proc.returncode == status, text
     assert needle in text, text
