@@ -22,6 +22,7 @@ from poolconf.tools import generate as gen
 from poolconf.tools import vectors_cli
 from poolconf.tools import verify as ver
 from poolconf.tools.cases import Case, tcids
+from poolconf.tools.cases.case import TWIN
 
 # ---------------------------------------------------------------------------
 # arrays
@@ -700,4 +701,4 @@ def test_every_geometry_case_exists_in_float32() -> None:
         and (c.family != "edge" or dt.is_float(dt.dtype_name(c.inputs["x"].dtype)))
     ]
     assert not lonely, f"geometry cases with no float32 case of the same setup: {lonely}"
-    assert len([c for c in cases if c.name.endswith("_as_float32")]) >= 90
+    assert len([c for c in cases if c.name.endswith(TWIN)]) >= 90

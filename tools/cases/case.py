@@ -30,6 +30,7 @@ from poolconf.tools.cases.inputs import Draw, seed_of
 RESULTS = ("valid", "invalid", "acceptable")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_NAME = 48
+TWIN = "_as_float32"  # the name suffix of a setup's float32 twin (matrix.py, edge.py)
 GRAD_OPS = frozenset(cat.WITH_GRAD)
 DEFAULT_SOURCE: Mapping[str, str] = {"name": "poolconf-cases"}
 

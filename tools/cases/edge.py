@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from poolconf.reference import dtypes as dt
-from poolconf.tools.cases.case import Case, case
+from poolconf.tools.cases.case import TWIN, Case, case
 from poolconf.tools.cases.inputs import Draw, draw, random_values, x1
 
 edge = functools.partial(case, family="edge")
@@ -33,7 +33,7 @@ def with_float32_twin(**kw: Any) -> list[Case]:
                 **{
                     **kw,
                     **twin,
-                    "name": f"{kw['name']}_as_float32",
+                    "name": kw["name"] + TWIN,
                     "comment": f"{kw['comment']} (float32 twin)",
                 }
             )

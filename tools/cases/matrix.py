@@ -39,7 +39,7 @@ import numpy as np
 from poolconf.reference import catalog as cat
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
-from poolconf.tools.cases.case import Case, case, vector_id
+from poolconf.tools.cases.case import TWIN, Case, case, vector_id
 from poolconf.tools.cases.inputs import draw, seed_of, to_layout, window_indices
 
 FLOATS = dt.FLOAT_DTYPES
@@ -176,9 +176,6 @@ PADDING_SPELLINGS: dict[str, dict[int, list[Any]]] = {
     "same_upper": {r: ["same_upper"] for r in RANKS},
     "same_lower": {r: ["same_lower"] for r in RANKS},
 }
-
-
-TWIN = "_as_float32"  # the name suffix of a combination's float32 twin
 
 
 def with_float32_twins(
