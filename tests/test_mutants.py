@@ -3,22 +3,23 @@
 For each mutant the real command runs in a subprocess, ``poolconf check
 mutants.m_x:Name --only vectors``: the golden vectors alone must make it fail
 (deterministic: no Hypothesis is involved), and at least one failing case must name a
-clause the mutant's bug violates (so it was killed for the right reason; the cases that name
-one of its clauses run first, ``-k "<its clauses>"``, and all of them only if those do not
-kill it so), except
+clause the mutant's bug violates (so it was killed for the right reason), except
 for the mutants named in ``VECTORS_MAY_MISS``: size-threshold bugs that only inputs
 larger than the golden vectors hold reach, which the property tests' scale tier must
 kill instead (and which must really survive the vectors, a stale entry failing, and every
 property but the scale tier's: the tier is what kills them). Gradient
 mutants must also be killed by ``--only gradients`` alone (the reference-free
-gradient checks). The property tests alone (``--only properties -x --no-shrink``, the default
+gradient checks). The property tests alone (``--only properties``, the default
 budget) must kill every mutant except those named in ``PROPERTY_SURVIVORS``, which
-may hold at most 10% of the zoo and must really survive (a stale entry
-fails). A gradient mutant's vectors and gradient checks run in one command
-(``--only vectors,gradients``), each part judged by its own tests' failures. The runs go
-two at a time (run this module in its own pytest process, as scripts/test.sh does, so
-that both run all the time; under pytest-xdist each worker runs what its tests need); the killing test, clause and time are attached to
-each test as user properties and printed with ``-rA``/``-s``.
+may hold at most 10% of the zoo and must really survive (a stale entry fails).
+
+Each run asks for the verdict, not every failure: no shrinking (``--no-shrink``), and it
+stops at its first failure (``-x``). The vectors and properties that name one of the
+mutant's clauses run first (``-k "<its clauses>"``); the whole part runs only if those
+do not kill it. The runs go two at a time (run this module in its own pytest process, as
+scripts/test.sh does, so that both run all the time; under pytest-xdist each worker runs
+what its tests need); the killing test, clause and time are attached to each test as user
+properties and printed with ``-rA``/``-s``.
 
 Mutants are discovered (every ``Mutant`` subclass of ``tests/mutants/m_*.py``), so a
 new mutant that nothing kills fails here, named in the test id.
@@ -55,9 +56,7 @@ VECTORS_MAY_MISS: dict[str, str] = {
 
 
 def _runs() -> list[tuple[str, str]]:
-    """One run per mutant and part; a gradient mutant's vectors and gradient checks run
-    together (one start of the command instead of two; each part is judged by its own
-    tests' failures: ``Verdict.of_part``)."""
+    """One run per mutant and part."""
     return [run for e in ENTRIES for run in _runs_of(e)]
 
 
@@ -65,46 +64,39 @@ UNSCALED = "properties without the scale tier"
 
 
 def _runs_of(entry: mutants.Entry) -> list[tuple[str, str]]:
-    first = "vectors,gradients" if entry.cls.KIND == "gradient" else "vectors"
-    runs = [(entry.spec, first), (entry.spec, "properties")]
+    parts = ["vectors", "gradients"] if entry.cls.KIND == "gradient" else ["vectors"]
+    parts.append("properties")
     if entry.name in VECTORS_MAY_MISS:
-        runs.append((entry.spec, UNSCALED))
-    return runs
-
-
-def verdict_of(
-    verdicts: dict[tuple[str, str], Verdict], entry: mutants.Entry, part: str
-) -> Verdict:
-    """The verdict of one part for ``entry``, from the run that checked it."""
-    run = next(r for r in _runs_of(entry) if part == r[1] or part in r[1].split(","))
-    return verdicts[run].of_part(part) if "," in run[1] else verdicts[run]
+        parts.append(UNSCALED)
+    return [(entry.spec, part) for part in parts]
 
 
 def _check(run: tuple[str, str]) -> Verdict:
-    if run[1] == UNSCALED:  # every property but the scale tier's, to the end
-        return run_check(
-            run[0], "properties", timeout=300, extra=("--no-shrink", "-k", "not scale")
-        )
-    # no shrinking (--no-shrink; it took most of the property and gradient time), and the
-    # properties stop at their first failure (-x): the verdict, not every failure
-    if run[1] == "properties":
-        return run_check(run[0], run[1], timeout=300, extra=("--no-shrink", "--pytest-arg=-x"))
+    spec, part = run
+    if part == UNSCALED:  # every property but the scale tier's, to the end
+        return run_check(spec, "properties", timeout=300, extra=("--no-shrink", "-k", "not scale"))
+    # no shrinking (it took most of the property and gradient time), and a run stops at its
+    # first failure (-x): the verdict, not every failure
+    first_failure = ("--no-shrink", "--pytest-arg=-x")
+    if part == "gradients":
+        return run_check(spec, part, timeout=300, extra=first_failure)
     # first only the tests that name one of the mutant's clauses (-k by clause id): a kill
-    # there is a kill by the whole part, for the right reason; anything else (a failure
-    # message can cite a clause its test does not name) is decided by the whole part
-    entry = SPECS[run[0]]
+    # there is a kill by the whole part, for the right reason (every test is derandomised, so
+    # it fails the same way in a run of the whole part); otherwise the whole part decides,
+    # the vectors to the end (a failing case that names one of the clauses may come after
+    # one that does not; and a failure message can cite a clause its test does not name)
+    entry = SPECS[spec]
     clauses = " or ".join(entry.cls.CLAUSES)
-    narrow = run_check(run[0], run[1], timeout=300, extra=("--no-shrink", "-k", clauses))
-    if not narrow.broken and all(
-        _killed_for_its_clauses(narrow.of_part(part) if "," in run[1] else narrow, entry, part)
-        for part in run[1].split(",")
-    ):
+    narrow = run_check(spec, part, timeout=300, extra=(*first_failure, "-k", clauses))
+    if not narrow.broken and _killed_for_its_clauses(narrow, entry, part):
         return narrow
-    return run_check(run[0], run[1], timeout=300, extra=("--no-shrink",))
+    whole = first_failure if part == "properties" else ("--no-shrink",)
+    return run_check(spec, part, timeout=300, extra=whole)
 
 
 def _killed_for_its_clauses(v: Verdict, entry: mutants.Entry, part: str) -> bool:
-    """What ``test_vectors_kill_mutant`` (and, for gradients, the gradient test) require."""
+    """A kill as the part's test requires it: for the vectors, by a failing case that
+    names one of the mutant's clauses."""
     if part != "vectors":
         return v.killed
     return v.killed and bool(v.clauses_hit() & set(entry.cls.CLAUSES))
@@ -172,7 +164,7 @@ def test_vectors_kill_mutant(
 ) -> None:
     """The golden vectors alone make ``poolconf check`` fail on the mutant, for one of
     the clauses its bug violates."""
-    v = verdict_of(verdicts, entry, "vectors")
+    v = verdicts[entry.spec, "vectors"]
     record_property("vectors", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     why = VECTORS_MAY_MISS.get(entry.name)
@@ -203,7 +195,7 @@ def test_gradient_checks_kill_gradient_mutant(
 ) -> None:
     """The gradient checks alone (adjoint identity, finite differences; no reference
     gradients, no vectors) kill every gradient mutant."""
-    v = verdict_of(verdicts, entry, "gradients")
+    v = verdicts[entry.spec, "gradients"]
     record_property("gradients", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     assert v.killed, f"{entry.spec} survives the gradient checks: {_describe(v)}"
@@ -223,7 +215,7 @@ def test_size_threshold_mutant_needs_the_scale_tier(
     """A size-threshold mutant survives every property but the scale tier's (``-k "not
     scale"``): the tier is what kills it (``test_property_tests_kill_mutant``)."""
     entry = next(e for e in ENTRIES if e.name == name)
-    v = verdict_of(verdicts, entry, UNSCALED)
+    v = verdicts[entry.spec, UNSCALED]
     record_property("unscaled", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     assert not v.killed, f"{entry.spec}: killed without the scale tier: {_describe(v)}"
@@ -244,7 +236,7 @@ def test_property_tests_kill_mutant(
     entry: mutants.Entry, verdicts: dict[tuple[str, str], Verdict], record_property: object
 ) -> None:
     """The property tests alone (Hypothesis, default budget, derandomised) kill the mutant."""
-    v = verdict_of(verdicts, entry, "properties")
+    v = verdicts[entry.spec, "properties"]
     record_property("properties", _describe(v))  # type: ignore[operator]
     assert not v.broken, f"{entry.spec}: {_describe(v)}"
     why = PROPERTY_SURVIVORS.get(entry.name)

@@ -53,16 +53,6 @@ class Verdict:
     def first_clause(self) -> str:
         return clause_of(self.failures[0]) if self.failures else ""
 
-    def of_part(self, name: str) -> Verdict:
-        """The verdict of part ``name`` alone, from a run of several parts: its own
-        failures (those of ``test_<name>.py``); a broken run stays broken."""
-        mine = [f for f in self.failures if f["id"].split("::", 1)[0] == f"test_{name}.py"]
-        code = self.returncode if self.broken else (1 if mine else 0)
-        return Verdict(
-            self.spec, name, code, self.seconds, dict(self.totals), mine,
-            dict(self.op_clauses), self.output_tail,
-        )  # fmt: skip
-
     def clauses_hit(self) -> set[str]:
         """Every clause named by a failing test (its marker) or its failure message."""
         hit: set[str] = set()
