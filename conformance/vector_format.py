@@ -79,6 +79,36 @@ def encode_array(a: np.ndarray) -> dict:
     return {"dtype": name, "shape": [int(s) for s in a.shape], "data": data}
 
 
+def _plain_floats(data: list, kinds: set[type]) -> np.ndarray | None:
+    """``data`` as float64 when it holds only finite JSON floats (what ``encode_array``
+    writes, converted at once), else None."""
+    if not kinds <= {float}:
+        return None
+    wide = np.array(data, dtype=np.float64)
+    return wide if np.isfinite(wide).all() else None
+
+
+def _checked_floats(data: list, where: str) -> np.ndarray:
+    """``data`` as float64, element by element: numbers and the strings 'nan', 'inf',
+    '-inf'; ``VectorError`` naming the first element that is neither."""
+    values = []
+    for i, v in enumerate(data):
+        if isinstance(v, str):
+            if v not in FLOAT_SPECIALS:
+                raise VectorError(f"{where}: data[{i}]={v!r} is not a number, 'nan', 'inf', '-inf'")
+            values.append(FLOAT_SPECIALS[v])
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            f = float(v) if isinstance(v, float) or abs(v) < 2**1024 else math.inf
+            if not math.isfinite(f):
+                raise VectorError(f"{where}: data[{i}]={v!r}: write specials as strings")
+            if f != v:  # an integer float64 cannot hold
+                raise VectorError(f"{where}: data[{i}]={v!r} is not exactly a float64 value")
+            values.append(f)
+        else:
+            raise VectorError(f"{where}: data[{i}]={v!r} is not a number")
+    return np.array(values, dtype=np.float64)
+
+
 def decode_array(obj: Any, *, where: str) -> np.ndarray:
     """The array an ``encode_array`` object describes; ``VectorError`` naming ``where``
     (``"file#tcId inputs.x"``) when it is malformed, too large or not exact."""
@@ -100,23 +130,11 @@ def decode_array(obj: Any, *, where: str) -> np.ndarray:
         got = len(data) if isinstance(data, list) else type(data).__name__
         raise VectorError(f"{where}: data length {got} != prod(shape {shape}) = {size}")
     npdt = dt.numpy_dtype(name)
+    kinds = set(map(type, data))
     if dt.is_float(name):
-        values = []
-        for i, v in enumerate(data):
-            if isinstance(v, str):
-                if v not in FLOAT_SPECIALS:
-                    raise VectorError(
-                        f"{where}: data[{i}]={v!r} is not a number, 'nan', 'inf', '-inf'"
-                    )
-                values.append(FLOAT_SPECIALS[v])
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                f = float(v)
-                if not math.isfinite(f):
-                    raise VectorError(f"{where}: data[{i}]={v!r}: write specials as strings")
-                values.append(f)
-            else:
-                raise VectorError(f"{where}: data[{i}]={v!r} is not a number")
-        wide = np.array(values, dtype=np.float64)
+        wide = _plain_floats(data, kinds)
+        if wide is None:
+            wide = _checked_floats(data, where)
         with np.errstate(over="ignore"):
             arr = wide.astype(npdt)
         back = arr.astype(np.float64)
@@ -126,9 +144,11 @@ def decode_array(obj: Any, *, where: str) -> np.ndarray:
             raise VectorError(f"{where}: data[{i}]={data[i]!r} is not exactly a {name} value")
     else:
         info = np.iinfo(npdt)
-        for i, v in enumerate(data):
-            if not isinstance(v, int) or isinstance(v, bool) or not info.min <= v <= info.max:
-                raise VectorError(f"{where}: data[{i}]={v!r} is not a {name} integer")
+        plain = kinds <= {int} and (not data or (info.min <= min(data) and max(data) <= info.max))
+        if not plain:  # find the first element that is not an integer of the dtype
+            for i, v in enumerate(data):
+                if not isinstance(v, int) or isinstance(v, bool) or not info.min <= v <= info.max:
+                    raise VectorError(f"{where}: data[{i}]={v!r} is not a {name} integer")
         arr = np.array(data, dtype=npdt) if data else np.zeros(0, dtype=npdt)
     return arr.reshape(shape)
 
