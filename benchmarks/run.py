@@ -21,10 +21,11 @@ on a shared, noisy machine:
   torch, which bypasses tracemalloc, the peak resident-set growth (``VmHWM - VmRSS`` after
   resetting the high-water mark through ``/proc/self/clear_refs``), which counts whole
   pages, includes allocator caching and any other thread's allocations, and needs Linux.
-* ``poolconf check torch`` (default profile) wall time, split with ``--only`` into
-  vectors, properties and gradients, with 1 and 2 xdist workers; ``poolconf vectors
-  verify`` and ``poolconf vectors generate --out TMP``; the reference's throughput over
-  the declared vector cases (``generate.build_test``: forward, gradients, tolerances).
+* ``poolconf check torch`` wall time, full profile (the default) and core, the full one
+  also split with ``--only`` into vectors, properties and gradients, with 1 and 2 xdist
+  workers; ``poolconf vectors verify`` and ``poolconf vectors generate --out TMP``; the
+  reference's throughput over the declared vector cases (``generate.build_test``: forward,
+  gradients, tolerances).
 """
 
 from __future__ import annotations
@@ -389,6 +390,8 @@ def run_cli(log: Callable[[str], None], workers: Sequence[int], timeout: float) 
             only = [] if part is None else ["--only", part]
             label = f"check torch -n {n}" + ("" if part is None else f" --only {part}")
             jobs.append((label, _cli(["check", "torch", "-n", str(n), *only])))
+        label = f"check torch -n {n} --profile core"
+        jobs.append((label, _cli(["check", "torch", "-n", str(n), "--profile", "core"])))
     out: list[CliTiming] = []
     with tempfile.TemporaryDirectory(prefix="poolconf-bench-") as tmp:
         jobs.append(("vectors verify", _cli(["vectors", "verify"])))
@@ -484,6 +487,8 @@ def targets(rows: Sequence[Row], cli: Sequence[CliTiming]) -> list[Target]:
     for label, limit in (
         ("check torch -n 1", 60.0),
         ("check torch -n 1 --only vectors", 15.0),
+        ("check torch -n 2", 45.0),
+        ("check torch -n 2 --profile core", 8.0),
         ("vectors verify", 60.0),
     ):
         c = by_label.get(label)
@@ -644,7 +649,8 @@ def _render_cli(cli: Sequence[CliTiming]) -> list[str]:
         "## Command wall times",
         "",
         "Each command in a fresh subprocess (`python -m poolconf.tools.cli ...`), default",
-        "profile; `-n` is the number of pytest-xdist workers; `--only` runs one part.",
+        "profile unless `--profile` says otherwise; `-n` is the number of pytest-xdist",
+        "workers; `--only` runs one part.",
         "",
         "| command | wall s | exit | last line |",
         "|---|---:|---:|---|",
