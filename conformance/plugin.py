@@ -42,6 +42,7 @@ What keeps a verdict trustworthy (``conformance/verdict.py`` decides it):
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import inspect
 import os
@@ -424,11 +425,10 @@ def pytest_collection_modifyitems(
             reason = KNOWN_FAILURE_PREFIX + entry.reason
             item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
     if state.known:
-        universe = {item.name for item in items}
-        with contextlib.suppress(Exception):  # a loading failure fails test_vector[load-error]
-            universe |= all_vector_test_names(load_vector_cases(vectors_option(config)))
-        state.stale_local = stale_ids(state.known, universe, [item.nodeid for item in items])
+        state.stale_local = _stale_in_collection(config, state.known, items)
     if state.only is not None:
+        # modules of other kinds are not collected (pytest_ignore_collect); what is left
+        # of them here was collected by a path given on the command line
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
@@ -437,6 +437,64 @@ def pytest_collection_modifyitems(
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
+
+
+def pytest_ignore_collect(collection_path: pathlib.Path, config: pytest.Config) -> bool | None:
+    """Leave the suite's modules of kinds outside ``--poolconf-only`` uncollected: a
+    narrowed run does not import them (most of a narrowed run's start-up)."""
+    state = config.stash.get(STATE, None)
+    if state is None or state.only is None:
+        return None
+    path = pathlib.Path(collection_path)
+    if path.suffix != ".py" or not path.name.startswith("test_"):
+        return None
+    if path.parent.resolve() != PACKAGE_DIR:
+        return None
+    return path.stem[len("test_") :] not in state.only or None
+
+
+def _suite_functions() -> dict[str, set[str]]:
+    """The test functions each module of the suite defines, by file name, read from the
+    source without importing it."""
+    functions = {}
+    for path in sorted(PACKAGE_DIR.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        functions[path.name] = {
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        }
+    return functions
+
+
+def _module_of(key: str, functions: dict[str, set[str]]) -> str | None:
+    """The suite module a known-failure id names (by its path or its test function)."""
+    path, sep, _ = key.partition("::")
+    if sep:
+        module = pathlib.PurePath(path).name
+        return module if module in functions else None
+    function = key.split("[", 1)[0]
+    return next((module for module, names in functions.items() if function in names), None)
+
+
+def _stale_in_collection(
+    config: pytest.Config, known: dict[str, KnownFailure], items: list[pytest.Item]
+) -> list[str]:
+    """Known-failure ids that name no test of this collection. An id naming a module of
+    the suite that was not collected (``--poolconf-only``, or paths given) cannot be
+    judged by this run and is not reported; a whole run judges every id."""
+    functions = _suite_functions()
+    collected = {pathlib.Path(str(item.path)).name for item in items if _kind(item) is not None}
+    judged = {}
+    for key, entry in known.items():
+        module = _module_of(key, functions)
+        if module is None or module in collected:
+            judged[key] = entry
+    universe = {item.name for item in items}
+    if "test_vectors.py" in collected:
+        with contextlib.suppress(Exception):  # a loading failure fails test_vector[load-error]
+            universe |= all_vector_test_names(load_vector_cases(vectors_option(config)))
+    return stale_ids(judged, universe, [item.nodeid for item in items])
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
