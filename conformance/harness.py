@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
 from poolconf import Unsupported
-from poolconf.conformance.assertions import assert_pure, describe_result, fail
+from poolconf.conformance.assertions import CheckFailure, assert_pure, describe_result, fail
 from poolconf.conformance.backend import Backend
 from poolconf.conformance.options import examples_for
 from poolconf.conformance.profiles import Profile
@@ -104,6 +104,11 @@ def _call(
             RUN.record_call("", "")
 
 
+class Refused(Exception):
+    """The backend raised on a call past a limit it declares; the message names the
+    exception and the declaration."""
+
+
 def invoke(
     backend: Backend,
     op: str,
@@ -116,13 +121,16 @@ def invoke(
     copy: bool = True,
     pure: bool = True,
     context: str = "",
+    refusal: str = "",
 ) -> dict[str, Any]:
     """Call ``op`` on valid input and return its outputs by name.
 
     ``Unsupported`` propagates (the caller skips or counts it); any other exception
-    fails the check. With ``copy`` the backend gets copies of ``arrays``, and with
-    ``pure`` the call must leave them unchanged and return no view of them.
-    ``context`` names an unusual input in the message (``" on read-only inputs"``)."""
+    fails the check, unless ``refusal`` says why the backend may raise here (a limit it
+    declares): then the exception is raised as ``Refused``, naming it. With ``copy`` the
+    backend gets copies of ``arrays``, and with ``pure`` the call must leave them
+    unchanged and return no view of them. ``context`` names an unusual input in the
+    message (``" on read-only inputs"``)."""
     __tracebackhide__ = True
     args = copies(arrays) if copy else list(arrays.values())
     try:
@@ -130,6 +138,10 @@ def invoke(
     except Unsupported:
         raise
     except (Exception, SystemExit) as exc:  # a backend's sys.exit() fails its test
+        if refusal and isinstance(exc, Exception) and not isinstance(exc, CheckFailure):
+            raise Refused(
+                f"{op} raised {type(exc).__name__}: {exc} (declared: {refusal}) [{clause}]"
+            ) from None
         fail(
             f"{op} raised {type(exc).__name__}: {exc}{context}, but the input is valid",
             call=call,

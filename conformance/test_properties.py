@@ -54,7 +54,13 @@ from poolconf.conformance.assertions import (
 )
 from poolconf.conformance.backend import Backend
 from poolconf.conformance.declared import compare_as_declared
-from poolconf.conformance.harness import invoke, invoke_invalid, restrictions, run_property
+from poolconf.conformance.harness import (
+    Refused,
+    invoke,
+    invoke_invalid,
+    restrictions,
+    run_property,
+)
 from poolconf.conformance.profiles import Profile
 from poolconf.conformance.strategies import (
     PoolCase,
@@ -213,7 +219,10 @@ def check_forward(backend: Backend, case: PoolCase, recorder: Any, clause: str) 
     if how.mode == "raise":
         invoke_invalid(backend, op, arrays, params, why=how.reason, clause=how.clause, **where)
         return None
-    got = invoke(backend, op, arrays, params, clause=clause, **where)
+    try:
+        got = invoke(backend, op, arrays, params, clause=clause, refusal=how.refusal, **where)
+    except Refused:
+        return None
     expected = dict(zip(cat.op(op).outputs, _as_tuple(reference_forward(op, arrays, params))))
     _compare(op, got, expected, case, how, recorder, clause, {}, **where)
     return None
@@ -237,7 +246,10 @@ def check_grad(backend: Backend, case: PoolCase, recorder: Any, clause: str) -> 
     if how.mode == "skip":
         return how.reason
     grad_params = {"tie_policy": how.tie_routing} if how.tie_routing != "first" else {}
-    got = invoke(backend, op, arrays, params, clause=clause, **where)
+    try:
+        got = invoke(backend, op, arrays, params, clause=clause, refusal=how.refusal, **where)
+    except Refused:
+        return None
     result = reference_forward(op, arrays, {**params, **grad_params})
     expected = dict(zip(cat.op(op).outputs, _as_tuple(result)))
     _compare(op, got, expected, case, how, recorder, clause, grad_params, **where)

@@ -43,7 +43,7 @@ from poolconf.conformance.assertions import (
 )
 from poolconf.conformance.backend import Backend
 from poolconf.conformance.declared import compare_as_declared
-from poolconf.conformance.harness import invoke, invoke_invalid
+from poolconf.conformance.harness import Refused, invoke, invoke_invalid
 from poolconf.conformance.profiles import case_in_profile
 from poolconf.conformance.vector_format import VectorCase
 from poolconf.reference import catalog as cat
@@ -143,9 +143,11 @@ def check_part(
     try:
         if how.mode == "raise":
             return [invoke_invalid(backend, op, arrays, params, why=how.reason, **where)]
-        outputs = invoke(backend, op, arrays, params, **where)
+        outputs = invoke(backend, op, arrays, params, refusal=how.refusal, **where)
     except Unsupported as exc:
         pytest.skip(f"unsupported: {exc.reason}")
+    except Refused as refused:
+        return [str(refused)]
     if sink is not None:
         sink.update(outputs)
     lines = [

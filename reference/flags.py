@@ -51,7 +51,9 @@ class Flag:
     Wycheproof's note fields: what kind of bug the flagged tests probe, what goes
     wrong when an implementation gets it wrong, and real reports of it. ``raise_on``: the
     declared values under which a flagged case must raise; with ``limit`` the flag marks
-    a case past one limit, and any other declared value leaves it judged as valid."""
+    a case past one limit: under a declared value in ``raise_on`` the backend may raise
+    (or return the reference's value), and any other declared value leaves it judged as
+    valid."""
 
     name: str
     description: str
@@ -632,6 +634,8 @@ class Judgement:
     ``mode``: ``compare`` (against the reference), ``raise`` (the backend must raise,
     as it declares) or ``skip`` (the spec leaves the result open and the backend
     declares a choice poolconf cannot check; ``reason`` says which). With ``compare``:
+    ``refusal``, when set, says why the backend may raise instead (a declared limit it
+    may enforce: an exception passes, a returned value is compared);
     ``tie_routing`` is the tie policy whose gradient routing is expected; with
     ``free_indices`` an index may name any of its window's tied maxima (any of its
     NaNs), and ``free_zero_sign`` lets a max of tied zeros take either sign; with
@@ -650,6 +654,7 @@ class Judgement:
     flush_subnormals: bool = False
     accumulator: str = "exact"
     ignore: frozenset[str] = frozenset()
+    refusal: str = ""
 
 
 def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> Judgement:
@@ -671,7 +676,9 @@ def judge(flags: Iterable[str], declarations: Mapping[str, str], part: str) -> J
         if declared == DEFAULT_DECLARATIONS[flag.declaration]:
             continue
         skip = f"implementation-defined (flag {name}, declared {declared})"
-        if declared in flag.raise_on:
+        if declared in flag.raise_on and flag.limit:  # past the limit the backend declares
+            relax.setdefault("refusal", f"flag {name}, declared {declared}")
+        elif declared in flag.raise_on:
             raises.append((name, declared))
         elif flag.limit:
             continue  # past another limit than the declared one

@@ -469,6 +469,8 @@ def _case(result: str = "acceptable", flags: tuple[str, ...] = (), **kw: object)
 
 
 # (declarations, flags of a case, part) -> the judgement's mode and the fields it must have
+BELOW = {"padding_limit": "below_kernel"}
+REFUSE = {"refusal": "flag PaddingNotBelowKernel, declared below_kernel"}
 PLANS = [
     ({}, ("Tie",), "forward", "compare", {}),
     ({"tie_policy": "all"}, ("Tie",), "grad", "compare", {"tie_routing": "all"}),
@@ -548,19 +550,30 @@ PLANS = [
         {},
     ),
     ({"tie_policy": "other"}, ("NegativeZero",), "forward", "compare", {}),
+    # past a declared padding limit the backend may raise; a raise it must make wins
+    (BELOW, ("PaddingNotBelowKernel", "PaddingOverHalfKernel"), "grad", "compare", REFUSE),
     (
-        {"padding_limit": "below_kernel"},
-        ("PaddingNotBelowKernel", "PaddingOverHalfKernel"),
-        "grad",
+        {**BELOW, "empty_window": "error"},
+        ("PaddingNotBelowKernel", "EmptyWindow"),
+        "forward",
         "raise",
-        {
-            "clause": "POOL-PARAM-7",
-            "reason": "flag PaddingNotBelowKernel, declared below_kernel",
-        },
+        {"clause": "POOL-EMPTY-1"},
     ),
-    ({"padding_limit": "below_kernel"}, ("PaddingOverHalfKernel",), "forward", "compare", {}),
-    ({"padding_limit": "half_kernel"}, ("PaddingOverHalfKernel",), "forward", "raise", {}),
-    ({"padding_limit": "half_kernel"}, ("PaddingNotBelowKernel",), "forward", "compare", {}),
+    (BELOW, ("PaddingOverHalfKernel",), "forward", "compare", {"refusal": ""}),
+    (
+        {"padding_limit": "half_kernel"},
+        ("PaddingOverHalfKernel",),
+        "forward",
+        "compare",
+        {"refusal": "flag PaddingOverHalfKernel, declared half_kernel"},
+    ),
+    (
+        {"padding_limit": "half_kernel"},
+        ("PaddingNotBelowKernel",),
+        "forward",
+        "compare",
+        {"refusal": ""},
+    ),
 ]
 
 
@@ -764,6 +777,9 @@ def _check_installed(backend: str, *args: str, cwd: pathlib.Path) -> subprocess.
         ("accumulating", "AccumulatorOverflow", 0, "10 passed, 0 failed"),
         ("accumulating_undeclared", "AccumulatorOverflow", 1, "[POOL-DTYPE-6]"),
         ("accumulating_narrow", "AccumulatorOverflow", 1, "float16_near_max"),
+        ("limited", "PaddingNotBelowKernel", 0, "CONFORMS"),
+        ("limited_partly", "PaddingNotBelowKernel", 0, "CONFORMS"),
+        ("limited_wrong", "PaddingNotBelowKernel", 1, "[POOL-PARAM-7]"),
     ],
 )
 def test_a_declared_choice_is_judged_by_declaration(
@@ -775,7 +791,8 @@ def test_a_declared_choice_is_judged_by_declaration(
     sums and Lp powers are float32 (float64 for float64 data) passes when it declares
     accumulator="float32", fails citing POOL-DTYPE-6 when it does not, and one that
     declares float32 but sums float16 in float16 fails where a float32 accumulator would
-    not overflow [POOL-DTYPE-6]."""
+    not overflow [POOL-DTYPE-6]; past a declared padding_limit a backend may raise (on
+    every op or some) or return the reference's value, not a wrong one [POOL-PARAM-7]."""
     proc = _check_installed(backend, "--only", "vectors", "-k", flag, "-n", "0", cwd=tmp_path)
     text = output(proc)
     assert proc.returncode == status, text

@@ -79,6 +79,10 @@ DECLARATIONS = {
     "empty_window": "error",
     "nan_index": "first",
     "subnormals": "flush",  # DAZ and FTZ on the CPU [POOL-DTYPE-5]
+    # tf.nn.max_pool's explicit padding must be smaller than the window; the average's
+    # composition (tf.pad, then VALID) has no limit, and a value returned past the limit
+    # is judged as any other [POOL-PARAM-7]
+    "padding_limit": "below_kernel",
     # window sums and tf.norm's |x|**p rounded to the input dtype [POOL-DTYPE-6]
     "accumulator": "dtype",
 }
