@@ -18,6 +18,7 @@ from poolconf import SpecError
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 from poolconf.reference.catalog import LAYOUTS, TIE_POLICIES
+from poolconf.reference.geometry import check_padding_string as check_padding_string
 
 
 def _dtype_of(a: np.ndarray, name: str, clause: str) -> str:

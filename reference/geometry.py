@@ -81,6 +81,15 @@ def same_padding(
     return (small, total - small) if upper else (total - small, small)
 
 
+def check_padding_string(padding: str) -> str:
+    """A padding string must be one of ``PADDING_STRINGS`` [POOL-PARAM-4]."""
+    if padding not in PADDING_STRINGS:
+        raise SpecError(
+            f"padding={padding!r} is not one of {list(PADDING_STRINGS)}", "POOL-PARAM-4"
+        )
+    return padding
+
+
 def resolve_padding(
     padding: object,
     spatial_shape: Sequence[int],
@@ -104,13 +113,10 @@ def resolve_padding(
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0),) * rank
-        if padding in ("same_upper", "same_lower"):
-            return tuple(
-                same_padding(L, k, s, d, upper=padding == "same_upper")
-                for L, k, s, d in zip(spatial_shape, kernel, stride, dilation)
-            )
-        raise SpecError(
-            f"padding={padding!r} is not one of {list(PADDING_STRINGS)}", "POOL-PARAM-4"
+        check_padding_string(padding)
+        return tuple(
+            same_padding(L, k, s, d, upper=padding == "same_upper")
+            for L, k, s, d in zip(spatial_shape, kernel, stride, dilation)
         )
     if is_integer(padding):
         p = int(padding)

@@ -83,9 +83,23 @@ def test_unsupported_reasons_name_a_clause() -> None:
     assert "[POOL-DTYPE-1]" in exc.value.reason
 
 
-def test_unknown_layout_is_rejected_by_the_adapter() -> None:
-    with pytest.raises(SpecError):
-        ob.max_pool(_x(1, 1, 4), kernel_size=(2,), layout="NCHW")
+def test_values_the_adapter_translates_are_validated_by_it() -> None:
+    """layout, the bools (ONNX has only int attributes) and the padding strings (ONNX
+    spells them otherwise) are the adapter's translation: a value that is not the spec's
+    is rejected here, with its clause, and never reaches ONNX Runtime as a valid one."""
+    x = _x(1, 1, 4)
+    for kw, clause in (
+        ({"layout": "NCHW"}, "POOL-LAYOUT-1"),
+        ({"ceil_mode": 1}, "POOL-PARAM-6"),
+        ({"padding": "SAME_UPPER"}, "POOL-PARAM-4"),
+    ):
+        with pytest.raises(SpecError) as exc:
+            ob.max_pool(x, kernel_size=(2,), **kw)
+        assert exc.value.clause == clause
+    with pytest.raises(SpecError) as exc:
+        ob.avg_pool(x, kernel_size=(2,), count_include_pad=0)
+    assert exc.value.clause == "POOL-PARAM-6"
+    assert ob.max_pool(x, kernel_size=(2,), ceil_mode=np.bool_(True), padding="same_upper").size
 
 
 def test_documented_divergences_still_show() -> None:

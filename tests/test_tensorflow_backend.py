@@ -101,3 +101,19 @@ def test_known_failure_file_lines_carry_a_clause_and_a_link() -> None:
     for entry in known.values():
         assert re.search(r"POOL-[A-Z]+-\d+", entry.reason), entry
         assert "http" in entry.reason or "no upstream report found" in entry.reason, entry
+
+
+def test_values_the_adapter_translates_are_validated_by_it() -> None:
+    """The padding strings and the bools have no TensorFlow spelling of their own: a value
+    that is not the spec's ("SAME", TensorFlow's own word; an int 1) is rejected by the
+    adapter, with its clause, instead of reaching TensorFlow as a valid one."""
+    x = _x(1, 1, 4)
+    for call, clause in (
+        (lambda: tb.avg_pool(x, kernel_size=(2,), padding="SAME"), "POOL-PARAM-4"),
+        (lambda: tb.max_pool(x, kernel_size=(2,), padding="VALID"), "POOL-PARAM-4"),
+        (lambda: tb.max_pool(x, kernel_size=(2,), ceil_mode=1), "POOL-PARAM-6"),
+        (lambda: tb.avg_pool(x, kernel_size=(2,), count_include_pad=1), "POOL-PARAM-6"),
+    ):
+        with pytest.raises(SpecError) as exc:
+            call()
+        assert exc.value.clause == clause

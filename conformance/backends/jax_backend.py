@@ -46,8 +46,9 @@ Padding strings go to JAX as its own forms (``"VALID"``, ``"SAME"`` (upper),
 ``"SAME_LOWER"``) where the window count needs no ceil-mode extension. JAX has no
 windowed Lp pooling, no max pooling with indices, no unpooling and no adaptive
 pooling: those functions are missing. ``ceil_mode``, ``count_include_pad``,
-``divisor_override`` and ``layout`` have no JAX counterpart: the adapter translates
-them, so it rejects values it cannot translate (``SpecError``, their clauses).
+``divisor_override``, ``layout`` and the padding strings have no JAX counterpart of the
+same spelling: the adapter translates them, so it rejects values it cannot translate
+(``SpecError``, their clauses).
 Every other argument goes to JAX as given when the spec rejects it, and JAX's own
 checks decide; no result is adjusted.
 """
@@ -68,6 +69,7 @@ import jax.numpy as jnp  # noqa: E402 - after the float64 switch above
 from jax import lax  # noqa: E402
 
 from poolconf import SpecError, Unsupported  # noqa: E402
+from poolconf.reference import arguments  # noqa: E402
 from poolconf.reference import geometry as geo  # noqa: E402
 
 # Verified on jax/jaxlib 0.10.2, CPU:
@@ -102,11 +104,6 @@ _JAX_PADDING = {"valid": "VALID", "same_upper": "SAME", "same_lower": "SAME_LOWE
 def _check_layout(layout: Any) -> None:
     if layout not in LAYOUTS:
         raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise SpecError(f"{name}={value!r} must be a bool", "POOL-PARAM-6")
 
 
 def _numpy(a: Any) -> np.ndarray:
@@ -174,7 +171,9 @@ class _Window:
         dilation: Any,
         ceil_mode: Any,
     ) -> None:
-        _check_bool("ceil_mode", ceil_mode)
+        arguments.check_bool(ceil_mode, "ceil_mode")
+        if isinstance(padding, str):  # the adapter translates the spec's strings
+            arguments.check_padding_string(padding)
         rank = len(spatial)
         try:
             geom = geo.pool_geometry(spatial, kernel_size, stride, padding, dilation, ceil_mode)
@@ -405,7 +404,7 @@ def _build_avg(args: Any, divisor: Any) -> Any:
 def _avg_key(
     w: _Window, x: np.ndarray, layout: str, count_include_pad: Any, divisor_override: Any
 ) -> Any:
-    _check_bool("count_include_pad", count_include_pad)
+    arguments.check_bool(count_include_pad, "count_include_pad")
     _check_divisor(divisor_override)
     args = w.args(x.ndim, layout)
     spatial = _spatial_axes(x.ndim, layout)

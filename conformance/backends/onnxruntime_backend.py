@@ -14,11 +14,13 @@ The spec's arguments map onto ONNX attributes one to one:
   stride is 1, so it is always passed).
 * ``padding`` pairs -> ``pads`` (all begins, then all ends: ONNX's order, so
   asymmetric padding is native); the strings ``"valid"``, ``"same_upper"``,
-  ``"same_lower"`` -> ``auto_pad`` ``VALID``, ``SAME_UPPER``, ``SAME_LOWER`` (any other
-  string is handed over as it is, and ONNX Runtime judges it).
-* ``ceil_mode``, ``count_include_pad``, ``p``, ``groups`` -> the attributes of the
-  same meaning, passed as the values given (ONNX has no boolean attribute type: a
-  Python bool becomes the int 0 or 1, and so does an int 0 or 1).
+  ``"same_lower"`` -> ``auto_pad`` ``VALID``, ``SAME_UPPER``, ``SAME_LOWER``. The
+  strings are the adapter's translation, so any other string (ONNX's own ``"SAME_UPPER"``
+  among them) is rejected here [POOL-PARAM-4].
+* ``ceil_mode``, ``count_include_pad`` -> the int attributes 0 or 1: ONNX has no boolean
+  attribute type, so the bool is the adapter's translation and a value that is not a bool
+  (an int 1 included) is rejected here [POOL-PARAM-6].
+* ``p``, ``groups`` -> the attributes of the same meaning, passed as the values given.
 * ``layout="channels_last"``: the input is transposed to ``(N, C, *spatial)`` (ONNX's
   pools take channels first) and the outputs back; the layout is the adapter's own
   argument, so an unknown value is rejected here [POOL-LAYOUT-1].
@@ -39,7 +41,8 @@ and no gradients in the inference package (those functions are missing). Where a
 dtype the spec allows has no ONNX Runtime kernel (the session cannot be created:
 "Could not find an implementation", or the ONNX schema excludes the type) the call
 is ``Unsupported`` [POOL-DTYPE-1]; dtypes the spec rejects go to ONNX Runtime, which
-rejects them. No argument is validated on ONNX Runtime's behalf and no result is
+rejects them. Apart from the values the adapter translates (layout, the bools, the
+padding strings), no argument is validated on ONNX Runtime's behalf and no result is
 adjusted: what ONNX Runtime accepts and computes is what the check judges.
 """
 
@@ -55,6 +58,7 @@ import onnxruntime as ort  # importing this backend imports onnxruntime; the har
 from onnx import TensorProto, helper
 
 from poolconf import SpecError, Unsupported
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 
 # Verified on onnxruntime 1.32.0 CPU:
@@ -240,7 +244,7 @@ def _ints(v: Any, rank: int) -> list[Any]:
 def _pads(padding: Any, rank: int) -> dict[str, Any]:
     """``padding`` as ONNX ``pads`` (begins, then ends) or ``auto_pad``."""
     if isinstance(padding, str):
-        return {"auto_pad": _AUTO_PAD.get(padding, padding)}
+        return {"auto_pad": _AUTO_PAD[args.check_padding_string(padding)]}
     entries = padding if isinstance(padding, (tuple, list)) else [padding] * rank
     begins, ends = [], []
     for e in entries:
@@ -266,7 +270,7 @@ def _window_attrs(
         "kernel_shape": kernel,
         "strides": kernel if stride is None else _ints(stride, rank),
         "dilations": _ints(dilation, rank),
-        "ceil_mode": _value(ceil_mode),
+        "ceil_mode": int(args.check_bool(ceil_mode, "ceil_mode")),
     }
     attrs.update(_pads(padding, rank))
     return attrs
@@ -355,7 +359,7 @@ def avg_pool(
         )
     xc = _to_cf(x, layout)
     attrs = _window_attrs(_rank(xc), kernel_size, stride, padding, dilation, ceil_mode)
-    attrs["count_include_pad"] = _value(count_include_pad)
+    attrs["count_include_pad"] = int(args.check_bool(count_include_pad, "count_include_pad"))
     (y,) = _run("avg_pool", "AveragePool", attrs, [xc], [_elem_type(xc)])
     return _from_cf(y, layout)
 

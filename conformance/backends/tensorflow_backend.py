@@ -46,8 +46,10 @@ Compositions of TensorFlow ops, each equivalent to the spec where it is used:
 ``count_include_pad=False`` with padding other than ``SAME``'s, a ceil-mode overhang
 in an average, dilation with stride above 1, indices outside 2-D ``VALID``/``SAME``,
 and dtypes without a CPU kernel. TensorFlow has no Lp pooling, no unpooling and no
-adaptive pooling: those functions are missing. Arguments the spec rejects go to
-TensorFlow as given and its own checks decide; no result is adjusted.
+adaptive pooling: those functions are missing. The values the adapter translates
+(``layout``, ``ceil_mode``, ``count_include_pad``, the padding strings) are rejected here
+when they are not the spec's (``SpecError``, their clauses); every other argument the spec
+rejects goes to TensorFlow as given and its own checks decide; no result is adjusted.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import numpy as np
 import tensorflow as tf  # importing this backend imports tensorflow; the harness never does
 
 from poolconf import SpecError, Unsupported
+from poolconf.reference import arguments as args
 from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
@@ -109,11 +112,6 @@ _MISSING_KERNEL = (
 def _check_layout(layout: Any) -> None:
     if layout not in LAYOUTS:
         raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
-
-
-def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise SpecError(f"{name}={value!r} must be a bool", "POOL-PARAM-6")
 
 
 def _to_last(a: Any, layout: str) -> np.ndarray:
@@ -172,7 +170,7 @@ def _explicit(pairs: list[Any]) -> list[list[Any]]:
 
 def _raw_padding(padding: Any, rank: int) -> Any:
     if isinstance(padding, str):
-        return {"valid": "VALID", "same_upper": "SAME"}.get(padding, padding)
+        return {"valid": "VALID", "same_upper": "SAME"}.get(padding, padding)  # same_lower: none
     return _explicit([p if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)])
 
 
@@ -227,7 +225,9 @@ class _Window:
         dilation: Any,
         ceil_mode: Any,
     ) -> None:
-        _check_bool("ceil_mode", ceil_mode)
+        args.check_bool(ceil_mode, "ceil_mode")
+        if isinstance(padding, str):  # the adapter translates the spec's strings
+            args.check_padding_string(padding)
         rank = len(spatial)
         self.raw = (kernel_size, stride, padding, dilation)
         try:
@@ -447,7 +447,7 @@ def max_pool_grad(
 
 
 def _avg_forward(op: str, t: Any, w: _Window, count_include_pad: Any, divisor_override: Any) -> Any:
-    _check_bool("count_include_pad", count_include_pad)
+    args.check_bool(count_include_pad, "count_include_pad")
     if divisor_override is not None:
         raise Unsupported(
             f"divisor_override={divisor_override!r}: tensorflow's average pools have no divisor "
