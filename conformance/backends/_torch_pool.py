@@ -9,11 +9,9 @@ import numpy as np
 import torch  # importing this backend imports torch; the harness itself never does
 import torch.nn.functional as F
 
-from poolconf import SpecError, Unsupported
+from poolconf import Unsupported
 from poolconf.conformance.backends._torch_common import (
     _check_dtype,
-    _check_grad_dtype,
-    _dtype_name,
     _explicit_pad,
     _lift,
     _numpy,
@@ -25,8 +23,6 @@ from poolconf.conformance.backends._torch_common import (
     _spatial,
     _tensor,
 )
-from poolconf.reference import catalog
-from poolconf.reference import dtypes as dt
 from poolconf.reference import geometry as geo
 
 # ---------------------------------------------------------------------------
@@ -37,14 +33,6 @@ from poolconf.reference import geometry as geo
 def _max_call(t: Any, plan: _Plan, ceil_mode: Any, indices: bool) -> Any:
     rank = t.dim() - 2
     integer = not t.dtype.is_floating_point
-    volume = math.prod(t.shape[2:])
-    if t.dtype in (torch.int8, torch.uint8) and t.shape[1] and t.stride(1) == 1 and volume > 127:
-        # torch 2.13's channels-last CPU max-pool kernel keeps indices in the input's
-        # own 1-byte integer type and raises for planes of more than 127 elements
-        raise Unsupported(
-            f"torch's channels-last max-pool kernel raises for {t.dtype} planes of more than "
-            f"127 elements (this one has {volume}) [POOL-MAX-6]"
-        )
     if rank == 1 and integer:  # torch's max_pool1d has no integer kernel; use its 2-D one
         out = cast(Any, F).max_pool2d(  # return_indices is a runtime bool, not a Literal
             t.unsqueeze(2),
@@ -171,7 +159,6 @@ def max_pool_grad(
         raise Unsupported(
             f"tie_policy={tie_policy!r}: torch routes a max gradient to one element [POOL-GRAD-2]"
         )
-    _check_grad_dtype(x, grad_output)
     kw = _max_kw(kernel_size, stride, padding, dilation, ceil_mode, layout)
     plan = _native_max_plan("max_pool_grad", x, kw)
     leaf, t = _tensor(x, layout, grad=True)
@@ -210,13 +197,6 @@ def _avg_forward(
     dil = geo.per_dim(dilation, "dilation", len(spatial), 1, "POOL-PARAM-3")
     if any(d != 1 for d in dil):
         raise Unsupported(f"torch avg_pool has no dilation; got dilation={list(dil)} [POOL-AVG-5]")
-    if divisor_override is not None and not (
-        geo.is_integer(divisor_override) and int(divisor_override) >= 0
-    ):
-        raise Unsupported(
-            f"divisor_override={divisor_override!r}: torch accepts a negative divisor and "
-            f"returns a value; not validated on torch's behalf [POOL-AVG-2]"
-        )
     plan = _plan(spatial, kernel_size, stride, padding, dilation, ceil_mode)
     if plan.explicit is not None:
         if (
@@ -236,12 +216,6 @@ def _avg_forward(
         t = _explicit_pad(t, plan.explicit, 0.0)
     rank = t.dim() - 2
     _check_half_3d(op, t)
-    if rank == 3 and plan.geom is not None and any(L < k for L, k in zip(t.shape[2:], plan.kernel)):
-        raise Unsupported(
-            f"torch avg_pool3d rejects an input {list(t.shape[2:])} smaller than the kernel "
-            f"{list(plan.kernel)} although the padding gives a valid output (avg_pool1d/2d "
-            f"accept it) [POOL-GEOM-2]"
-        )
     if rank == 1 and divisor_override is not None:  # avg_pool1d has no divisor_override
         out = F.avg_pool2d(
             t.unsqueeze(2),
@@ -305,7 +279,6 @@ def avg_pool_grad(
 ) -> np.ndarray:
     """Autograd through ``avg_pool``."""
     _check_dtype("avg_pool_grad", "grad", x)
-    _check_grad_dtype(x, grad_output)
     leaf, t = _tensor(x, layout, grad=True)
     out = _avg_forward(
         x,
@@ -330,43 +303,10 @@ def avg_pool_grad(
 # ---------------------------------------------------------------------------
 
 
-def _check_p(p: Any) -> int:
-    if not geo.is_integer(p) or int(p) < 1:
-        raise Unsupported(
-            f"p={p!r}: torch lp_pool accepts any real p and returns a value; the spec requires "
-            f"an integer >= 1; not validated on torch's behalf [POOL-LP-2]"
-        )
-    return int(p)
-
-
-def _check_lp_range(x: np.ndarray, p: int, window: int, name: str, op: str) -> None:
-    """torch evaluates ``x**p`` and the window mean in the input dtype: Unsupported
-    where that leaves the dtype's normal range although the spec's exact result does
-    not [POOL-DTYPE-3, POOL-DTYPE-4]. Conservative: judged per element. A float32 or
-    float64 forward value that overflows is what the declared float32 accumulator allows
-    [POOL-DTYPE-6]; float16 and bfloat16 powers overflow before a float32 accumulator
-    would, and gradients keep the exact range."""
-    fmt = dt.FLOAT_FORMATS.get(name)
-    if fmt is None:
-        return
-    a = np.abs(x.astype(np.float64))
-    a = a[np.isfinite(a) & (a > 0)]
-    if not a.size:
-        return
-    with np.errstate(divide="ignore"):
-        log2 = np.log2(a)
-    max_log = float(log2.max()) * p + math.log2(window)
-    min_log = float(log2.min()) * p - math.log2(window)
-    if max_log >= fmt.emax + 1 and (name in ("float16", "bfloat16") or op.endswith("_grad")):
-        raise Unsupported(
-            f"torch {op} forms sum(|x|**p) in {name}; with max |x|={a.max():g} and p={p} it "
-            f"overflows where the exact result may be finite [POOL-DTYPE-4, POOL-DTYPE-6]"
-        )
-    if min_log < fmt.emin:
-        raise Unsupported(
-            f"torch lp_pool forms |x|**p/kernel in {name}; with min nonzero |x|={a.min():g} and "
-            f"p={p} it underflows below the normal range [POOL-DTYPE-4]"
-        )
+def _norm_type(p: Any) -> Any:
+    """``p`` as torch's ``norm_type``: an integer as a float, anything else as given
+    (torch's own checks decide) [POOL-LP-2]."""
+    return float(p) if geo.is_integer(p) else p
 
 
 def _lp_forward(
@@ -389,19 +329,25 @@ def _lp_forward(
     plan = _plan(spatial, kernel_size, stride, padding, dilation, ceil_mode)
     if plan.geom is not None:
         pads = plan.geom.padding
-        for a, (pb, pe) in zip(plan.geom.axes, pads):
-            padded = a.length + pb + pe
-            floor = geo.output_length(padded, a.kernel, a.stride, 1, 0, 0, False)
-            if a.out != floor:
-                raise Unsupported(
-                    f"torch {op}: ceil_mode=True makes a window overhang the input; torch "
-                    f"computes Lp as avg_pool(x**p) * prod(kernel_size), which scales such a "
-                    f"window by kernel/in-bounds count [POOL-LP-1, POOL-GEOM-3]"
-                )
-        _check_lp_range(x, p, math.prod(plan.kernel), _dtype_name(x) or "", op)
+        # torch's lp_pool has no padding argument: F.pad with zeros (|0|**p adds nothing,
+        # POOL-LP-1), then torch's own ceil mode where the spec's last window overhangs
+        overhang = any(
+            a.out != geo.output_length(a.length + pb + pe, a.kernel, a.stride, 1, 0, 0, False)
+            for a, (pb, pe) in zip(plan.geom.axes, pads)
+        )
+        padded_ceil = [
+            geo.output_length(a.length + pb + pe, a.kernel, a.stride, 1, 0, 0, True)
+            for a, (pb, pe) in zip(plan.geom.axes, pads)
+        ]
+        if overhang and padded_ceil != [a.out for a in plan.geom.axes]:
+            raise Unsupported(
+                f"torch lp_pool has no padding argument, and its ceil mode on the zero-padded "
+                f"input counts {padded_ceil} windows where the spec's last window must start "
+                f"before the end padding ({[a.out for a in plan.geom.axes]}) ({op}) [POOL-GEOM-4]"
+            )
         if any(pb or pe for pb, pe in pads):
-            t = _explicit_pad(t, pads, 0.0)  # |0|**p adds nothing [POOL-LP-1]
-        ceil_mode = False  # equal window counts, checked above
+            t = _explicit_pad(t, pads, 0.0)
+        ceil_mode = overhang
         stride_t: Any = plan.stride
     else:
         if plan.explicit is not None:  # torch's lp_pool has no padding argument
@@ -417,39 +363,7 @@ def _lp_forward(
     kernel: Any = plan.kernel[0] if rank == 1 and len(plan.kernel) == 1 else plan.kernel
     if rank == 1 and isinstance(stride_t, (tuple, list)) and len(stride_t) == 1:
         stride_t = stride_t[0]
-    return fn(t.abs(), float(p), kernel, stride_t, ceil_mode)
-
-
-def _check_uncovered_finite(
-    x: np.ndarray,
-    kernel_size: Any,
-    stride: Any,
-    padding: Any,
-    dilation: Any,
-    ceil_mode: Any,
-    layout: str,
-) -> None:
-    """torch differentiates ``abs(x)**p`` over the whole input, so a NaN or infinite
-    element that no window covers gets ``0 * NaN = NaN`` instead of 0 [POOL-GRAD-4]."""
-    if layout not in catalog.LAYOUTS:
-        return
-    x_cf = np.moveaxis(x, -1, 1) if layout == "channels_last" else x
-    bad = ~np.isfinite(x_cf.astype(np.float64))
-    if not bad.any():
-        return
-    try:
-        g = geo.pool_geometry(x_cf.shape[2:], kernel_size, stride, padding, dilation, ceil_mode)
-    except SpecError:
-        return
-    covered = np.zeros(math.prod(x_cf.shape[2:]), dtype=bool)
-    for _, taps in g.windows():
-        covered[[tp.flat for tp in taps if tp.in_bounds]] = True
-    plane_bad = bad.reshape(bad.shape[0] * bad.shape[1], -1).any(axis=0)
-    if (plane_bad & ~covered).any():
-        raise Unsupported(
-            "torch lp_pool_grad differentiates |x|**p over the whole input: a non-finite "
-            "element that no window covers gets a NaN gradient instead of 0 [POOL-GRAD-4]"
-        )
+    return fn(t.abs(), _norm_type(p), kernel, stride_t, ceil_mode)
 
 
 def lp_pool(
@@ -465,7 +379,6 @@ def lp_pool(
 ) -> np.ndarray:
     """``F.lp_pool*d(abs(x))`` with zero padding applied by ``F.pad`` [POOL-LP-1]."""
     _check_dtype("lp_pool", "lp_pool", x)
-    p = _check_p(p)
     _, t = _tensor(x, layout)
     out = _lp_forward(x, t, "lp_pool", kernel_size, p, stride, padding, dilation, ceil_mode, layout)
     return _numpy(out, layout)
@@ -485,9 +398,6 @@ def lp_pool_grad(
 ) -> np.ndarray:
     """Autograd through ``lp_pool`` (the abs included)."""
     _check_dtype("lp_pool_grad", "grad", x)
-    p = _check_p(p)
-    _check_grad_dtype(x, grad_output)
-    _check_uncovered_finite(x, kernel_size, stride, padding, dilation, ceil_mode, layout)
     leaf, t = _tensor(x, layout, grad=True)
     out = _lp_forward(
         x, t, "lp_pool_grad", kernel_size, p, stride, padding, dilation, ceil_mode, layout

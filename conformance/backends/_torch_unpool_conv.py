@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from poolconf import SpecError, Unsupported
 from poolconf.conformance.backends._torch_common import (
     _check_dtype,
-    _check_grad_dtype,
     _explicit_pad,
     _numpy,
     _rank,
@@ -49,14 +48,6 @@ def max_unpool(
     try:
         k = geo.per_dim(kernel_size, "kernel_size", rank, 1, "POOL-PARAM-1")
         s = k if stride is None else geo.per_dim(stride, "stride", rank, 1, "POOL-PARAM-2")
-    except SpecError as exc:
-        # torch uses kernel_size and stride only to bound the output size and never checks
-        # them: kernel_size=0 returns a value, stride=0 without output_size too (torch 2.13).
-        raise Unsupported(
-            f"torch max_unpool does not check kernel_size or stride ({exc}); not judged on "
-            f"torch's behalf"
-        ) from None
-    try:
         if isinstance(padding, str):
             raise SpecError("string padding", "POOL-UNPOOL-1")
         pads = geo.resolve_padding(padding, spatial, k, s, (1,) * rank)
@@ -142,17 +133,13 @@ def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> 
         pairs: list[Any] = [
             p if isinstance(p, (tuple, list)) else (p, p) for p in _raw(padding, rank)
         ]
-        if any(geo.is_integer(v) and v < 0 for pair in pairs for v in pair):
-            raise Unsupported(
-                f"padding={padding!r}: torch F.pad crops for negative padding instead of "
-                f"rejecting it; not validated on torch's behalf [POOL-PARAM-4]"
+        if len(pairs) != rank:  # F.pad's flat list is the adapter's translation
+            raise SpecError(
+                f"padding={padding!r} has {len(pairs)} entries for {rank} spatial dims",
+                "POOL-PARAM-5",
             )
-        if len(pairs) != rank:
-            raise Unsupported(
-                f"padding={padding!r} has {len(pairs)} entries for {rank} spatial dims: torch "
-                f"F.pad pads the trailing dims it is given instead of rejecting it; not validated "
-                f"on torch's behalf [POOL-PARAM-5]"
-            )
+        if any(not isinstance(pair, (tuple, list)) or len(pair) != 2 for pair in pairs):
+            raise SpecError(f"padding={padding!r}: each entry is an int or a pair", "POOL-PARAM-4")
         return _numpy(_explicit_pad(t, pairs, 0), layout)
     return _numpy(F.pad(t, padding), layout)  # a string: torch's own check raises
 
@@ -174,13 +161,14 @@ def _conv_plan(
     s = tuple(a.stride for a in geom.axes)
     d = tuple(a.dilation for a in geom.axes)
     pads = geom.padding
-    if any(pb or pe for pb, pe in pads) and not np.all(np.isfinite(weight.astype(np.float64))):
-        raise Unsupported(
-            "torch conv multiplies padding zeros by the weights, so a non-finite weight gives "
-            "0*inf = NaN where the spec sums in-bounds taps only [POOL-CONV-1]"
-        )
     if all(pb == pe for pb, pe in pads):
-        return s, tuple(pb for pb, _ in pads), d, None
+        return s, tuple(pb for pb, _ in pads), d, None  # torch's own padding
+    if not np.all(np.isfinite(weight.astype(np.float64))):
+        raise Unsupported(
+            "torch conv takes symmetric padding only; zeros padded by F.pad times a non-finite "
+            "weight would give the adapter's 0*inf = NaN where the spec sums in-bounds taps "
+            "only [POOL-CONV-1]"
+        )
     return s, (0,) * rank, d, pads
 
 
@@ -237,7 +225,6 @@ def conv_grad(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Autograd through ``conv``: gradients for x, weight and bias [POOL-GRAD-5]."""
     _check_dtype("conv_grad", "grad", x)
-    _check_grad_dtype(x, grad_output)
     leaf, t = _tensor(x, layout, grad=True)
     w, _ = _tensor(weight, grad=True)
     b = None if bias is None else _tensor(bias, grad=True)[0]

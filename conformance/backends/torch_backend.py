@@ -19,7 +19,8 @@ they are provably equivalent to the spec:
 * average pooling with ``count_include_pad=True`` or ``divisor_override``, and
   Lp pooling, with padding torch's pools reject: ``F.pad`` with zeros. Zeros add
   exactly nothing to a sum and the divisor is then the padded extent, which is
-  the spec's [POOL-AVG-3]. Only when the ceil-mode window count is unchanged.
+  the spec's [POOL-AVG-3]. Only when torch's ceil-mode window count on the padded
+  input is the spec's (Lp pooling passes its ceil mode on to torch).
 * Lp pooling as ``F.lp_pool*d(abs(x))``: torch raises x (not |x|) to the p-th
   power; the absolute value comes first so odd ``p`` follows [POOL-LP-1].
 * convolution with asymmetric padding: ``F.pad`` with zeros (torch's own padding
@@ -30,10 +31,13 @@ they are provably equivalent to the spec:
   size explicitly (torch's padding only sets the default size).
 
 For arguments the spec rejects, the adapter does not validate: it forwards what
-it can to torch and lets torch's own checks raise (or not). Where torch accepts
-something the spec rejects (integer average pooling, non-integer ``p``, negative
-padding in ``F.pad``, a grad_output of another dtype), it raises Unsupported
-naming that torch behaviour rather than validating on torch's behalf.
+it can to torch and lets torch's own checks raise (or not); values it translates
+(padding forms, ``layout``, the padding list of ``F.pad``) it validates with the
+reference's rules. Where torch accepts something the spec rejects (integer average
+pooling, non-integer ``p``, negative padding in ``F.pad``, a grad_output of another
+dtype, ``output_size=0``) or computes a valid input otherwise than the spec, the
+result goes to the check as it is: those are the known failures of
+``torch_xfail.txt``, each with its reason, not skips.
 """
 
 from __future__ import annotations
