@@ -31,7 +31,7 @@ from poolconf.reference import geometry as geo
 
 PARTS = ("forward", "grad")
 # explicit padding a backend accepts [POOL-PARAM-7]: any (the reference), each side below
-# kernel_size, each side at most half the effective kernel
+# kernel_size, each side at most half the (undilated) kernel_size
 PADDING_LIMITS = ("any", "below_kernel", "half_kernel")
 # the range of a backend's intermediate sums, products and Lp powers [POOL-DTYPE-6]: unbounded
 # (the reference), float32 or wider (float64 for float64 data), the input dtype
@@ -148,9 +148,11 @@ _FLAGS = (
     ),
     Flag(
         "PaddingOverHalfKernel",
-        "Explicit padding of more than half the effective kernel, (d*(k-1)+1)//2, on some "
-        "side of a pooling dim. The reference accepts it; PyTorch's pooling rejects it ('pad "
-        "should be at most half of effective kernel size').",
+        "Explicit padding of more than half the kernel size, k//2 (dilation aside), on some "
+        "side of a pooling dim. The reference accepts it; PyTorch's pooling rejects it (torch "
+        "2.13 checks 'pad should be at most half of effective kernel size' and, in its "
+        "kernels, 'pad should be smaller than or equal to half of kernel size': with dilation "
+        "the second, undilated bound is the one that holds).",
         "POOL-PARAM-7",
         "DEFINED",
         declaration="padding_limit",
@@ -494,7 +496,7 @@ def padding_flags(op: str, spatial: tuple[int, ...], params: Mapping[str, Any]) 
     """The padding-limit flags of a pooling call on input of ``spatial`` shape with
     explicit padding [POOL-PARAM-7]:
     PaddingNotBelowKernel when some side's padding is ``kernel_size`` or more,
-    PaddingOverHalfKernel when it is more than ``(d*(k-1)+1)//2``. Padding strings
+    PaddingOverHalfKernel when it is more than ``kernel_size // 2``. Padding strings
     (computed by the implementation itself) and other ops carry neither."""
     padding = params.get("padding", 0)
     if catalog.op(op).family != "window" or isinstance(padding, str):
@@ -506,7 +508,7 @@ def padding_flags(op: str, spatial: tuple[int, ...], params: Mapping[str, Any]) 
     found = []
     if any(max(pair) >= ki for pair, ki in zip(pads, k)):
         found.append("PaddingNotBelowKernel")
-    if any(max(pair) > geo.effective_kernel(ki, di) // 2 for pair, ki, di in zip(pads, k, d)):
+    if any(max(pair) > ki // 2 for pair, ki in zip(pads, k)):
         found.append("PaddingOverHalfKernel")
     return tuple(found)
 

@@ -365,8 +365,9 @@ def test_accumulator_overflow_flag_and_mask() -> None:
 
 
 def test_padding_limit_flags() -> None:
-    """Explicit pooling padding of kernel_size or more, or of more than half the
-    effective kernel, is flagged [POOL-PARAM-7]; strings, conv and zero_pad are not."""
+    """Explicit pooling padding of kernel_size or more, or of more than half the kernel
+    size (dilation aside: torch's kernels bound it so), is flagged [POOL-PARAM-7];
+    strings, conv and zero_pad are not."""
     x = np.arange(6.0, dtype=np.float32).reshape(1, 1, 6)
     k3 = {"kernel_size": [3]}
     assert _flags("avg_pool", x, {**k3, "padding": 1}) == []
@@ -376,10 +377,12 @@ def test_padding_limit_flags() -> None:
         "PaddingNotBelowKernel",
         "PaddingOverHalfKernel",
     ]
-    # dilation widens the effective kernel, not kernel_size: 2 >= k but 2 <= (2*3+1)//2
+    # dilation widens the effective kernel, not kernel_size: 2 >= k and 2 > k//2
     assert _flags("max_pool", x, {"kernel_size": [2], "dilation": [3], "padding": 2}) == [
-        "PaddingNotBelowKernel"
+        "PaddingNotBelowKernel",
+        "PaddingOverHalfKernel",
     ]
+    assert _flags("max_pool", x, {"kernel_size": [3], "dilation": [2], "padding": 1}) == []
     assert _flags("max_pool", x, {**k3, "padding": "same_upper"}) == []
     w = np.ones((1, 1, 3), dtype=np.float32)
     assert gen.detect_flags("conv", {"x": x, "weight": w}, {"padding": 3}) == []

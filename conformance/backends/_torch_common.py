@@ -134,6 +134,7 @@ class _Plan:
     ) -> None:
         self.kernel, self.stride, self.dilation = tuple(kernel), tuple(stride), tuple(dilation)
         self.pad, self.explicit, self.geom = tuple(pad), explicit, geom
+        self.from_string = False  # the padding came from a padding string
 
 
 def _raw(v: Any, rank: int) -> tuple:
@@ -150,6 +151,19 @@ def _lift(values: Any, first: int) -> tuple:
 
 
 def _plan(
+    spatial: tuple[int, ...],
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: Any,
+) -> _Plan:
+    plan = _plan_of(spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    plan.from_string = isinstance(padding, str)
+    return plan
+
+
+def _plan_of(
     spatial: tuple[int, ...],
     kernel_size: Any,
     stride: Any,
@@ -195,6 +209,18 @@ def _padded_count_matches(plan: _Plan, spatial: tuple[int, ...], ceil_mode: bool
         if torch_out != a.out:
             return False
     return True
+
+
+def _native(plan: _Plan) -> _Plan | None:
+    """``plan`` with its symmetric explicit padding handed to torch's own pool, where no
+    equivalent composition exists: torch then computes the call or enforces its padding
+    limit (declared ``padding_limit="half_kernel"``, POOL-PARAM-7). None for asymmetric
+    padding, which torch's pools cannot take, and for padding from a padding string (a
+    limit on explicit padding does not bound it)."""
+    if plan.explicit is None or plan.from_string or any(pb != pe for pb, pe in plan.explicit):
+        return None
+    pad = tuple(pb for pb, _ in plan.explicit)
+    return _Plan(plan.kernel, plan.stride, plan.dilation, pad, None, plan.geom)
 
 
 def _padding_unsupported(op: str, plan: _Plan, why: str, clause: str) -> Unsupported:

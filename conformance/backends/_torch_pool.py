@@ -14,6 +14,7 @@ from poolconf.conformance.backends._torch_common import (
     _check_dtype,
     _explicit_pad,
     _lift,
+    _native,
     _numpy,
     _padded_count_matches,
     _padding_unsupported,
@@ -60,12 +61,15 @@ def _native_max_plan(op: str, x: np.ndarray, kw: dict[str, Any]) -> _Plan:
         kw["ceil_mode"],
     )
     if plan.explicit is not None:
-        raise _padding_unsupported(
-            op,
-            plan,
-            "padding with -inf would let a padded element win a tie or an index",
-            "POOL-PARAM-4",
-        )
+        native = _native(plan)
+        if native is None:
+            raise _padding_unsupported(
+                op,
+                plan,
+                "padding with -inf would let a padded element win a tie or an index",
+                "POOL-PARAM-4",
+            )
+        return native  # torch's own limit decides
     if plan.geom is not None and plan.geom.has_empty_window():
         raise Unsupported(
             f"torch {op}: a window lies entirely in padding; torch reports an index of a "
@@ -103,22 +107,19 @@ def max_pool(
     _, t = _tensor(x, layout)
     if plan.explicit is not None:
         assert plan.geom is not None
+        why = ""
         if plan.geom.has_empty_window():
-            raise _padding_unsupported(
-                "max_pool",
-                plan,
-                "-inf padding is not equivalent when a window lies entirely in padding",
-                "POOL-PARAM-4",
-            )
-        if not _padded_count_matches(plan, _spatial(x, layout), ceil_mode):
-            raise _padding_unsupported(
-                "max_pool",
-                plan,
-                "on the padded input torch's ceil-mode rule makes different windows",
-                "POOL-GEOM-4",
-            )
-        low = -math.inf if t.dtype.is_floating_point else int(torch.iinfo(t.dtype).min)
-        t = _explicit_pad(t, plan.explicit, low)
+            why = "-inf padding is not equivalent when a window lies entirely in padding"
+        elif not _padded_count_matches(plan, _spatial(x, layout), ceil_mode):
+            why = "on the padded input torch's ceil-mode rule makes different windows"
+        if not why:
+            low = -math.inf if t.dtype.is_floating_point else int(torch.iinfo(t.dtype).min)
+            t = _explicit_pad(t, plan.explicit, low)
+        elif (native := _native(plan)) is not None:
+            plan = native  # torch's own limit decides
+        else:
+            clause = "POOL-GEOM-4" if why.startswith("on the padded") else "POOL-PARAM-4"
+            raise _padding_unsupported("max_pool", plan, why, clause)
     return _numpy(_max_call(t, plan, ceil_mode, False), layout)
 
 
@@ -199,21 +200,18 @@ def _avg_forward(
         raise Unsupported(f"torch avg_pool has no dilation; got dilation={list(dil)} [POOL-AVG-5]")
     plan = _plan(spatial, kernel_size, stride, padding, dilation, ceil_mode)
     if plan.explicit is not None:
-        if (
-            not (count_include_pad is True or divisor_override is not None)
-            and plan.geom is not None
-        ):
-            raise _padding_unsupported(
-                op, plan, "zero padding changes the count_include_pad=False divisor", "POOL-AVG-4"
-            )
-        if plan.geom is not None and not _padded_count_matches(plan, spatial, ceil_mode):
-            raise _padding_unsupported(
-                op,
-                plan,
-                "on the padded input torch's ceil-mode rule makes different windows",
-                "POOL-GEOM-4",
-            )
-        t = _explicit_pad(t, plan.explicit, 0.0)
+        why, clause = "", ""
+        if not (count_include_pad is True or divisor_override is not None) and plan.geom:
+            why, clause = "zero padding changes the count_include_pad=False divisor", "POOL-AVG-4"
+        elif plan.geom is not None and not _padded_count_matches(plan, spatial, ceil_mode):
+            why = "on the padded input torch's ceil-mode rule makes different windows"
+            clause = "POOL-GEOM-4"
+        if not why:
+            t = _explicit_pad(t, plan.explicit, 0.0)
+        elif (native := _native(plan)) is not None:
+            plan = native  # torch's own limit decides
+        else:
+            raise _padding_unsupported(op, plan, why, clause)
     rank = t.dim() - 2
     _check_half_3d(op, t)
     if rank == 1 and divisor_override is not None:  # avg_pool1d has no divisor_override

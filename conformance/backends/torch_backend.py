@@ -75,6 +75,10 @@ DECLARATIONS = {
     "nan_index": "other",
     "lp_zero_grad": "other",
     "accumulator": "float32",  # sums, products, Lp powers: float32 or float64 [POOL-DTYPE-6]
+    # torch's pools reject symmetric padding above half the effective kernel ("pad should
+    # be at most half of effective kernel size"); where F.pad gives an equivalent call the
+    # adapter computes it instead [POOL-PARAM-7]
+    "padding_limit": "half_kernel",
 }
 # torch behaviours the adapter must not hide, applied by `poolconf check torch`
 XFAIL_FILE = "torch_xfail.txt"
