@@ -131,10 +131,11 @@ class _Plan:
         pad: Sequence[int],
         explicit: tuple[tuple[int, int], ...] | None,
         geom: geo.PoolGeometry | None,
+        from_string: bool = False,
     ) -> None:
         self.kernel, self.stride, self.dilation = tuple(kernel), tuple(stride), tuple(dilation)
         self.pad, self.explicit, self.geom = tuple(pad), explicit, geom
-        self.from_string = False  # the padding came from a padding string
+        self.from_string = from_string  # the padding came from a padding string
 
 
 def _raw(v: Any, rank: int) -> tuple:
@@ -158,20 +159,8 @@ def _plan(
     dilation: Any,
     ceil_mode: Any,
 ) -> _Plan:
-    plan = _plan_of(spatial, kernel_size, stride, padding, dilation, ceil_mode)
-    plan.from_string = isinstance(padding, str)
-    return plan
-
-
-def _plan_of(
-    spatial: tuple[int, ...],
-    kernel_size: Any,
-    stride: Any,
-    padding: Any,
-    dilation: Any,
-    ceil_mode: Any,
-) -> _Plan:
     rank = len(spatial)
+    string = isinstance(padding, str)
     try:
         geom = geo.pool_geometry(spatial, kernel_size, stride, padding, dilation, ceil_mode)
     except SpecError:
@@ -193,8 +182,8 @@ def _plan_of(
     d = tuple(a.dilation for a in geom.axes)
     pads = geom.padding
     if all(pb == pe and pb <= ki // 2 for (pb, pe), ki in zip(pads, k)):
-        return _Plan(k, s, d, tuple(pb for pb, _ in pads), None, geom)
-    return _Plan(k, s, d, (0,) * rank, pads, geom)
+        return _Plan(k, s, d, tuple(pb for pb, _ in pads), None, geom, string)
+    return _Plan(k, s, d, (0,) * rank, pads, geom, string)
 
 
 def _padded_count_matches(plan: _Plan, spatial: tuple[int, ...], ceil_mode: bool) -> bool:
