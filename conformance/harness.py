@@ -307,6 +307,40 @@ def property_examples(config: Any, scale: float) -> int:
     )
 
 
+def ignore_source_constants() -> bool:
+    """Keep Hypothesis from drawing constants it reads from the source of loaded modules.
+
+    Hypothesis (6.131 and later) now and then draws an integer, float or string literal
+    found in the source of any loaded module outside site-packages. Which modules those are
+    depends on the install, not on the check: poolconf's own modules count in an editable
+    install and not in a wheel, a backend module in the current folder always counts, and
+    editing any of them changes the draws. A property's examples must depend only on its
+    test id (the seed), the profile, the backend's declarations and the Hypothesis version,
+    so that a verdict and a known-failure file mean the same on every install. The pool of
+    local constants is replaced by an empty one; Hypothesis' own built-in constants stay.
+    Returns whether this Hypothesis has such a pool (False: nothing to turn off)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the module
+        return False
+    current = getattr(providers, "_get_local_constants", None)
+    if current is None or not hasattr(providers, "Constants"):
+        return False
+    if getattr(current, "poolconf_empty", False):
+        return True
+    empty = providers.Constants()
+
+    def no_local_constants() -> Any:
+        return empty
+
+    no_local_constants.poolconf_empty = True  # type: ignore[attr-defined]
+    providers._get_local_constants = no_local_constants
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if cache is not None:  # permitted constants computed from the old pool
+        cache.cache.clear()
+    return True
+
+
 DECLINED_PER_EXAMPLE = 10  # draws a property may see declined per example of its budget
 
 
@@ -333,6 +367,7 @@ def run_property(
     Hypothesis' shrinking attempts after a failure are not listed. A test expected to fail
     (a known failure: an ``xfail`` marker) does not shrink: its verdict needs one failing
     example, and shrinking one through a slow backend can take minutes."""
+    ignore_source_constants()
     tally = Tally(property_examples(request.config, scale))
     phases = settings().phases  # the loaded profile's
     if request.node.get_closest_marker("xfail") is not None:

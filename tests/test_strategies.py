@@ -279,3 +279,48 @@ def test_large_array_literal_rebuilds_exactly(dtype: str) -> None:
         back = eval(array_literal(arr), {"np": np, "ml_dtypes": ml_dtypes})
         assert back.dtype == arr.dtype and back.shape == arr.shape
         assert np.ascontiguousarray(back).tobytes() == np.ascontiguousarray(arr).tobytes()
+
+
+_PROBE = """
+import sys, types
+sys.path.insert(0, sys.argv[1])
+import probe_constants  # a module outside site-packages, with a literal in its source
+from hypothesis import strategies as st
+from poolconf.conformance import harness
+if sys.argv[2] == "as-hypothesis-does":
+    harness.ignore_source_constants = lambda: False
+node = types.SimpleNamespace(
+    name="test_probe", user_properties=[], get_closest_marker=lambda name: None
+)
+request = types.SimpleNamespace(config=None, node=node)
+drawn = []
+big = st.integers(10**9, 10**9 + 10**6)
+harness.run_property(request, st.tuples(big, big, big, big), drawn.append, scale=20)
+print(len(drawn), sum(v.count(1_000_123_457) for v in drawn))
+"""
+
+
+@pytest.mark.parametrize("mode", ["as-hypothesis-does", "run_property"])
+def test_draws_ignore_constants_in_local_source(mode: str, tmp_path: Any) -> None:
+    """A property's draws do not depend on the source text of loaded modules outside
+    site-packages (Hypothesis mixes their literals into its draws), so an editable and a
+    wheel install of poolconf, or two backend modules that differ in a constant, draw the
+    same examples. The control shows the probe can see the difference: without
+    ``ignore_source_constants`` Hypothesis draws the probe module's literal."""
+    (tmp_path / "probe_constants.py").write_text("MAGIC = 1_000_123_457\n")
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(tmp_path), mode],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / ".hypothesis")},
+    )
+    assert out.returncode == 0, out.stderr
+    checked, magic = map(int, out.stdout.split())
+    assert checked == 400
+    if mode == "as-hypothesis-does":
+        if magic == 0:
+            pytest.skip("this Hypothesis draws no constants from local source")
+    else:
+        assert magic == 0, f"the local literal was drawn {magic} times in {checked} examples"
