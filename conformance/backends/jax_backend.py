@@ -92,18 +92,12 @@ DECLARATIONS = {
 }
 XFAIL_FILE = "jax_xfail.txt"
 
-LAYOUTS = ("channels_first", "channels_last")
 _JAX_PADDING = {"valid": "VALID", "same_upper": "SAME", "same_lower": "SAME_LOWER"}
 
 
 # ---------------------------------------------------------------------------
 # conversion and adapter-owned arguments
 # ---------------------------------------------------------------------------
-
-
-def _check_layout(layout: Any) -> None:
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
 
 
 def _numpy(a: Any) -> np.ndarray:
@@ -215,7 +209,7 @@ def _window(
     dilation: Any,
     ceil_mode: Any,
 ) -> _Window:
-    _check_layout(layout)
+    arguments.check_layout(layout)
     return _Window(_spatial(x, layout), kernel_size, stride, padding, dilation, ceil_mode)
 
 
@@ -470,21 +464,21 @@ def avg_pool_grad(
 
 def global_max_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``jnp.max`` over the spatial axes, ``keepdims=True``."""
-    _check_layout(layout)
+    arguments.check_layout(layout)
     _check_global_rank(x)
     return _numpy(_call("forward", ("gmax", _spatial_axes(x.ndim, layout)), x))
 
 
 def global_avg_pool(x: np.ndarray, *, layout: str = "channels_first") -> np.ndarray:
     """``jnp.mean`` over the spatial axes, ``keepdims=True``."""
-    _check_layout(layout)
+    arguments.check_layout(layout)
     _check_global_rank(x)
     return _numpy(_call("forward", ("gavg", _spatial_axes(x.ndim, layout)), x))
 
 
 def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first") -> np.ndarray:
     """``jnp.linalg.vector_norm(ord=p)`` over the spatial axes, ``keepdims=True``."""
-    _check_layout(layout)
+    arguments.check_layout(layout)
     _check_global_rank(x)
     return _numpy(_call("forward", ("glp", _spatial_axes(x.ndim, layout), p), x))
 
@@ -496,7 +490,7 @@ def global_lp_pool(x: np.ndarray, *, p: int = 2, layout: str = "channels_first")
 
 def zero_pad(x: np.ndarray, *, padding: Any, layout: str = "channels_first") -> np.ndarray:
     """``lax.pad(x, 0, config)`` with no padding on N and C."""
-    _check_layout(layout)
+    arguments.check_layout(layout)
     rank = x.ndim - 2
     if isinstance(padding, str):
         config: Any = padding  # lax.pad has no string form; it rejects it
@@ -543,7 +537,7 @@ def _build_conv(
 def _conv_key(
     x: np.ndarray, stride: Any, padding: Any, dilation: Any, groups: Any, layout: str
 ) -> Any:
-    _check_layout(layout)
+    arguments.check_layout(layout)
     rank = x.ndim - 2
     channel_axis = x.ndim - 1 if layout == "channels_last" else 1
     return (

@@ -81,7 +81,6 @@ XFAIL_FILE = "onnxruntime_xfail.txt"
 OPSET = 22
 # ONNX Runtime registers GlobalLpPool only for schema version 2 (opsets 2..21).
 OP_OPSET = {"GlobalLpPool": 21}
-LAYOUTS = ("channels_first", "channels_last")
 
 # ops -> dtypes the spec allows [POOL-DTYPE-1]
 _ALL_DTYPE_OPS = ("max_pool", "max_pool_with_indices", "global_max_pool", "max_unpool", "zero_pad")
@@ -207,14 +206,9 @@ def _ort_numpy(v: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 
-def _check_layout(layout: str) -> None:
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
-
-
 def _to_cf(x: Any, layout: str) -> np.ndarray:
     """``x`` as a contiguous channels-first array (a copy: the input is never handed on)."""
-    _check_layout(layout)
+    args.check_layout(layout)
     if layout == "channels_last":
         x = np.moveaxis(x, -1, 1)
     return np.array(x, copy=True, order="C")

@@ -91,7 +91,6 @@ DECLARATIONS = {
 }
 XFAIL_FILE = "tensorflow_xfail.txt"
 
-LAYOUTS = ("channels_first", "channels_last")
 _DATA_FORMAT = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 _ALL_DTYPE_OPS = ("max_pool", "max_pool_with_indices", "global_max_pool", "zero_pad")
 # TensorFlow's words for "no kernel for this dtype" (attr 'T' is the data's dtype; other
@@ -109,14 +108,9 @@ _MISSING_KERNEL = (
 # ---------------------------------------------------------------------------
 
 
-def _check_layout(layout: Any) -> None:
-    if layout not in LAYOUTS:
-        raise SpecError(f"layout={layout!r} is not one of {list(LAYOUTS)}", "POOL-LAYOUT-1")
-
-
 def _to_last(a: Any, layout: str) -> np.ndarray:
     """A channels-last copy of ``a`` (TensorFlow's CPU layout)."""
-    _check_layout(layout)
+    args.check_layout(layout)
     if layout == "channels_first":
         a = np.moveaxis(a, 1, -1)
     return np.array(a, copy=True, order="C")
@@ -276,7 +270,7 @@ class _Window:
 def _window(
     x: Any, layout: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any
 ) -> _Window:
-    _check_layout(layout)
+    args.check_layout(layout)
     spatial = tuple(x.shape[2:]) if layout == "channels_first" else tuple(x.shape[1:-1])
     return _Window(spatial, kernel_size, stride, padding, dilation, ceil_mode)
 
