@@ -265,12 +265,17 @@ AS_TORCH_DOES = [
 ]
 
 
-@pytest.mark.parametrize(("op", "x", "params", "clause"), UNSUPPORTED)
-def test_unsupported(op: str, x: np.ndarray, params: dict[str, Any], clause: str) -> None:
+def _call(op: str, x: np.ndarray, params: dict[str, Any]) -> Any:
+    """``op`` of the torch backend on ``x``, the arrays among ``params`` passed in order."""
     params = dict(params)
     args = [x] + [params.pop(k) for k in ("indices", "weight", "grad_output") if k in params]
+    return getattr(tb, op)(*args, **params)
+
+
+@pytest.mark.parametrize(("op", "x", "params", "clause"), UNSUPPORTED)
+def test_unsupported(op: str, x: np.ndarray, params: dict[str, Any], clause: str) -> None:
     with pytest.raises(Unsupported) as info:
-        getattr(tb, op)(*args, **params)
+        _call(op, x, params)
     assert clause in info.value.reason, info.value.reason
 
 
@@ -281,10 +286,8 @@ def test_torch_behaviours_are_not_skipped(
     """What torch does where the spec says otherwise (each case names the clause) is not
     turned into a skip: the call returns torch's result or raises torch's own error, never
     Unsupported."""
-    params = dict(params)
-    args = [x] + [params.pop(k) for k in ("indices", "weight", "grad_output") if k in params]
     try:
-        getattr(tb, op)(*args, **params)
+        _call(op, x, params)
     except Unsupported as exc:
         pytest.fail(f"{op} declined ({clause}): {exc.reason}")
     except Exception:  # torch's own error: what the check then judges
@@ -361,7 +364,10 @@ def test_inputs_untouched_and_outputs_fresh() -> None:
 
 
 def test_configure_devices() -> None:
+    tb.configure(device="cpu-no-onednn")
+    assert not torch.backends.mkldnn.enabled
     tb.configure(device="cpu")
+    assert torch.backends.mkldnn.enabled
     with pytest.raises(ValueError, match="unknown device"):
         tb.configure(device="tpu")
     if not torch.cuda.is_available():

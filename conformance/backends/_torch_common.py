@@ -38,10 +38,14 @@ _TORCH_DTYPES: dict[str, tuple[str, ...]] = {
 
 
 def configure(*, device: str = "cpu") -> None:
-    """Select the torch device: ``"cpu"`` or ``"cuda"`` / ``"cuda:N"`` (``torch:cuda``)."""
+    """Select the torch device: ``"cpu"``, ``"cpu-no-onednn"`` (the CPU with oneDNN turned
+    off, ``torch.backends.mkldnn.enabled = False``, for this process: torch's own CPU
+    kernels for what oneDNN would compute, convolutions and their gradients among them)
+    or ``"cuda"`` / ``"cuda:N"`` (``torch:cuda``)."""
     global _device
-    if device == "cpu":
+    if device in ("cpu", "cpu-no-onednn"):
         _device = "cpu"
+        torch.backends.mkldnn.enabled = device == "cpu"  # type: ignore[assignment]
         return
     if device == "cuda" or device.startswith("cuda:"):
         if not torch.cuda.is_available():
@@ -52,7 +56,9 @@ def configure(*, device: str = "cpu") -> None:
         torch.device(device)  # rejects a malformed ordinal
         _device = device
         return
-    raise ValueError(f"torch backend: unknown device {device!r}; use 'cpu' or 'cuda[:N]'")
+    raise ValueError(
+        f"torch backend: unknown device {device!r}; use 'cpu', 'cpu-no-onednn' or 'cuda[:N]'"
+    )
 
 
 # ---------------------------------------------------------------------------
