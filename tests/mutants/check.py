@@ -41,8 +41,17 @@ class Verdict:
         return self.returncode == 1 and bool(self.failures)
 
     @property
+    def nothing_established(self) -> bool:
+        """Every test ran and was declined (exit status 3 with a report of only skips): a
+        backend without any op the part checks, such as a seed without gradients."""
+        ran = sum(self.totals.values())
+        return self.returncode == 3 and ran > 0 and self.totals.get("skipped", 0) == ran
+
+    @property
     def broken(self) -> bool:
         """The run itself went wrong (usage error, crash of the harness, no report)."""
+        if self.nothing_established:
+            return False
         return self.returncode not in (0, 1) or (self.returncode == 1 and not self.failures)
 
     @property
